@@ -1,0 +1,22 @@
+"""Device choice from config: ``auto`` (CUDA when present, else CPU), ``cpu`` or ``cuda``."""
+
+from __future__ import annotations
+
+import logging
+
+log = logging.getLogger(__name__)
+
+
+def resolve_device(choice: str = "auto"):
+    """Return a ``torch.device`` for ``choice`` and log which one was picked and why."""
+    import torch
+
+    if choice not in ("auto", "cpu", "cuda"):
+        raise ValueError(f"device must be auto, cpu or cuda, got {choice!r}")
+    available = torch.cuda.is_available()
+    if choice == "cuda" and not available:
+        raise RuntimeError("device: cuda requested but torch sees no CUDA device")
+    device = torch.device("cuda" if choice == "cuda" or (choice == "auto" and available) else "cpu")
+    name = torch.cuda.get_device_name(device) if device.type == "cuda" else "CPU"
+    log.info("device: %s (%s, config %r)", device, name, choice)
+    return device

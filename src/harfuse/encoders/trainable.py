@@ -1,0 +1,79 @@
+"""Small trainable encoders, one per modality, each mapping a batch to ``(B, out_dim)``."""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+
+class FeatureSequenceEncoder(nn.Module):
+    """Cached frame features ``(B, T, D_in)`` -> temporal mean and std -> MLP ``(B, out_dim)``."""
+
+    def __init__(self, in_dim: int, out_dim: int = 128, dropout: float = 0.2):
+        super().__init__()
+        self.norm = nn.LayerNorm(2 * in_dim)
+        self.proj = nn.Sequential(nn.Dropout(dropout), nn.Linear(2 * in_dim, out_dim), nn.ReLU())
+        self.out_dim = out_dim
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        stats = torch.cat([x.mean(dim=1), x.std(dim=1, unbiased=False)], dim=-1)  # (B, 2*D_in)
+        return self.proj(self.norm(stats))
+
+
+def _conv2d_block(c_in: int, c_out: int) -> nn.Sequential:
+    return nn.Sequential(
+        nn.Conv2d(c_in, c_out, 3, stride=2, padding=1), nn.BatchNorm2d(c_out), nn.ReLU()
+    )
+
+
+class StackedFlowEncoder(nn.Module):
+    """Stacked optical flow (two-stream style): ``(B, L, H, W, 2)`` px -> ``(B, out_dim)``.
+
+    The ``L`` flow fields are stacked as ``2L`` input channels of a small 2D CNN.
+    """
+
+    def __init__(self, length: int, out_dim: int = 64):
+        super().__init__()
+        self.net = nn.Sequential(
+            _conv2d_block(2 * length, 32), _conv2d_block(32, 64), _conv2d_block(64, out_dim),
+            nn.AdaptiveAvgPool2d(1), nn.Flatten(),
+        )
+        self.out_dim = out_dim
+
+    def forward(self, flow: torch.Tensor) -> torch.Tensor:
+        b, length, h, w, _ = flow.shape
+        x = flow.permute(0, 1, 4, 2, 3).reshape(b, 2 * length, h, w)  # (B, 2L, H, W)
+        return self.net(x)
+
+
+class LogMelEncoder(nn.Module):
+    """Log-mel spectrogram ``(B, n_mels, F)`` dB -> small 2D CNN -> ``(B, out_dim)``."""
+
+    def __init__(self, out_dim: int = 64):
+        super().__init__()
+        self.net = nn.Sequential(
+            nn.BatchNorm2d(1), _conv2d_block(1, 16), _conv2d_block(16, 32),
+            _conv2d_block(32, out_dim), nn.AdaptiveAvgPool2d(1), nn.Flatten(),
+        )
+        self.out_dim = out_dim
+
+    def forward(self, mel: torch.Tensor) -> torch.Tensor:
+        return self.net(mel.unsqueeze(1))  # (B, 1, n_mels, F)
+
+
+class IMUEncoder(nn.Module):
+    """The 1D CNN of the UTD-MHAD / MMAct video+IMU work: three conv blocks with kernels
+    24, 16 and 8, ReLU and dropout. ``(B, T, C)`` -> ``(B, out_dim)``."""
+
+    def __init__(self, channels: int, out_dim: int = 64, dropout: float = 0.2):
+        super().__init__()
+        layers: list[nn.Module] = [nn.BatchNorm1d(channels)]
+        widths = [channels, 32, 64, out_dim]
+        for k, c_in, c_out in zip((24, 16, 8), widths[:-1], widths[1:], strict=True):
+            layers += [nn.Conv1d(c_in, c_out, k, padding="same"), nn.ReLU(), nn.Dropout(dropout)]
+        layers += [nn.AdaptiveAvgPool1d(1), nn.Flatten()]
+        self.net = nn.Sequential(*layers)
+        self.out_dim = out_dim
+
+    def forward(self, imu: torch.Tensor) -> torch.Tensor:
+        return self.net(imu.transpose(1, 2))  # (B, C, T)

@@ -1,0 +1,1 @@
+"""Media decoding and per-modality preprocessing (pure functions over arrays)."""

@@ -1,0 +1,49 @@
+"""RGB frames: decode at a target rate and resize."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from harfuse.media.decode import DecodeError, iter_frames_at_fps
+
+
+@dataclass(frozen=True)
+class FrameParams:
+    """``frames:`` config: ``fps`` (Hz), output ``size`` (px, short side or ``[h, w]``)."""
+
+    fps: float
+    size: int | tuple[int, int]
+    max_duration_s: float | None = None
+
+
+def output_size(height: int, width: int, size: int | tuple[int, int]) -> tuple[int, int]:
+    """``(h, w)`` after resizing: an int scales the short side to it, keeping aspect."""
+    if isinstance(size, int):
+        scale = size / min(height, width)
+        return max(1, round(height * scale)), max(1, round(width * scale))
+    return int(size[0]), int(size[1])
+
+
+def resize(rgb: np.ndarray, hw: tuple[int, int]) -> np.ndarray:
+    """Resize ``(H, W, 3)`` to ``hw`` with area interpolation (no-op when equal)."""
+    import cv2
+
+    if rgb.shape[:2] == hw:
+        return rgb
+    return cv2.resize(rgb, (hw[1], hw[0]), interpolation=cv2.INTER_AREA)
+
+
+def extract_frames(path: str | Path, params: FrameParams) -> np.ndarray:
+    """Decode ``path`` at ``params.fps`` and resize; returns ``(T, H, W, 3)`` uint8 RGB."""
+    out: list[np.ndarray] = []
+    hw: tuple[int, int] | None = None
+    for _, rgb in iter_frames_at_fps(path, params.fps, params.max_duration_s):
+        if hw is None:
+            hw = output_size(rgb.shape[0], rgb.shape[1], params.size)
+        out.append(resize(rgb, hw))
+    if not out:
+        raise DecodeError(f"{path}: no frame at {params.fps} fps")
+    return np.stack(out)

@@ -1,0 +1,63 @@
+"""The per-sample loop shared by shard-producing stages: progress, quarantine, atomic output."""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import numpy as np
+
+from harfuse.media.decode import DecodeError
+from harfuse.media.imu import IMUError
+from harfuse.store.quarantine import OnError, quarantine_path, write_quarantine
+from harfuse.store.shards import ShardWriter
+
+log = logging.getLogger(__name__)
+
+#: exceptions that mean "this input is bad", as opposed to a bug in harfuse
+BAD_INPUT = (DecodeError, IMUError, OSError, ValueError, KeyError)
+#: what a stage computes for one sample: ``{name: (array, attrs)}``
+SampleArrays = dict[str, tuple[np.ndarray, dict[str, Any]]]
+
+
+def write_sample_shard(
+    out_path: str | os.PathLike[str],
+    stage: str,
+    params: dict[str, Any],
+    sample_ids: Sequence[str],
+    compute: Callable[[str], SampleArrays],
+    on_error: str = OnError.SKIP,
+) -> int:
+    """Compute every sample into one shard; bad inputs go to the quarantine sidecar.
+
+    With ``on_error="fail"`` the first bad input stops the job (no shard is written).
+    Returns the number of samples stored.
+    """
+    if on_error not in (OnError.SKIP, OnError.FAIL):
+        raise ValueError(f"on_error must be skip or fail, got {on_error!r}")
+    quarantine: list[dict[str, str]] = []
+    start = last = time.perf_counter()
+    stored = 0
+    with ShardWriter(out_path, stage, params) as writer:
+        for i, sid in enumerate(sample_ids, 1):
+            try:
+                arrays = compute(sid)
+            except BAD_INPUT as exc:
+                if on_error == OnError.FAIL:
+                    raise
+                log.warning("%s: quarantined %s: %s", stage, sid, exc)
+                quarantine.append({"sample_id": sid, "stage": stage, "reason": str(exc)})
+                continue
+            for name, (array, attrs) in arrays.items():
+                writer.write(sid, name, array, attrs)
+            stored += 1
+            now = time.perf_counter()
+            if now - last > 10 or i == len(sample_ids):
+                log.info("%s: %d/%d samples (%.1f/s)", stage, i, len(sample_ids),
+                         i / max(now - start, 1e-9))
+                last = now
+    write_quarantine(quarantine_path(out_path), quarantine)
+    return stored

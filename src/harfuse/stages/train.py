@@ -1,0 +1,108 @@
+"""Stage ``train``: train one variant on one split and evaluate it on that split's test set."""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import torch
+
+from harfuse.device import resolve_device
+from harfuse.fusion import create_model
+from harfuse.store.atomic import atomic_path, write_json
+from harfuse.store.dataset import (
+    FeatureSource,
+    MultiModalDataset,
+    audio_source,
+    flow_source,
+    imu_source,
+)
+from harfuse.store.manifest import read_manifest
+from harfuse.store.quarantine import write_quarantine
+from harfuse.train.loop import TrainParams, fit, predict
+from harfuse.train.metrics import classification_metrics
+
+log = logging.getLogger(__name__)
+
+
+def build_sources(
+    shards: dict[str, list[str]], inputs: dict[str, Any]
+) -> dict[str, Callable[[str], np.ndarray]]:
+    """One source per modality from its shard paths and the ``inputs`` fitting options."""
+    builders = {
+        "rgb": lambda paths: FeatureSource(paths),
+        "flow": lambda paths: flow_source(paths, inputs["flow_length"]),
+        "audio": lambda paths: audio_source(paths, inputs["audio_frames"]),
+        "imu": lambda paths: imu_source(paths),
+    }
+    return {m: builders[m](paths) for m, paths in sorted(shards.items())}
+
+
+def run(
+    manifest_path: str | Path,
+    classes_path: str | Path,
+    shards: dict[str, list[str]],
+    variant: str,
+    spec: dict[str, Any],
+    split: str,
+    train: dict[str, Any],
+    inputs: dict[str, Any],
+    device: str,
+    out_dir: str | Path,
+    threads: int = 1,
+) -> None:
+    """Train variant ``variant`` (``spec``: ``model``, ``modalities``, ``options``) and
+    write ``model.pt``, ``model.json``, ``metrics.json``, ``predictions.parquet`` and
+    ``quarantine.parquet`` (samples lacking a modality) under ``out_dir``."""
+    torch.set_num_threads(threads)
+    out_dir = Path(out_dir)
+    df = read_manifest(manifest_path)
+    classes = json.loads(Path(classes_path).read_text())
+    sources = build_sources({m: shards[m] for m in spec["modalities"]}, inputs)
+    missing = [
+        {"sample_id": s, "stage": "train", "reason": f"no {m} for {s} (quarantined upstream)"}
+        for s in df["sample_id"] for m, src in sources.items() if s not in src
+    ]
+    usable = df[~df["sample_id"].isin({r["sample_id"] for r in missing})]
+    train_rows, test_rows = (usable[usable[split] == part] for part in ("train", "test"))
+    if train_rows.empty or test_rows.empty:
+        raise ValueError(f"variant {variant}, split {split}: {len(train_rows)} train and "
+                         f"{len(test_rows)} test samples with all of {spec['modalities']}")
+    train_data = MultiModalDataset(train_rows["sample_id"], train_rows["label_idx"], sources)
+    test_data = MultiModalDataset(test_rows["sample_id"], test_rows["label_idx"], sources)
+    shapes = {m: tuple(v.shape) for m, v in train_data[0].items() if m != "label"}
+    options = spec.get("options") or {}
+    params = TrainParams(**train)
+    torch.manual_seed(params.seed)  # model init is part of the seeded run
+    model = create_model(spec["model"], shapes, len(classes), **options)
+    dev = resolve_device(device)
+    log.info("%s on %s: %d train, %d test samples, shapes %s", variant, split,
+             len(train_data), len(test_data), shapes)
+    history = fit(model, train_data, params, dev)
+    probs = predict(model, test_data, dev)
+    labels = test_rows["label_idx"].to_numpy()
+    metrics = classification_metrics(probs, labels)
+    log.info("%s on %s: top1 %.3f macro-F1 %.3f", variant, split, metrics["top1"],
+             metrics["macro_f1"])
+
+    description = {"variant": variant, "model": spec["model"], "modalities": spec["modalities"],
+                   "options": options, "shapes": {m: list(s) for m, s in shapes.items()},
+                   "classes": classes, "inputs": inputs, "split": split, "train": train}
+    with atomic_path(out_dir / "model.pt") as tmp:
+        torch.save(model.cpu().state_dict(), tmp)
+    write_json(out_dir / "model.json", description)
+    predictions = pd.DataFrame({"sample_id": test_rows["sample_id"].to_numpy(),
+                                "label_idx": labels, "pred_idx": probs.argmax(1)})
+    predictions[[f"prob_{c}" for c in classes]] = probs
+    with atomic_path(out_dir / "predictions.parquet") as tmp:
+        predictions.to_parquet(tmp, index=False)
+    write_quarantine(out_dir / "quarantine.parquet", missing)
+    write_json(out_dir / "metrics.json", {
+        **metrics, "variant": variant, "modalities": spec["modalities"], "split": split,
+        "n_train": len(train_data), "n_test": len(test_data), "loss_history": history,
+    })

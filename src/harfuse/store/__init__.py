@@ -1,0 +1,1 @@
+"""On-disk contracts: atomic writes, the manifest, HDF5 shards and the quarantine table."""

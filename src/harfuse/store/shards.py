@@ -1,0 +1,161 @@
+"""HDF5 shards: one group per sample, one dataset per array, provenance as attributes.
+
+Layout of ``shard-{k}.h5``::
+
+    /                    attrs: stage, params (JSON), harfuse_version
+    /{sample_id}/{name}  array, chunked along time and gzip-compressed; attrs per array
+
+Feature shards (written by :func:`write_feature_shard`) hold stacked arrays instead::
+
+    /sample_id           (N,) str, manifest order
+    /pooled              (N, D) float32
+    /temporal            (N, T, D) float32
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+import h5py
+import numpy as np
+
+import harfuse
+from harfuse.store.atomic import atomic_path
+
+_STR = h5py.string_dtype()
+
+
+def _chunks(shape: tuple[int, ...], target_bytes: int, itemsize: int) -> tuple[int, ...] | None:
+    """Chunk along the first (time) axis: whole steps, about ``target_bytes`` per chunk."""
+    if not shape or 0 in shape:
+        return None
+    step = int(np.prod(shape[1:], dtype=np.int64)) * itemsize
+    return (max(1, min(shape[0], target_bytes // max(step, 1))), *shape[1:])
+
+
+class ShardWriter:
+    """Write a shard atomically: nothing appears under ``path`` until :meth:`close`.
+
+    Use as a context manager; an exception inside the block discards the shard.
+    """
+
+    def __init__(self, path: str | os.PathLike[str], stage: str, params: dict[str, Any]):
+        self.path = Path(path)
+        self._ctx = atomic_path(self.path)
+        self._tmp = self._ctx.__enter__()
+        self._file = h5py.File(self._tmp, "w")
+        self._file.attrs["stage"] = stage
+        self._file.attrs["params"] = json.dumps(params, sort_keys=True, default=str)
+        self._file.attrs["harfuse_version"] = harfuse.__version__
+
+    def write(
+        self, sample_id: str, name: str, array: np.ndarray, attrs: dict[str, Any] | None = None
+    ) -> None:
+        """Store ``array`` as ``/{sample_id}/{name}`` with ``attrs``."""
+        group = self._file.require_group(sample_id)
+        chunks = _chunks(array.shape, 1 << 20, array.dtype.itemsize)
+        ds = group.create_dataset(
+            name,
+            data=array,
+            chunks=chunks,
+            compression="gzip" if chunks else None,
+            compression_opts=4 if chunks else None,
+            shuffle=bool(chunks) and array.dtype.itemsize > 1,
+        )
+        for key, value in (attrs or {}).items():
+            ds.attrs[key] = value
+
+    def write_stacked(self, name: str, array: np.ndarray) -> None:
+        """Store a whole ``(N, ...)`` array (feature shards)."""
+        if array.dtype.kind in "UO":
+            self._file.create_dataset(name, data=array.astype(object), dtype=_STR)
+        else:
+            self._file.create_dataset(name, data=array)
+
+    def set_attr(self, key: str, value: Any) -> None:
+        """Set a root attribute (provenance that is not part of ``params``)."""
+        self._file.attrs[key] = value
+
+    def close(self) -> None:
+        """Finish the file and move it onto its final name."""
+        self._file.close()
+        self._ctx.__exit__(None, None, None)
+
+    def abort(self, exc: BaseException) -> None:
+        """Discard the partial file."""
+        self._file.close()
+        self._ctx.__exit__(type(exc), exc, exc.__traceback__)
+
+    def __enter__(self) -> ShardWriter:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        if exc is None:
+            self.close()
+        else:
+            self.abort(exc)
+
+
+class ShardReader:
+    """Read a per-sample shard. Opens the file lazily, once per process (fork-safe)."""
+
+    def __init__(self, path: str | os.PathLike[str]):
+        self.path = Path(path)
+        self._file: h5py.File | None = None
+        self._pid = -1
+
+    @property
+    def file(self) -> h5py.File:
+        if self._file is None or self._pid != os.getpid():
+            self._file = h5py.File(self.path, "r")
+            self._pid = os.getpid()
+        return self._file
+
+    @property
+    def params(self) -> dict[str, Any]:
+        """The ``params`` that made this shard."""
+        return json.loads(self.file.attrs["params"])
+
+    def sample_ids(self) -> list[str]:
+        """Samples stored in this shard."""
+        return list(self.file.keys())
+
+    def read(self, sample_id: str, name: str) -> np.ndarray:
+        """The array ``/{sample_id}/{name}``; ``KeyError`` names the shard if absent."""
+        try:
+            return self.file[sample_id][name][()]
+        except KeyError:
+            raise KeyError(f"{self.path}: no {sample_id}/{name}") from None
+
+    def attrs(self, sample_id: str, name: str) -> dict[str, Any]:
+        """Attributes of ``/{sample_id}/{name}``."""
+        return dict(self.file[sample_id][name].attrs)
+
+    def close(self) -> None:
+        if self._file is not None:
+            self._file.close()
+            self._file = None
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {"path": self.path, "_file": None, "_pid": -1}
+
+
+def read_feature_shard(path: str | os.PathLike[str]) -> dict[str, Any]:
+    """Load a feature shard: ``sample_id`` list, ``pooled`` ``(N, D)``, ``temporal``
+    ``(N, T, D)`` and the root attributes."""
+    with h5py.File(path, "r") as f:
+        return {
+            "sample_id": [s.decode() if isinstance(s, bytes) else s for s in f["sample_id"][()]],
+            "pooled": f["pooled"][()],
+            "temporal": f["temporal"][()],
+            "attrs": dict(f.attrs),
+        }

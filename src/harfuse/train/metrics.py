@@ -1,0 +1,48 @@
+"""Classification metrics from scores, in numpy (checked against scikit-learn in tests)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+def top_k_accuracy(scores: np.ndarray, labels: np.ndarray, k: int) -> float:
+    """Fraction of rows whose label is among the ``k`` highest of ``scores`` ``(N, K)``."""
+    k = min(k, scores.shape[1])
+    top = np.argsort(-scores, axis=1, kind="stable")[:, :k]
+    return float((top == labels[:, None]).any(axis=1).mean())
+
+
+def confusion_matrix(labels: np.ndarray, preds: np.ndarray, num_classes: int) -> np.ndarray:
+    """``(K, K)`` int64 counts, rows = true class, columns = predicted class."""
+    cm = np.zeros((num_classes, num_classes), np.int64)
+    np.add.at(cm, (labels, preds), 1)
+    return cm
+
+
+def macro_f1(cm: np.ndarray) -> float:
+    """Unweighted mean of per-class F1 over the classes present in labels or predictions."""
+    tp = np.diag(cm).astype(float)
+    support, predicted = cm.sum(1), cm.sum(0)
+    present = (support + predicted) > 0
+    denom = support + predicted
+    f1 = np.divide(2 * tp, denom, out=np.zeros_like(tp), where=denom > 0)
+    return float(f1[present].mean()) if present.any() else 0.0
+
+
+def mean_class_accuracy(cm: np.ndarray) -> float:
+    """Mean per-class recall over the classes present in the labels."""
+    support = cm.sum(1)
+    present = support > 0
+    return float((np.diag(cm)[present] / support[present]).mean()) if present.any() else 0.0
+
+
+def classification_metrics(scores: np.ndarray, labels: np.ndarray) -> dict:
+    """top1, top5, macro_f1, mean_class_acc and the confusion matrix (as nested lists)."""
+    cm = confusion_matrix(labels, scores.argmax(1), scores.shape[1])
+    return {
+        "top1": top_k_accuracy(scores, labels, 1),
+        "top5": top_k_accuracy(scores, labels, 5),
+        "macro_f1": macro_f1(cm),
+        "mean_class_acc": mean_class_accuracy(cm),
+        "confusion": cm.tolist(),
+    }

@@ -1,0 +1,104 @@
+# Config validation, wildcard constraints and the helpers that list a stage's files.
+import os
+import re
+from pathlib import Path
+
+from snakemake.utils import validate
+
+from harfuse.store.manifest import read_manifest, shard_ids
+
+
+validate(config, "../schemas/config.schema.yaml")
+
+# Jobs in conda environments (--use-conda) import harfuse from this checkout's src/.
+os.environ["PYTHONPATH"] = os.pathsep.join(
+    p for p in (str(Path(workflow.basedir) / "src"), os.environ.get("PYTHONPATH")) if p
+)
+
+DATASET = config["dataset"]["name"]
+VARIANTS = config["train"]["variants"]
+# GPU jobs take one unit of the `gpu` resource, which profiles limit (one job per GPU).
+GPU_PER_JOB = int(config["device"] == "cuda" or (config["device"] == "auto" and Path("/dev/nvidiactl").exists()))
+
+
+wildcard_constraints:
+    dataset=re.escape(DATASET),
+    shard=r"\d+",
+    flow_method=re.escape(config["flow"]["method"]),
+    encoder=re.escape(config["features"]["encoder"]),
+    variant="|".join(re.escape(v) for v in VARIANTS),
+    split=r"[A-Za-z0-9_]+",
+
+
+def manifest_of(wildcards):
+    """The manifest, once the build_manifest checkpoint has run."""
+    path = checkpoints.build_manifest.get(dataset=wildcards.dataset).output.manifest
+    return read_manifest(path)
+
+
+def modality_shards(wildcards, modality: str) -> list[str]:
+    """Every shard file of one model input modality (rgb = cached frame features)."""
+    pattern = {
+        "rgb": rules.extract_features.output.shard,
+        "flow": rules.compute_flow.output.shard,
+        "audio": rules.extract_audio.output.shard,
+        "imu": rules.extract_imu.output.shard,
+    }[modality]
+    return expand(
+        pattern,
+        dataset=wildcards.dataset,
+        shard=shard_ids(manifest_of(wildcards)),
+        encoder=config["features"]["encoder"],
+        flow_method=config["flow"]["method"],
+    )
+
+
+def variant_inputs(wildcards) -> dict[str, list[str]]:
+    """Shards of each modality the variant uses, keyed by modality."""
+    spec = VARIANTS[wildcards.variant]
+    return {m: modality_shards(wildcards, m) for m in spec["modalities"]}
+
+
+def run_files(wildcards, name: str) -> list[str]:
+    """``name`` (an output key of train_variant) for every variant and split protocol."""
+    splits = manifest_of(wildcards).attrs["splits"]
+    return expand(
+        getattr(rules.train_variant.output, name),
+        dataset=wildcards.dataset,
+        variant=VARIANTS,
+        split=splits,
+    )
+
+
+def quarantine_tables(wildcards) -> list[str]:
+    """Every quarantine table: manifest, each shard stage, and each training run."""
+    shards = shard_ids(manifest_of(wildcards))
+    per_shard = [
+        rules.extract_frames.output.quarantine,
+        rules.extract_audio.output.quarantine,
+        rules.extract_imu.output.quarantine,
+        rules.compute_flow.output.quarantine,
+    ]
+    tables = [rules.build_manifest.output.quarantine]
+    tables += expand(
+        per_shard,
+        dataset=wildcards.dataset,
+        shard=shards,
+        flow_method=config["flow"]["method"],
+    )
+    return tables + run_files(wildcards, "quarantine")
+
+
+def report_notes() -> list[str]:
+    """Provenance lines printed under the report table."""
+    feats = config["features"]
+    weights = "none (random init, frozen)" if feats["weights"] == "none" else feats["weights"]
+    return [
+        f"rgb = frozen {feats['encoder']} frame features, weights: {weights}",
+        f"flow = {config['flow']['method']} (OpenCV), stored as {config['flow']['storage']}",
+    ]
+
+
+def get_final_output() -> list[str]:
+    """Targets of `rule all`."""
+    return expand(rules.build_report.output, dataset=DATASET)

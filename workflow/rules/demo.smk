@@ -1,0 +1,16 @@
+# Stage demo: generate the embedded demo dataset (included only for dataset.layout: demo).
+
+
+rule generate_demo:
+    output:
+        root=directory(config["dataset"]["root"]),
+    log:
+        "logs/generate_demo/demo.log",
+    benchmark:
+        "benchmarks/generate_demo/demo.tsv"
+    conda:
+        "../../envs/video.yaml"
+    params:
+        demo=lookup(dpath="demo", within=config),
+    script:
+        "../scripts/generate_demo.py"

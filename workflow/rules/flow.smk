@@ -1,0 +1,24 @@
+# Stage flow: dense optical flow between consecutive frames of each frame shard.
+
+
+rule compute_flow:
+    input:
+        frames=rules.extract_frames.output.shard,
+    output:
+        shard="results/{dataset}/flow-{flow_method}/shard-{shard}.h5",
+        quarantine="results/{dataset}/flow-{flow_method}/shard-{shard}.quarantine.parquet",
+    log:
+        "logs/compute_flow/{dataset}/{flow_method}/shard-{shard}.log",
+    benchmark:
+        "benchmarks/compute_flow/{dataset}/{flow_method}/shard-{shard}.tsv"
+    conda:
+        "../../envs/video.yaml"
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=120,
+    params:
+        flow=lookup(dpath="flow", within=config),
+        on_error=config["on_error"],
+    script:
+        "../scripts/compute_flow.py"

@@ -1,0 +1,21 @@
+# Stage manifest: scan the dataset root into results/{dataset}/manifest.parquet.
+# A checkpoint: the number of shards is known only once it has run.
+
+
+checkpoint build_manifest:
+    input:
+        root=config["dataset"]["root"],
+    output:
+        manifest="results/{dataset}/manifest.parquet",
+        classes="results/{dataset}/classes.json",
+        quarantine="results/{dataset}/quarantine.parquet",
+    log:
+        "logs/build_manifest/{dataset}.log",
+    benchmark:
+        "benchmarks/build_manifest/{dataset}.tsv"
+    conda:
+        "../../envs/io.yaml"
+    params:
+        dataset=lookup(dpath="dataset", within=config),
+    script:
+        "../scripts/build_manifest.py"

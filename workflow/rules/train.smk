@@ -1,0 +1,32 @@
+# Stage train: train and evaluate one variant on one split protocol of the manifest.
+
+
+rule train_variant:
+    input:
+        unpack(variant_inputs),
+        manifest=rules.build_manifest.output.manifest,
+        classes=rules.build_manifest.output.classes,
+    output:
+        metrics="results/{dataset}/runs/{variant}/{split}/metrics.json",
+        model="results/{dataset}/runs/{variant}/{split}/model.pt",
+        description="results/{dataset}/runs/{variant}/{split}/model.json",
+        predictions="results/{dataset}/runs/{variant}/{split}/predictions.parquet",
+        quarantine="results/{dataset}/runs/{variant}/{split}/quarantine.parquet",
+    log:
+        "logs/train_variant/{dataset}/{variant}/{split}.log",
+    benchmark:
+        "benchmarks/train_variant/{dataset}/{variant}/{split}.tsv"
+    conda:
+        "../../envs/torch.yaml"
+    threads: 1
+    resources:
+        mem_mb=4000,
+        runtime=120,
+        gpu=GPU_PER_JOB,
+    params:
+        spec=lambda wildcards: VARIANTS[wildcards.variant],
+        train=lookup(dpath="train/params", within=config),
+        inputs=lookup(dpath="train/inputs", within=config),
+        device=config["device"],
+    script:
+        "../scripts/train_variant.py"

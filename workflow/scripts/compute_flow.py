@@ -1,0 +1,13 @@
+"""Rule compute_flow: optical flow of one frame shard."""
+
+from harfuse.runlog import log_to
+from harfuse.stages import flow
+
+with log_to(snakemake.log[0]):
+    flow.run(
+        snakemake.input.frames,
+        snakemake.output.shard,
+        dict(snakemake.params.flow),
+        snakemake.params.on_error,
+        threads=snakemake.threads,
+    )

@@ -1,0 +1,13 @@
+"""Rule extract_audio: log-mel spectrograms of one shard's audio tracks."""
+
+from harfuse.runlog import log_to
+from harfuse.stages import audio
+
+with log_to(snakemake.log[0]):
+    audio.run(
+        snakemake.input.manifest,
+        int(snakemake.wildcards.shard),
+        snakemake.output.shard,
+        dict(snakemake.params.audio),
+        snakemake.params.on_error,
+    )

@@ -1,0 +1,13 @@
+"""Rule extract_frames: decode one shard's videos into RGB frame arrays."""
+
+from harfuse.runlog import log_to
+from harfuse.stages import frames
+
+with log_to(snakemake.log[0]):
+    frames.run(
+        snakemake.input.manifest,
+        int(snakemake.wildcards.shard),
+        snakemake.output.shard,
+        dict(snakemake.params.frames),
+        snakemake.params.on_error,
+    )

@@ -1,0 +1,22 @@
+"""Rule train_variant: train and evaluate one variant on one split."""
+
+from pathlib import Path
+
+from harfuse.runlog import log_to
+from harfuse.stages import train
+
+spec = dict(snakemake.params.spec)
+with log_to(snakemake.log[0]):
+    train.run(
+        snakemake.input.manifest,
+        snakemake.input.classes,
+        shards={m: list(snakemake.input[m]) for m in spec["modalities"]},
+        variant=snakemake.wildcards.variant,
+        spec=spec,
+        split=snakemake.wildcards.split,
+        train=dict(snakemake.params.train),
+        inputs=dict(snakemake.params.inputs),
+        device=snakemake.params.device,
+        out_dir=Path(snakemake.output.metrics).parent,
+        threads=snakemake.threads,
+    )
