@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import shutil
 
 log = logging.getLogger(__name__)
 
@@ -20,3 +21,12 @@ def resolve_device(choice: str = "auto"):
     name = torch.cuda.get_device_name(device) if device.type == "cuda" else "CPU"
     log.info("device: %s (%s, config %r)", device, name, choice)
     return device
+
+
+def gpu_units(choice: str) -> int:
+    """The ``gpu`` resource a torch job declares: 1 when it will run on CUDA, else 0.
+
+    Decided without importing torch (the Snakefile calls it at parse time): a CUDA driver
+    is taken as present when ``nvidia-smi`` is on the PATH.
+    """
+    return int(choice == "cuda" or (choice == "auto" and shutil.which("nvidia-smi") is not None))

@@ -1,24 +1,20 @@
 # Config validation, wildcard constraints and the helpers that list a stage's files.
-import os
 import re
-from pathlib import Path
 
 from snakemake.utils import validate
 
+from harfuse.device import gpu_units
 from harfuse.store.manifest import read_manifest, shard_ids
-
+from harfuse.workflow_env import export_src_on_pythonpath
 
 validate(config, "../schemas/config.schema.yaml")
 
-# Jobs in conda environments (--use-conda) import harfuse from this checkout's src/.
-os.environ["PYTHONPATH"] = os.pathsep.join(
-    p for p in (str(Path(workflow.basedir) / "src"), os.environ.get("PYTHONPATH")) if p
-)
+export_src_on_pythonpath(workflow.basedir)
 
 DATASET = config["dataset"]["name"]
 VARIANTS = config["train"]["variants"]
-# GPU jobs take one unit of the `gpu` resource, which profiles limit (one job per GPU).
-GPU_PER_JOB = int(config["device"] == "cuda" or (config["device"] == "auto" and Path("/dev/nvidiactl").exists()))
+# Jobs on CUDA take one unit of the `gpu` resource, which profiles limit (one per GPU).
+GPU_PER_JOB = gpu_units(config["device"])
 
 
 wildcard_constraints:
@@ -92,7 +88,9 @@ def quarantine_tables(wildcards) -> list[str]:
 def report_notes() -> list[str]:
     """Provenance lines printed under the report table."""
     feats = config["features"]
-    weights = "none (random init, frozen)" if feats["weights"] == "none" else feats["weights"]
+    weights = (
+        "none (random init, frozen)" if feats["weights"] == "none" else feats["weights"]
+    )
     return [
         f"rgb = frozen {feats['encoder']} frame features, weights: {weights}",
         f"flow = {config['flow']['method']} (OpenCV), stored as {config['flow']['storage']}",

@@ -77,9 +77,7 @@ def arm_angle(motion: str, t: np.ndarray, freq_hz: float, phase: float) -> np.nd
     raise ValueError(f"unknown motion {motion!r}; expected one of {MOTIONS}")
 
 
-def render_frames(
-    theta: np.ndarray, size: int, rng: np.random.Generator
-) -> np.ndarray:
+def render_frames(theta: np.ndarray, size: int, rng: np.random.Generator) -> np.ndarray:
     """Draw the stick figure for each arm angle; returns ``(T, size, size, 3)`` uint8 RGB."""
     import cv2
 
@@ -93,14 +91,18 @@ def render_frames(
     frames = np.empty((len(theta), size, size, 3), np.uint8)
     base = np.empty((size, size, 3), np.uint8)
     base[:] = background
-    cv2.rectangle(base, (cx - size // 12, cy - size // 6), (cx + size // 12, cy + size // 4),
-                  tuple(int(c) for c in body), -1)
+    cv2.rectangle(
+        base,
+        (cx - size // 12, cy - size // 6),
+        (cx + size // 12, cy + size // 4),
+        tuple(int(c) for c in body),
+        -1,
+    )
     cv2.circle(base, (cx, cy - size // 4), size // 12, tuple(int(c) for c in body), -1)
     thickness = max(2, size // 20)
     for i, th in enumerate(theta):
         frame = base.copy()
-        hand = (round(shoulder[0] + arm_px * np.cos(th)),
-                round(shoulder[1] - arm_px * np.sin(th)))
+        hand = (round(shoulder[0] + arm_px * np.cos(th)), round(shoulder[1] - arm_px * np.sin(th)))
         cv2.line(frame, shoulder, hand, arm_color, thickness, cv2.LINE_AA)
         frames[i] = frame
     return frames
@@ -127,9 +129,7 @@ def synth_sound(sound: str, n: int, rate: int, rng: np.random.Generator) -> np.n
     return np.clip(y, -1, 1).astype(np.float32)
 
 
-def synth_imu(
-    theta_fn, duration_s: float, rate: float, rng: np.random.Generator
-) -> pd.DataFrame:
+def synth_imu(theta_fn, duration_s: float, rate: float, rng: np.random.Generator) -> pd.DataFrame:
     """Wrist accelerometer (g) and gyroscope (deg/s) of the arm, sampled at ``rate`` Hz."""
     t = np.arange(round(duration_s * rate)) / rate
     theta = theta_fn(t)
@@ -245,25 +245,42 @@ def scan(root: Path) -> Scan:
     for video in sorted((root / "RGB").iterdir()):
         m = pattern.match(video.name)
         if not m:
-            quarantine.append({"sample_id": video.name, "stage": "manifest",
-                               "reason": f"{video}: name is not a{{A}}_s{{S}}_t{{T}}_color.mp4"})
+            quarantine.append(
+                {
+                    "sample_id": video.name,
+                    "stage": "manifest",
+                    "reason": f"{video}: name is not a{{A}}_s{{S}}_t{{T}}_color.mp4",
+                }
+            )
             continue
         a, s, t = (int(m[k]) for k in ("action", "subject", "trial"))
         sid = sample_id(a, s, t)
         imu = root / "Inertial" / f"{sid}_inertial.csv"
         if a not in names:
-            quarantine.append({"sample_id": sid, "stage": "manifest",
-                               "reason": f"{video}: action {a} not in actions.csv"})
+            quarantine.append(
+                {
+                    "sample_id": sid,
+                    "stage": "manifest",
+                    "reason": f"{video}: action {a} not in actions.csv",
+                }
+            )
             continue
         if not imu.exists():
-            quarantine.append({"sample_id": sid, "stage": "manifest",
-                               "reason": f"{imu} not found"})
+            quarantine.append({"sample_id": sid, "stage": "manifest", "reason": f"{imu} not found"})
             continue
-        rows.append({
-            "sample_id": sid, "label": names[a], "label_idx": classes.index(names[a]),
-            "subject": s, "trial": t, "video_path": str(video), "audio_path": str(video),
-            "imu_path": str(imu), "cross_subject": "train" if s % 2 else "test",
-        })
+        rows.append(
+            {
+                "sample_id": sid,
+                "label": names[a],
+                "label_idx": classes.index(names[a]),
+                "subject": s,
+                "trial": t,
+                "video_path": str(video),
+                "audio_path": str(video),
+                "imu_path": str(imu),
+                "cross_subject": "train" if s % 2 else "test",
+            }
+        )
     return Scan(pd.DataFrame(rows), ["cross_subject"], classes, quarantine)
 
 

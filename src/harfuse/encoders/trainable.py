@@ -35,8 +35,11 @@ class StackedFlowEncoder(nn.Module):
     def __init__(self, length: int, out_dim: int = 64):
         super().__init__()
         self.net = nn.Sequential(
-            _conv2d_block(2 * length, 32), _conv2d_block(32, 64), _conv2d_block(64, out_dim),
-            nn.AdaptiveAvgPool2d(1), nn.Flatten(),
+            _conv2d_block(2 * length, 32),
+            _conv2d_block(32, 64),
+            _conv2d_block(64, out_dim),
+            nn.AdaptiveAvgPool2d(1),
+            nn.Flatten(),
         )
         self.out_dim = out_dim
 
@@ -52,8 +55,12 @@ class LogMelEncoder(nn.Module):
     def __init__(self, out_dim: int = 64):
         super().__init__()
         self.net = nn.Sequential(
-            nn.BatchNorm2d(1), _conv2d_block(1, 16), _conv2d_block(16, 32),
-            _conv2d_block(32, out_dim), nn.AdaptiveAvgPool2d(1), nn.Flatten(),
+            nn.BatchNorm2d(1),
+            _conv2d_block(1, 16),
+            _conv2d_block(16, 32),
+            _conv2d_block(32, out_dim),
+            nn.AdaptiveAvgPool2d(1),
+            nn.Flatten(),
         )
         self.out_dim = out_dim
 

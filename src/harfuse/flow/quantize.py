@@ -27,4 +27,4 @@ def quantize(flow: np.ndarray, bound: float = 20.0) -> np.ndarray:
 
 def dequantize(codes: np.ndarray, bound: float = 20.0) -> np.ndarray:
     """uint8 codes -> float32 flow in px (inverse of :func:`quantize` up to one step)."""
-    return (codes.astype(np.float32) / np.float32(flow_scale(bound)) - np.float32(bound))
+    return codes.astype(np.float32) / np.float32(flow_scale(bound)) - np.float32(bound)

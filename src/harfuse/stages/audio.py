@@ -14,8 +14,13 @@ from harfuse.stages.shard_job import SampleArrays, write_sample_shard
 from harfuse.store.manifest import read_manifest
 
 
-def run(manifest_path: str | Path, shard: int, out_path: str | Path, params: dict[str, Any],
-        on_error: str) -> None:
+def run(
+    manifest_path: str | Path,
+    shard: int,
+    out_path: str | Path,
+    params: dict[str, Any],
+    on_error: str,
+) -> None:
     """Write ``/{sample_id}/audio`` ``(n_mels, frames)`` float16 dB.
 
     A file without an audio track gets an empty ``(n_mels, 0)`` array with
@@ -29,9 +34,12 @@ def run(manifest_path: str | Path, shard: int, out_path: str | Path, params: dic
         wave = read_audio(paths[sid], p.sample_rate)
         has_audio = wave is not None and len(wave) > 0
         mel = log_mel(wave, p) if has_audio else np.zeros((p.n_mels, 0), np.float32)
-        attrs = {"has_audio": has_audio, "source": paths[sid],
-                 "seconds": 0.0 if wave is None else len(wave) / p.sample_rate,
-                 **{k: v for k, v in asdict(p).items() if v is not None}}
+        attrs = {
+            "has_audio": has_audio,
+            "source": paths[sid],
+            "seconds": 0.0 if wave is None else len(wave) / p.sample_rate,
+            **{k: v for k, v in asdict(p).items() if v is not None},
+        }
         return {"audio": (mel.astype(np.float16), attrs)}
 
     write_sample_shard(out_path, "audio", params, list(paths), compute, on_error)

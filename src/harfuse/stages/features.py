@@ -25,8 +25,13 @@ def clip(frames: np.ndarray, num_frames: int, size: tuple[int, int]) -> np.ndarr
     return np.stack([resize(f, size) for f in frames[uniform_indices(len(frames), num_frames)]])
 
 
-def run(frames_path: str | Path, out_path: str | Path, params: dict[str, Any],
-        device: str, threads: int = 1) -> None:
+def run(
+    frames_path: str | Path,
+    out_path: str | Path,
+    params: dict[str, Any],
+    device: str,
+    threads: int = 1,
+) -> None:
     """Write ``sample_id`` ``(N,)``, ``pooled`` ``(N, D)`` and ``temporal`` ``(N, T, D)``
     float32 (``T = num_frames``) in the frame shard's order."""
     torch.set_num_threads(threads)
@@ -41,14 +46,21 @@ def run(frames_path: str | Path, out_path: str | Path, params: dict[str, Any],
     start = time.perf_counter()
     for lo in range(0, len(ids), params["batch_size"]):
         batch_ids = ids[lo : lo + params["batch_size"]]
-        clips = np.stack([clip(frames.read(s, "frames"), params["num_frames"], size)
-                          for s in batch_ids])  # (B, T, h, w, 3)
+        clips = np.stack(
+            [clip(frames.read(s, "frames"), params["num_frames"], size) for s in batch_ids]
+        )  # (B, T, h, w, 3)
         with torch.autocast(dev.type, dtype=torch.bfloat16, enabled=dev.type == "cuda"):
             out = encoder(torch.from_numpy(clips).to(dev))  # (B, T, D)
         temporal[lo : lo + len(batch_ids)] = out.float().cpu().numpy()
     elapsed = time.perf_counter() - start
-    log.info("features %s: %d clips in %.1f s (%.1f clips/s) on %s", params["encoder"],
-             len(ids), elapsed, len(ids) / max(elapsed, 1e-9), dev)
+    log.info(
+        "features %s: %d clips in %.1f s (%.1f clips/s) on %s",
+        params["encoder"],
+        len(ids),
+        elapsed,
+        len(ids) / max(elapsed, 1e-9),
+        dev,
+    )
     with ShardWriter(out_path, "features", params) as writer:
         writer.write_stacked("sample_id", np.array(ids, dtype=object))
         writer.write_stacked("pooled", temporal.mean(axis=1))

@@ -13,8 +13,13 @@ from harfuse.stages.shard_job import SampleArrays, write_sample_shard
 from harfuse.store.shards import ShardReader
 
 
-def run(frames_path: str | Path, out_path: str | Path, params: dict[str, Any],
-        on_error: str, threads: int = 1) -> None:
+def run(
+    frames_path: str | Path,
+    out_path: str | Path,
+    params: dict[str, Any],
+    on_error: str,
+    threads: int = 1,
+) -> None:
     """Write ``/{sample_id}/flow`` ``(T-1, H, W, 2)``: uint8 codes (``storage: uint8``,
     see :mod:`harfuse.flow.quantize`) or float16 px (``storage: float16``)."""
     import cv2

@@ -10,12 +10,20 @@ from harfuse.stages.shard_job import SampleArrays, write_sample_shard
 from harfuse.store.manifest import read_manifest
 
 
-def run(manifest_path: str | Path, shard: int, out_path: str | Path, params: dict[str, Any],
-        on_error: str) -> None:
+def run(
+    manifest_path: str | Path,
+    shard: int,
+    out_path: str | Path,
+    params: dict[str, Any],
+    on_error: str,
+) -> None:
     """Write ``/{sample_id}/frames`` ``(T, H, W, 3)`` uint8 RGB for the shard's samples."""
     size = params["size"]
-    p = FrameParams(fps=params["fps"], size=size if isinstance(size, int) else tuple(size),
-                    max_duration_s=params.get("max_duration_s"))
+    p = FrameParams(
+        fps=params["fps"],
+        size=size if isinstance(size, int) else tuple(size),
+        max_duration_s=params.get("max_duration_s"),
+    )
     rows = read_manifest(manifest_path).query("shard == @shard")
     paths = dict(zip(rows["sample_id"], rows["video_path"], strict=True))
 

@@ -11,8 +11,13 @@ from harfuse.stages.shard_job import SampleArrays, write_sample_shard
 from harfuse.store.manifest import read_manifest
 
 
-def run(manifest_path: str | Path, shard: int, out_path: str | Path, params: dict[str, Any],
-        on_error: str) -> None:
+def run(
+    manifest_path: str | Path,
+    shard: int,
+    out_path: str | Path,
+    params: dict[str, Any],
+    on_error: str,
+) -> None:
     """Write ``/{sample_id}/imu`` ``(window, C)`` float32, zero-padded at the end, with
     ``valid_length`` (samples before padding) and the rates as attributes."""
     p = IMUParams(**params)
@@ -22,8 +27,13 @@ def run(manifest_path: str | Path, shard: int, out_path: str | Path, params: dic
     def compute(sid: str) -> SampleArrays:
         data, src_rate, channels = read_imu_csv(paths[sid])
         window, valid = pad_or_truncate(resample(data, src_rate, p.rate), p.window)
-        attrs = {"valid_length": valid, "rate": p.rate, "source_rate": src_rate,
-                 "channels": channels, "source": paths[sid]}
+        attrs = {
+            "valid_length": valid,
+            "rate": p.rate,
+            "source_rate": src_rate,
+            "channels": channels,
+            "source": paths[sid],
+        }
         return {"imu": (window, attrs)}
 
     write_sample_shard(out_path, "imu", params, list(paths), compute, on_error)

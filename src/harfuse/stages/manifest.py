@@ -27,8 +27,13 @@ def run(
     df = assign_shards(found.samples, samples_per_shard)
     for split in found.splits:
         log.info("split %s: %s", split, df[split].value_counts().to_dict())
-    log.info("%d samples, %d classes, %d shards, %d quarantined", len(df), len(found.classes),
-             df["shard"].nunique(), len(found.quarantine))
+    log.info(
+        "%d samples, %d classes, %d shards, %d quarantined",
+        len(df),
+        len(found.classes),
+        df["shard"].nunique(),
+        len(found.quarantine),
+    )
     write_classes(found.classes, classes_path)
     write_quarantine(quarantine_path, found.quarantine)
     write_manifest(df, manifest_path, found.splits)

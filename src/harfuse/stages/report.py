@@ -21,8 +21,9 @@ def summary_table(metrics_paths: Sequence[str | Path]) -> pd.DataFrame:
         m = json.loads(Path(path).read_text())
         rows.append({**{k: m[k] for k in COLUMNS}, "modalities": "+".join(m["modalities"])})
     df = pd.DataFrame(rows, columns=COLUMNS)
-    return df.sort_values(["split", "top1", "variant"], ascending=[True, False, True],
-                          ignore_index=True)
+    return df.sort_values(
+        ["split", "top1", "variant"], ascending=[True, False, True], ignore_index=True
+    )
 
 
 def markdown(table: pd.DataFrame, quarantine: pd.DataFrame, notes: Sequence[str]) -> str:
@@ -45,8 +46,13 @@ def markdown(table: pd.DataFrame, quarantine: pd.DataFrame, notes: Sequence[str]
     return "\n".join(lines) + "\n"
 
 
-def run(metrics_paths: Sequence[str | Path], quarantine_paths: Sequence[str | Path],
-        notes: Sequence[str], csv_path: str | Path, md_path: str | Path) -> None:
+def run(
+    metrics_paths: Sequence[str | Path],
+    quarantine_paths: Sequence[str | Path],
+    notes: Sequence[str],
+    csv_path: str | Path,
+    md_path: str | Path,
+) -> None:
     """Write ``summary.csv`` and ``summary.md``."""
     table = summary_table(metrics_paths)
     with atomic_path(csv_path) as tmp:

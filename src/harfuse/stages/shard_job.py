@@ -56,8 +56,13 @@ def write_sample_shard(
             stored += 1
             now = time.perf_counter()
             if now - last > 10 or i == len(sample_ids):
-                log.info("%s: %d/%d samples (%.1f/s)", stage, i, len(sample_ids),
-                         i / max(now - start, 1e-9))
+                log.info(
+                    "%s: %d/%d samples (%.1f/s)",
+                    stage,
+                    i,
+                    len(sample_ids),
+                    i / max(now - start, 1e-9),
+                )
                 last = now
     write_quarantine(quarantine_path(out_path), quarantine)
     return stored

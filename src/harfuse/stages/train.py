@@ -66,13 +66,17 @@ def run(
     sources = build_sources({m: shards[m] for m in spec["modalities"]}, inputs)
     missing = [
         {"sample_id": s, "stage": "train", "reason": f"no {m} for {s} (quarantined upstream)"}
-        for s in df["sample_id"] for m, src in sources.items() if s not in src
+        for s in df["sample_id"]
+        for m, src in sources.items()
+        if s not in src
     ]
     usable = df[~df["sample_id"].isin({r["sample_id"] for r in missing})]
     train_rows, test_rows = (usable[usable[split] == part] for part in ("train", "test"))
     if train_rows.empty or test_rows.empty:
-        raise ValueError(f"variant {variant}, split {split}: {len(train_rows)} train and "
-                         f"{len(test_rows)} test samples with all of {spec['modalities']}")
+        raise ValueError(
+            f"variant {variant}, split {split}: {len(train_rows)} train and "
+            f"{len(test_rows)} test samples with all of {spec['modalities']}"
+        )
     train_data = MultiModalDataset(train_rows["sample_id"], train_rows["label_idx"], sources)
     test_data = MultiModalDataset(test_rows["sample_id"], test_rows["label_idx"], sources)
     shapes = {m: tuple(v.shape) for m, v in train_data[0].items() if m != "label"}
@@ -81,28 +85,56 @@ def run(
     torch.manual_seed(params.seed)  # model init is part of the seeded run
     model = create_model(spec["model"], shapes, len(classes), **options)
     dev = resolve_device(device)
-    log.info("%s on %s: %d train, %d test samples, shapes %s", variant, split,
-             len(train_data), len(test_data), shapes)
+    log.info(
+        "%s on %s: %d train, %d test samples, shapes %s",
+        variant,
+        split,
+        len(train_data),
+        len(test_data),
+        shapes,
+    )
     history = fit(model, train_data, params, dev)
     probs = predict(model, test_data, dev)
     labels = test_rows["label_idx"].to_numpy()
     metrics = classification_metrics(probs, labels)
-    log.info("%s on %s: top1 %.3f macro-F1 %.3f", variant, split, metrics["top1"],
-             metrics["macro_f1"])
+    log.info(
+        "%s on %s: top1 %.3f macro-F1 %.3f", variant, split, metrics["top1"], metrics["macro_f1"]
+    )
 
-    description = {"variant": variant, "model": spec["model"], "modalities": spec["modalities"],
-                   "options": options, "shapes": {m: list(s) for m, s in shapes.items()},
-                   "classes": classes, "inputs": inputs, "split": split, "train": train}
+    description = {
+        "variant": variant,
+        "model": spec["model"],
+        "modalities": spec["modalities"],
+        "options": options,
+        "shapes": {m: list(s) for m, s in shapes.items()},
+        "classes": classes,
+        "inputs": inputs,
+        "split": split,
+        "train": train,
+    }
     with atomic_path(out_dir / "model.pt") as tmp:
         torch.save(model.cpu().state_dict(), tmp)
     write_json(out_dir / "model.json", description)
-    predictions = pd.DataFrame({"sample_id": test_rows["sample_id"].to_numpy(),
-                                "label_idx": labels, "pred_idx": probs.argmax(1)})
+    predictions = pd.DataFrame(
+        {
+            "sample_id": test_rows["sample_id"].to_numpy(),
+            "label_idx": labels,
+            "pred_idx": probs.argmax(1),
+        }
+    )
     predictions[[f"prob_{c}" for c in classes]] = probs
     with atomic_path(out_dir / "predictions.parquet") as tmp:
         predictions.to_parquet(tmp, index=False)
     write_quarantine(out_dir / "quarantine.parquet", missing)
-    write_json(out_dir / "metrics.json", {
-        **metrics, "variant": variant, "modalities": spec["modalities"], "split": split,
-        "n_train": len(train_data), "n_test": len(test_data), "loss_history": history,
-    })
+    write_json(
+        out_dir / "metrics.json",
+        {
+            **metrics,
+            "variant": variant,
+            "modalities": spec["modalities"],
+            "split": split,
+            "n_train": len(train_data),
+            "n_test": len(test_data),
+            "loss_history": history,
+        },
+    )

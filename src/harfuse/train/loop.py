@@ -39,9 +39,7 @@ def _to(batch: dict[str, torch.Tensor], device: torch.device) -> dict[str, torch
     return {k: v.to(device, non_blocking=True) for k, v in batch.items()}
 
 
-def fit(
-    model: Classifier, data: Dataset, params: TrainParams, device: torch.device
-) -> list[float]:
+def fit(model: Classifier, data: Dataset, params: TrainParams, device: torch.device) -> list[float]:
     """Train ``model`` on ``data`` with AdamW; returns the mean loss of each epoch."""
     seed_everything(params.seed)
     loader = DataLoader(
@@ -65,8 +63,13 @@ def fit(
             total += float(loss) * len(labels)
             n += len(labels)
         history.append(total / max(n, 1))
-        log.info("epoch %d/%d loss %.4f (%.1f samples/s)", epoch + 1, params.epochs,
-                 history[-1], n / (time.perf_counter() - start))
+        log.info(
+            "epoch %d/%d loss %.4f (%.1f samples/s)",
+            epoch + 1,
+            params.epochs,
+            history[-1],
+            n / (time.perf_counter() - start),
+        )
     return history
 
 
