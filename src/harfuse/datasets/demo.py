@@ -31,6 +31,7 @@ import numpy as np
 import pandas as pd
 
 from harfuse.datasets import LayoutError, Scan
+from harfuse.media.encode import write_video
 from harfuse.store.atomic import write_json
 
 log = logging.getLogger(__name__)
@@ -148,33 +149,6 @@ def synth_imu(theta_fn, duration_s: float, rate: float, rng: np.random.Generator
     for k, axis in enumerate("xyz"):
         data[f"gyr_{axis}"] = np.round(gyr[:, k], 4)
     return pd.DataFrame(data)
-
-
-def write_video(
-    path: Path, frames: np.ndarray, fps: float, audio: np.ndarray, audio_rate: int
-) -> None:
-    """Mux ``frames`` ``(T, H, W, 3)`` uint8 as H.264 and ``audio`` (mono float) as AAC."""
-    import fractions
-
-    import av
-
-    with av.open(str(path), "w", format="mp4") as out:
-        vstream = out.add_stream("libx264", rate=fractions.Fraction(fps).limit_denominator(1001))
-        vstream.width, vstream.height = frames.shape[2], frames.shape[1]
-        vstream.pix_fmt = "yuv420p"
-        vstream.options = {"crf": "18", "preset": "veryfast", "threads": "1"}
-        astream = out.add_stream("aac", rate=audio_rate, layout="mono")
-        for rgb in frames:
-            out.mux(vstream.encode(av.VideoFrame.from_ndarray(rgb, format="rgb24")))
-        out.mux(vstream.encode())
-        block = 1024  # AAC frame size
-        for start in range(0, len(audio), block):
-            chunk = audio[start : start + block]
-            frame = av.AudioFrame.from_ndarray(chunk[None, :], format="fltp", layout="mono")
-            frame.sample_rate = audio_rate
-            frame.pts = start
-            out.mux(astream.encode(frame))
-        out.mux(astream.encode())
 
 
 def generate_sample(spec: DemoSpec, action: int, subject: int, trial: int, root: Path) -> None:

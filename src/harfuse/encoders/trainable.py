@@ -77,7 +77,7 @@ class IMUEncoder(nn.Module):
         layers: list[nn.Module] = [nn.BatchNorm1d(channels)]
         widths = [channels, 32, 64, out_dim]
         for k, c_in, c_out in zip((24, 16, 8), widths[:-1], widths[1:], strict=True):
-            layers += [nn.Conv1d(c_in, c_out, k, padding="same"), nn.ReLU(), nn.Dropout(dropout)]
+            layers += [nn.Conv1d(c_in, c_out, k, padding=k // 2), nn.ReLU(), nn.Dropout(dropout)]
         layers += [nn.AdaptiveAvgPool1d(1), nn.Flatten()]
         self.net = nn.Sequential(*layers)
         self.out_dim = out_dim

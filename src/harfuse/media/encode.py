@@ -1,0 +1,60 @@
+"""Writing media with PyAV: the demo dataset and the test fixtures use this one writer."""
+
+from __future__ import annotations
+
+import fractions
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+
+#: pts unit of variable-frame-rate writes, s
+_VFR_TIME_BASE = fractions.Fraction(1, 1000)
+
+
+def write_video(
+    path: str | Path,
+    frames: np.ndarray,
+    fps: float,
+    audio: np.ndarray | None = None,
+    audio_rate: int = 16000,
+    times_s: Sequence[float] | None = None,
+    codec: str = "libx264",
+    container_format: str | None = None,
+) -> None:
+    """Encode ``frames`` ``(T, H, W, 3)`` uint8 RGB, plus mono ``audio`` as AAC if given.
+
+    ``times_s`` gives each frame's presentation time (variable frame rate, ms
+    resolution); by default frame ``i`` is at ``i / fps``. The container comes from the
+    file extension unless ``container_format`` names it.
+    """
+    import av
+
+    rate = fractions.Fraction(fps).limit_denominator(1001)
+    with av.open(str(path), "w", format=container_format) as out:
+        vstream = out.add_stream(codec, rate=rate)
+        vstream.width, vstream.height = frames.shape[2], frames.shape[1]
+        vstream.pix_fmt = "yuv420p"
+        if codec == "libx264":
+            vstream.options = {"crf": "18", "preset": "veryfast", "threads": "1"}
+        if times_s is not None:
+            vstream.codec_context.time_base = _VFR_TIME_BASE
+        # every stream must exist before the first packet is muxed
+        astream = None if audio is None else out.add_stream("aac", rate=audio_rate, layout="mono")
+        for i, rgb in enumerate(frames):
+            frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(rgb), format="rgb24")
+            if times_s is not None:
+                frame.pts = round(times_s[i] / _VFR_TIME_BASE)
+                frame.time_base = _VFR_TIME_BASE
+            out.mux(vstream.encode(frame))
+        out.mux(vstream.encode())
+        if astream is None:
+            return
+        block = 1024  # AAC frame size
+        for start in range(0, len(audio), block):
+            chunk = np.ascontiguousarray(audio[start : start + block], dtype=np.float32)
+            frame = av.AudioFrame.from_ndarray(chunk[None, :], format="fltp", layout="mono")
+            frame.sample_rate = audio_rate
+            frame.pts = start
+            out.mux(astream.encode(frame))
+        out.mux(astream.encode())

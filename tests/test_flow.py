@@ -1,0 +1,51 @@
+import numpy as np
+import pytest
+
+from harfuse.flow import compute_flow, dequantize, quantize
+from harfuse.flow.quantize import flow_scale
+
+
+def textured_pair(shift_xy: tuple[int, int], size: int = 64) -> np.ndarray:
+    """Two gray frames of smooth random texture, the second shifted by ``shift_xy`` px."""
+    import cv2
+
+    rng = np.random.default_rng(0)
+    big = cv2.GaussianBlur(rng.uniform(0, 255, (size + 20, size + 20)), (0, 0), 2.0)
+    dx, dy = shift_xy
+    first = big[10 : 10 + size, 10 : 10 + size]
+    second = big[10 - dy : 10 - dy + size, 10 - dx : 10 - dx + size]
+    return np.stack([first, second]).astype(np.uint8)
+
+
+@pytest.mark.parametrize("method", ["farneback", "tvl1"])
+def test_flow_recovers_translation(method):
+    flow = compute_flow(textured_pair((2, -1)), method)
+    assert flow.shape == (1, 64, 64, 2) and flow.dtype == np.float32
+    interior = flow[0, 12:-12, 12:-12]
+    assert np.median(interior[..., 0]) == pytest.approx(2.0, abs=0.15)
+    assert np.median(interior[..., 1]) == pytest.approx(-1.0, abs=0.15)
+
+
+def test_flow_accepts_rgb_and_rejects_bad_input():
+    gray = textured_pair((1, 0))
+    rgb = np.repeat(gray[..., None], 3, axis=-1)
+    np.testing.assert_allclose(compute_flow(rgb), compute_flow(gray), atol=1e-6)
+    with pytest.raises(ValueError, match="at least 2 frames"):
+        compute_flow(gray[:1])
+    with pytest.raises(ValueError, match="unknown flow method 'lk'"):
+        compute_flow(gray, "lk")
+    with pytest.raises(ValueError, match=r"unknown Farneback parameters \['window'\]"):
+        compute_flow(gray, window=3)
+
+
+def test_quantization_convention():
+    bound = 20.0
+    step = 2 * bound / 255
+    codes = quantize(np.array([-bound, -100.0, 0.0, bound, 100.0]), bound)
+    assert codes.tolist() == [0, 0, 128, 255, 255]
+    assert flow_scale(bound) == pytest.approx(255 / 40)
+    x = np.linspace(-bound, bound, 10001)
+    err = np.abs(dequantize(quantize(x, bound), bound) - x)
+    assert err.max() <= step / 2 + 1e-5
+    with pytest.raises(ValueError, match="bound must be > 0"):
+        quantize(x, 0.0)

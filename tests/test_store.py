@@ -1,0 +1,134 @@
+import h5py
+import numpy as np
+import pandas as pd
+import pytest
+
+from harfuse.stages.shard_job import write_sample_shard
+from harfuse.store.manifest import (
+    ManifestError,
+    assign_shards,
+    read_manifest,
+    shard_ids,
+    write_manifest,
+)
+from harfuse.store.quarantine import quarantine_path, read_quarantine
+from harfuse.store.shards import ShardReader, ShardWriter, read_feature_shard
+
+
+def test_shard_round_trip_with_provenance(tmp_path):
+    path = tmp_path / "shard-0.h5"
+    frames = np.random.default_rng(0).integers(0, 255, (9, 8, 8, 3), dtype=np.uint8)
+    with ShardWriter(path, "frames", {"fps": 8.0, "size": 8}) as w:
+        w.write("a1_s1_t1", "frames", frames, {"fps": 8.0})
+        w.write("a1_s1_t2", "frames", frames[:2], {"fps": 8.0})
+    r = ShardReader(path)
+    assert r.sample_ids() == ["a1_s1_t1", "a1_s1_t2"]
+    np.testing.assert_array_equal(r.read("a1_s1_t1", "frames"), frames)
+    assert r.attrs("a1_s1_t1", "frames")["fps"] == 8.0
+    assert r.params == {"fps": 8.0, "size": 8}
+    with h5py.File(path) as f:
+        ds = f["a1_s1_t1/frames"]
+        assert ds.compression == "gzip" and ds.chunks[1:] == (8, 8, 3)
+        assert f.attrs["stage"] == "frames"
+    with pytest.raises(KeyError, match=r"shard-0\.h5: no a9_s1_t1/frames"):
+        r.read("a9_s1_t1", "frames")
+
+
+def test_shard_writer_leaves_nothing_on_error(tmp_path):
+    path = tmp_path / "shard-0.h5"
+    with pytest.raises(RuntimeError), ShardWriter(path, "frames", {}) as w:
+        w.write("x", "frames", np.zeros((2, 2, 2, 3), np.uint8))
+        raise RuntimeError("killed mid-write")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_feature_shard_round_trip(tmp_path):
+    path = tmp_path / "f.h5"
+    temporal = np.arange(24, dtype=np.float32).reshape(2, 3, 4)
+    with ShardWriter(path, "features", {"encoder": "resnet18"}) as w:
+        w.write_stacked("sample_id", np.array(["a", "b"], dtype=object))
+        w.write_stacked("pooled", temporal.mean(1))
+        w.write_stacked("temporal", temporal)
+        w.set_attr("weights", "none (random init)")
+    shard = read_feature_shard(path)
+    assert shard["sample_id"] == ["a", "b"]
+    np.testing.assert_array_equal(shard["temporal"], temporal)
+    assert shard["pooled"].shape == (2, 4)
+    assert shard["attrs"]["weights"] == "none (random init)"
+
+
+def manifest_frame() -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "sample_id": [f"a1_s{s}_t1" for s in range(1, 6)],
+            "label": ["wave"] * 5,
+            "label_idx": [0] * 5,
+            "subject": [1, 2, 3, 4, 5],
+            "cross_subject": ["train", "test", "train", "test", "train"],
+        }
+    )
+
+
+def test_manifest_round_trip_and_shards(tmp_path):
+    df = assign_shards(manifest_frame(), 2)
+    assert df["shard"].tolist() == [0, 0, 1, 1, 2] and shard_ids(df) == [0, 1, 2]
+    write_manifest(df, tmp_path / "m.parquet", ["cross_subject"])
+    back = read_manifest(tmp_path / "m.parquet")
+    assert back.attrs["splits"] == ["cross_subject"]
+    pd.testing.assert_frame_equal(back, df, check_dtype=False)
+
+
+@pytest.mark.parametrize(
+    ("edit", "message"),
+    [
+        (lambda d: d.assign(sample_id=["x"] * 5), "duplicate sample_id values: \\['x'"),
+        (lambda d: d.assign(cross_subject="val"), "split column 'cross_subject' has values"),
+        (lambda d: d.assign(sample_id=[f"a b{i}" for i in range(5)]), "not filesystem-safe"),
+        (lambda d: d.drop(columns="label"), "manifest lacks columns \\['label'\\]"),
+    ],
+)
+def test_manifest_contract_errors(tmp_path, edit, message):
+    df = edit(assign_shards(manifest_frame(), 2))
+    with pytest.raises(ManifestError, match=message):
+        write_manifest(df, tmp_path / "m.parquet", ["cross_subject"])
+    assert not (tmp_path / "m.parquet").exists()
+
+
+def test_sample_shard_quarantines_bad_inputs_and_goes_on(tmp_path):
+    out = tmp_path / "shard-0.h5"
+
+    def compute(sid):
+        if sid == "bad":
+            raise ValueError(f"{sid}.avi: no decodable video frame")
+        return {"x": (np.ones(3, np.float32), {"k": 1})}
+
+    stored = write_sample_shard(out, "frames", {}, ["a", "bad", "b"], compute)
+    assert stored == 2 and ShardReader(out).sample_ids() == ["a", "b"]
+    q = read_quarantine([quarantine_path(out)])
+    assert q.to_dict("records") == [
+        {"sample_id": "bad", "stage": "frames", "reason": "bad.avi: no decodable video frame"}
+    ]
+
+
+def test_sample_shard_fail_mode_stops_without_output(tmp_path):
+    out = tmp_path / "shard-0.h5"
+
+    def compute(sid):
+        raise ValueError("broken")
+
+    with pytest.raises(ValueError, match="broken"):
+        write_sample_shard(out, "frames", {}, ["a"], compute, on_error="fail")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_bug_in_stage_code_is_not_quarantined(tmp_path):
+    def compute(sid):
+        raise TypeError("a harfuse bug")
+
+    with pytest.raises(TypeError):
+        write_sample_shard(tmp_path / "s.h5", "frames", {}, ["a"], compute)
+
+
+def test_quarantine_sidecar_name_and_empty_read(tmp_path):
+    assert quarantine_path(tmp_path / "shard-3.h5").name == "shard-3.quarantine.parquet"
+    assert list(read_quarantine([]).columns) == ["sample_id", "stage", "reason"]
