@@ -60,7 +60,7 @@ def fit(model: Classifier, data: Dataset, params: TrainParams, device: torch.dev
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
-            total += float(loss) * len(labels)
+            total += float(loss.detach()) * len(labels)
             n += len(labels)
         history.append(total / max(n, 1))
         log.info(

@@ -1,0 +1,163 @@
+"""Stage modules on the tiny demo, without Snakemake."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from harfuse.stages import audio, features, flow, frames, imu, manifest, train
+from harfuse.store.manifest import read_manifest, write_manifest
+from harfuse.store.quarantine import quarantine_path, read_quarantine
+from harfuse.store.shards import ShardReader, read_feature_shard
+
+TRAIN = {"epochs": 3, "batch_size": 4, "lr": 1e-3, "weight_decay": 0.0, "seed": 0}
+INPUTS = {"flow_length": 4, "audio_frames": 60}
+
+
+@pytest.fixture(scope="module")
+def prepared(demo_root, tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("stages")
+    manifest.run(
+        out / "manifest.parquet",
+        out / "classes.json",
+        out / "quarantine.parquet",
+        {"root": str(demo_root), "layout": "demo"},
+        samples_per_shard=100,
+    )
+    m = out / "manifest.parquet"
+    frames.run(m, 0, out / "frames.h5", {"fps": 8.0, "size": 32}, "skip")
+    audio.run(
+        m,
+        0,
+        out / "audio.h5",
+        {"sample_rate": 16000, "n_mels": 32, "n_fft": 512, "hop_length": 320},
+        "skip",
+    )
+    imu.run(m, 0, out / "imu.h5", {"rate": 50.0, "window": 100}, "skip")
+    flow.run(
+        out / "frames.h5",
+        out / "flow.h5",
+        {"method": "farneback", "bound": 20.0, "storage": "uint8"},
+        "skip",
+    )
+    features.run(
+        out / "frames.h5",
+        out / "features.h5",
+        {
+            "encoder": "resnet18",
+            "weights": "none",
+            "num_frames": 4,
+            "input_size": [32, 32],
+            "batch_size": 5,
+        },
+        "cpu",
+    )
+    return out
+
+
+def test_manifest_stage(prepared):
+    df = read_manifest(prepared / "manifest.parquet")
+    assert len(df) == 12 and df["shard"].eq(0).all()
+    assert df.groupby("cross_subject").size().to_dict() == {"test": 6, "train": 6}
+    assert json.loads((prepared / "classes.json").read_text())[0] == "wave_whistle"
+
+
+def test_shard_contents_and_provenance(prepared):
+    fr = ShardReader(prepared / "frames.h5")
+    clip = fr.read("a1_s1_t1", "frames")
+    # 1.6-2.4 s at 8 fps, short side 32
+    assert clip.dtype == np.uint8 and clip.shape[1:] == (32, 32, 3) and 12 <= len(clip) <= 20
+    assert fr.params == {"fps": 8.0, "size": 32}
+
+    au = ShardReader(prepared / "audio.h5")
+    mel, attrs = au.read("a1_s1_t1", "audio"), au.attrs("a1_s1_t1", "audio")
+    assert mel.dtype == np.float16 and mel.shape[0] == 32
+    assert bool(attrs["has_audio"]) and abs(mel.shape[1] - 1 - attrs["seconds"] * 50) <= 1
+
+    im = ShardReader(prepared / "imu.h5")
+    window, attrs = im.read("a1_s1_t1", "imu"), im.attrs("a1_s1_t1", "imu")
+    assert window.shape == (100, 6) and attrs["source_rate"] == pytest.approx(100.0)
+    valid = int(attrs["valid_length"])
+    assert 80 <= valid <= 100 and not window[valid:].any()
+
+    fl = ShardReader(prepared / "flow.h5")
+    codes, attrs = fl.read("a1_s1_t1", "flow"), fl.attrs("a1_s1_t1", "flow")
+    assert codes.dtype == np.uint8 and codes.shape == (len(clip) - 1, 32, 32, 2)
+    assert attrs["bound"] == 20.0 and attrs["scale"] == pytest.approx(255 / 40)
+
+    feats = read_feature_shard(prepared / "features.h5")
+    assert feats["temporal"].shape == (12, 4, 512) and feats["pooled"].shape == (12, 512)
+    assert feats["attrs"]["weights"] == "none (random init)" and feats["attrs"]["random_init"]
+    for name in ("frames", "audio", "imu", "flow"):
+        assert read_quarantine([quarantine_path(prepared / f"{name}.h5")]).empty
+
+
+def run_training(prepared: Path, out: Path, variant: str, spec: dict) -> dict:
+    shards = {
+        m: [str(prepared / f"{n}.h5")]
+        for m, n in (("rgb", "features"), ("flow", "flow"), ("audio", "audio"), ("imu", "imu"))
+    }
+    train.run(
+        prepared / "manifest.parquet",
+        prepared / "classes.json",
+        shards,
+        variant,
+        spec,
+        "cross_subject",
+        TRAIN,
+        INPUTS,
+        "cpu",
+        out,
+    )
+    return json.loads((out / "metrics.json").read_text())
+
+
+def test_training_is_deterministic_on_cpu(prepared, tmp_path):
+    spec = {"model": "mid", "modalities": ["rgb", "flow", "audio", "imu"]}
+    first = run_training(prepared, tmp_path / "a", "mid_fusion", spec)
+    second = run_training(prepared, tmp_path / "b", "mid_fusion", spec)
+    assert first == second
+    assert first["n_train"] == 6 and first["n_test"] == 6
+    description = json.loads((tmp_path / "a" / "model.json").read_text())
+    assert description["shapes"]["flow"] == [4, 32, 32, 2]
+
+
+def test_training_quarantines_samples_missing_a_modality(prepared, tmp_path):
+    import h5py
+
+    broken = tmp_path / "imu.h5"
+    broken.write_bytes((prepared / "imu.h5").read_bytes())
+    with h5py.File(broken, "a") as f:
+        del f["a2_s2_t1"]
+    shards = {"imu": [str(broken)]}
+    train.run(
+        prepared / "manifest.parquet",
+        prepared / "classes.json",
+        shards,
+        "imu",
+        {"model": "single", "modalities": ["imu"]},
+        "cross_subject",
+        TRAIN,
+        INPUTS,
+        "cpu",
+        tmp_path / "run",
+    )
+    metrics = json.loads((tmp_path / "run" / "metrics.json").read_text())
+    assert metrics["n_test"] == 5
+    q = read_quarantine([tmp_path / "run" / "quarantine.parquet"])
+    assert q["sample_id"].tolist() == ["a2_s2_t1"] and "no imu" in q["reason"][0]
+
+
+def test_bad_video_is_quarantined_by_frames_stage(prepared, tmp_path):
+    df = read_manifest(prepared / "manifest.parquet")
+    bad = tmp_path / "broken.mp4"
+    bad.write_bytes(b"\x00" * 100)
+    df.loc[df.sample_id == "a1_s1_t1", "video_path"] = str(bad)
+    write_manifest(df, tmp_path / "m.parquet", ["cross_subject"])
+    frames.run(tmp_path / "m.parquet", 0, tmp_path / "frames.h5", {"fps": 8.0, "size": 16}, "skip")
+    assert "a1_s1_t1" not in ShardReader(tmp_path / "frames.h5").sample_ids()
+    q = read_quarantine([quarantine_path(tmp_path / "frames.h5")])
+    assert q["sample_id"].tolist() == ["a1_s1_t1"] and "broken.mp4" in q["reason"][0]
