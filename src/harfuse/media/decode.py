@@ -12,6 +12,16 @@ class DecodeError(RuntimeError):
     """A media file could not be decoded; the message names the file and the reason."""
 
 
+def open_media(path: str | Path):
+    """Open ``path`` with PyAV for reading; :class:`DecodeError` when it cannot."""
+    import av
+
+    try:
+        return av.open(str(path))
+    except (av.error.FFmpegError, OSError) as exc:
+        raise DecodeError(f"{path}: cannot open: {exc}") from exc
+
+
 def iter_frames_at_fps(
     path: str | Path, fps: float, max_duration_s: float | None = None
 ) -> Iterator[tuple[float, np.ndarray]]:
@@ -23,11 +33,7 @@ def iter_frames_at_fps(
     """
     import av
 
-    try:
-        container = av.open(str(path))
-    except (av.error.FFmpegError, OSError) as exc:
-        raise DecodeError(f"{path}: cannot open: {exc}") from exc
-    with container:
+    with open_media(path) as container:
         if not container.streams.video:
             raise DecodeError(f"{path}: no video stream")
         stream = container.streams.video[0]
@@ -67,11 +73,7 @@ def read_audio(path: str | Path, rate: int) -> np.ndarray | None:
     """Decode the first audio stream as mono float32 at ``rate`` Hz; ``None`` if absent."""
     import av
 
-    try:
-        container = av.open(str(path))
-    except (av.error.FFmpegError, OSError) as exc:
-        raise DecodeError(f"{path}: cannot open: {exc}") from exc
-    with container:
+    with open_media(path) as container:
         if not container.streams.audio:
             return None
         resampler = av.AudioResampler(format="flt", layout="mono", rate=rate)

@@ -10,8 +10,7 @@ import numpy as np
 
 from harfuse.media.audio import AudioParams, log_mel
 from harfuse.media.decode import read_audio
-from harfuse.stages.shard_job import SampleArrays, write_sample_shard
-from harfuse.store.manifest import read_manifest
+from harfuse.stages.shard_job import SampleArrays, shard_sources, write_sample_shard
 
 
 def run(
@@ -27,8 +26,7 @@ def run(
     ``has_audio = False`` (recorded, not an error).
     """
     p = AudioParams(**params)
-    rows = read_manifest(manifest_path).query("shard == @shard")
-    paths = dict(zip(rows["sample_id"], rows["audio_path"], strict=True))
+    paths = shard_sources(manifest_path, shard, "audio_path")
 
     def compute(sid: str) -> SampleArrays:
         wave = read_audio(paths[sid], p.sample_rate)

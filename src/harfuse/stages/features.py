@@ -36,6 +36,7 @@ def run(
     float32 (``T = num_frames``) in the frame shard's order."""
     torch.set_num_threads(threads)
     dev = resolve_device(device)
+    torch.manual_seed(params["seed"])  # makes `weights: none` the same random encoder every run
     encoder = create_encoder(params["encoder"], weights=params["weights"]).to(dev)
     if dev.type == "cuda":
         encoder = encoder.to(memory_format=torch.channels_last)

@@ -6,8 +6,7 @@ from pathlib import Path
 from typing import Any
 
 from harfuse.media.frames import FrameParams, extract_frames
-from harfuse.stages.shard_job import SampleArrays, write_sample_shard
-from harfuse.store.manifest import read_manifest
+from harfuse.stages.shard_job import SampleArrays, shard_sources, write_sample_shard
 
 
 def run(
@@ -24,8 +23,7 @@ def run(
         size=size if isinstance(size, int) else tuple(size),
         max_duration_s=params.get("max_duration_s"),
     )
-    rows = read_manifest(manifest_path).query("shard == @shard")
-    paths = dict(zip(rows["sample_id"], rows["video_path"], strict=True))
+    paths = shard_sources(manifest_path, shard, "video_path")
 
     def compute(sid: str) -> SampleArrays:
         frames = extract_frames(paths[sid], p)

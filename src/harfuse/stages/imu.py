@@ -7,8 +7,7 @@ from typing import Any
 
 from harfuse.media.imu import IMUParams, read_imu_csv, resample
 from harfuse.media.sampling import pad_or_truncate
-from harfuse.stages.shard_job import SampleArrays, write_sample_shard
-from harfuse.store.manifest import read_manifest
+from harfuse.stages.shard_job import SampleArrays, shard_sources, write_sample_shard
 
 
 def run(
@@ -21,8 +20,7 @@ def run(
     """Write ``/{sample_id}/imu`` ``(window, C)`` float32, zero-padded at the end, with
     ``valid_length`` (samples before padding) and the rates as attributes."""
     p = IMUParams(**params)
-    rows = read_manifest(manifest_path).query("shard == @shard")
-    paths = dict(zip(rows["sample_id"], rows["imu_path"], strict=True))
+    paths = shard_sources(manifest_path, shard, "imu_path")
 
     def compute(sid: str) -> SampleArrays:
         data, src_rate, channels = read_imu_csv(paths[sid])

@@ -12,6 +12,7 @@ import numpy as np
 
 from harfuse.media.decode import DecodeError
 from harfuse.media.imu import IMUError
+from harfuse.store.manifest import read_manifest
 from harfuse.store.quarantine import OnError, quarantine_path, write_quarantine
 from harfuse.store.shards import ShardWriter
 
@@ -21,6 +22,12 @@ log = logging.getLogger(__name__)
 BAD_INPUT = (DecodeError, IMUError, OSError, ValueError, KeyError)
 #: what a stage computes for one sample: ``{name: (array, attrs)}``
 SampleArrays = dict[str, tuple[np.ndarray, dict[str, Any]]]
+
+
+def shard_sources(manifest_path: str | os.PathLike[str], shard: int, column: str) -> dict[str, str]:
+    """``{sample_id: path}`` of one source column for the manifest rows of ``shard``."""
+    rows = read_manifest(manifest_path).query("shard == @shard")
+    return dict(zip(rows["sample_id"], rows[column], strict=True))
 
 
 def write_sample_shard(
