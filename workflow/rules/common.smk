@@ -4,6 +4,7 @@ import re
 from snakemake.utils import validate
 
 from harfuse.device import gpu_units
+from harfuse.provenance import code_version
 from harfuse.store.manifest import read_manifest, shard_ids
 from harfuse.workflow_env import export_src_on_pythonpath
 

@@ -11,6 +11,7 @@ rule generate_demo:
     conda:
         "../../envs/video.yaml"
     params:
+        code_version=code_version("harfuse.stages.demo"),
         demo=lookup(dpath="demo", within=config),
     script:
         "../scripts/generate_demo.py"

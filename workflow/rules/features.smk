@@ -18,6 +18,7 @@ rule extract_features:
         runtime=120,
         gpu=GPU_PER_JOB,
     params:
+        code_version=code_version("harfuse.stages.features"),
         features=lookup(dpath="features", within=config),
         device=config["device"],
     script:

@@ -18,6 +18,7 @@ rule compute_flow:
         mem_mb=2000,
         runtime=120,
     params:
+        code_version=code_version("harfuse.stages.flow"),
         flow=lookup(dpath="flow", within=config),
         on_error=config["on_error"],
     script:

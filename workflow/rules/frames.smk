@@ -18,6 +18,7 @@ rule extract_frames:
         mem_mb=2000,
         runtime=60,
     params:
+        code_version=code_version("harfuse.stages.frames"),
         frames=lookup(dpath="frames", within=config),
         on_error=config["on_error"],
     script:

@@ -18,6 +18,7 @@ rule extract_imu:
         mem_mb=1000,
         runtime=30,
     params:
+        code_version=code_version("harfuse.stages.imu"),
         imu=lookup(dpath="imu", within=config),
         on_error=config["on_error"],
     script:

@@ -16,6 +16,7 @@ checkpoint build_manifest:
     conda:
         "../../envs/io.yaml"
     params:
+        code_version=code_version("harfuse.stages.manifest"),
         dataset=lookup(dpath="dataset", within=config),
     script:
         "../scripts/build_manifest.py"

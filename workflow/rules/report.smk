@@ -15,6 +15,7 @@ rule build_report:
     conda:
         "../../envs/io.yaml"
     params:
+        code_version=code_version("harfuse.stages.report"),
         notes=report_notes(),
     script:
         "../scripts/build_report.py"

@@ -24,6 +24,7 @@ rule train_variant:
         runtime=120,
         gpu=GPU_PER_JOB,
     params:
+        code_version=code_version("harfuse.stages.train"),
         spec=lambda wildcards: VARIANTS[wildcards.variant],
         train=lookup(dpath="train/params", within=config),
         inputs=lookup(dpath="train/inputs", within=config),
