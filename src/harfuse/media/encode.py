@@ -21,12 +21,15 @@ def write_video(
     times_s: Sequence[float] | None = None,
     codec: str = "libx264",
     container_format: str | None = None,
+    qp: int = 0,
 ) -> None:
     """Encode ``frames`` ``(T, H, W, 3)`` uint8 RGB, plus mono ``audio`` as AAC if given.
 
     ``times_s`` gives each frame's presentation time (variable frame rate, ms
     resolution); by default frame ``i`` is at ``i / fps``. The container comes from the
-    file extension unless ``container_format`` names it.
+    file extension unless ``container_format`` names it. For libx264, ``qp`` is the
+    quantiser: 0 (default) is lossless, so decoded frames are exactly the input converted
+    to YUV 4:2:0, the same on every run (lossy x264 output varied slightly run to run).
     """
     import av
 
@@ -36,16 +39,15 @@ def write_video(
         vstream.width, vstream.height = frames.shape[2], frames.shape[1]
         vstream.pix_fmt = "yuv420p"
         if codec == "libx264":
-            vstream.options = {"crf": "18", "preset": "veryfast", "threads": "1"}
-        if times_s is not None:
-            vstream.codec_context.time_base = _VFR_TIME_BASE
+            vstream.options = {"qp": str(qp), "preset": "veryfast"}
+        time_base = _VFR_TIME_BASE if times_s is not None else 1 / rate
+        vstream.codec_context.time_base = time_base
         # every stream must exist before the first packet is muxed
         astream = None if audio is None else out.add_stream("aac", rate=audio_rate, layout="mono")
         for i, rgb in enumerate(frames):
             frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(rgb), format="rgb24")
-            if times_s is not None:
-                frame.pts = round(times_s[i] / _VFR_TIME_BASE)
-                frame.time_base = _VFR_TIME_BASE
+            frame.pts = i if times_s is None else round(times_s[i] / _VFR_TIME_BASE)
+            frame.time_base = time_base
             out.mux(vstream.encode(frame))
         out.mux(vstream.encode())
         if astream is None:
