@@ -80,7 +80,7 @@ def test_shard_contents_and_provenance(prepared):
 
     im = ShardReader(prepared / "imu.h5")
     window, attrs = im.read("a1_s1_t1", "imu"), im.attrs("a1_s1_t1", "imu")
-    assert window.shape == (100, 6) and attrs["source_rate"] == pytest.approx(100.0)
+    assert window.shape == (100, 6) and list(attrs["source_rates"]) == pytest.approx([100.0])
     valid = int(attrs["valid_length"])
     assert 80 <= valid <= 100 and not window[valid:].any()
 

@@ -1,16 +1,32 @@
-"""Dataset adapters: one per on-disk layout, each turning a root folder into manifest rows.
+"""Dataset adapters: one module per on-disk layout, each turning a root folder into
+manifest rows with the official splits, and writing a miniature copy of the layout for
+tests (``write_fixture``).
 
-An adapter is ``scan(root, **options) -> Scan``; :data:`LAYOUTS` maps the
-``dataset.layout`` config value to it.
+``scan_dataset(root, layout, **options)`` runs the adapter named by ``dataset.layout``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import importlib
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
+
+from harfuse.datasets.common import LayoutError
+
+#: ``dataset.layout`` value -> adapter module under ``harfuse.datasets``
+LAYOUTS = {
+    "demo": "demo",
+    "ucf101": "ucf101",
+    "ucf51": "ucf51",
+    "hmdb51": "hmdb51",
+    "utd_mhad": "utd_mhad",
+    "mmact": "mmact",
+    "image_csv": "image_csv",
+    "folder": "folder",
+}
 
 
 @dataclass
@@ -24,24 +40,20 @@ class Scan:
     quarantine: list[dict[str, str]] = field(default_factory=list)
 
 
-class LayoutError(FileNotFoundError):
-    """The dataset root does not have the expected layout; says what is missing where."""
-
-
-def _scan_demo(root: Path) -> Scan:
-    from harfuse.datasets.demo import scan
-
-    return scan(root)
-
-
-LAYOUTS: dict[str, Callable[[Path], Scan]] = {"demo": _scan_demo}
-
-
-def scan_dataset(root: str | Path, layout: str) -> Scan:
-    """Run the adapter for ``layout`` on ``root``."""
+def adapter(layout: str):
+    """The adapter module of ``layout``."""
     if layout not in LAYOUTS:
         raise ValueError(f"unknown dataset layout {layout!r}; known: {sorted(LAYOUTS)}")
+    return importlib.import_module(f"harfuse.datasets.{LAYOUTS[layout]}")
+
+
+def scan_dataset(root: str | Path, layout: str, **options: Any) -> Scan:
+    """Run the adapter for ``layout`` on ``root`` with its ``options``."""
+    module = adapter(layout)
     root = Path(root)
     if not root.is_dir():
-        raise LayoutError(f"dataset root {root} is not a folder")
-    return LAYOUTS[layout](root)
+        raise LayoutError(f"dataset root {root} is not a folder ({layout} layout)")
+    return module.scan(root, **options)
+
+
+__all__ = ["LAYOUTS", "LayoutError", "Scan", "adapter", "scan_dataset"]

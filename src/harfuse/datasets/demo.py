@@ -30,7 +30,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from harfuse.datasets import LayoutError, Scan
+from harfuse.datasets import Scan
+from harfuse.datasets.common import finish_rows, require
 from harfuse.media.encode import write_video
 from harfuse.store.atomic import write_json
 
@@ -209,44 +210,34 @@ def scan(root: Path) -> Scan:
     """Manifest rows of a demo dataset: odd subjects train, even subjects test
     (split column ``cross_subject``). Videos without an IMU file are quarantined."""
     for required in ("actions.csv", "RGB", "Inertial"):
-        if not (root / required).exists():
-            raise LayoutError(f"{required} not found under {root} (demo layout)")
+        require(root, required, "demo")
     actions = pd.read_csv(root / "actions.csv").sort_values("action")
     names = dict(zip(actions["action"], actions["name"], strict=True))
-    classes = list(actions["name"])
     rows, quarantine = [], []
     pattern = re.compile(_FILE_RE)
     for video in sorted((root / "RGB").iterdir()):
         m = pattern.match(video.name)
         if not m:
-            quarantine.append(
-                {
-                    "sample_id": video.name,
-                    "stage": "manifest",
-                    "reason": f"{video}: name is not a{{A}}_s{{S}}_t{{T}}_color.mp4",
-                }
-            )
+            reason = f"{video}: name is not a{{A}}_s{{S}}_t{{T}}_color.mp4"
+            quarantine.append({"sample_id": video.name, "stage": "manifest", "reason": reason})
             continue
         a, s, t = (int(m[k]) for k in ("action", "subject", "trial"))
         sid = sample_id(a, s, t)
         imu = root / "Inertial" / f"{sid}_inertial.csv"
-        if a not in names:
-            quarantine.append(
-                {
-                    "sample_id": sid,
-                    "stage": "manifest",
-                    "reason": f"{video}: action {a} not in actions.csv",
-                }
-            )
-            continue
-        if not imu.exists():
-            quarantine.append({"sample_id": sid, "stage": "manifest", "reason": f"{imu} not found"})
+        problem = (
+            f"{video}: action {a} not in actions.csv"
+            if a not in names
+            else f"{imu} not found"
+            if not imu.exists()
+            else None
+        )
+        if problem:
+            quarantine.append({"sample_id": sid, "stage": "manifest", "reason": problem})
             continue
         rows.append(
             {
                 "sample_id": sid,
                 "label": names[a],
-                "label_idx": classes.index(names[a]),
                 "subject": s,
                 "trial": t,
                 "video_path": str(video),
@@ -255,7 +246,15 @@ def scan(root: Path) -> Scan:
                 "cross_subject": "train" if s % 2 else "test",
             }
         )
-    return Scan(pd.DataFrame(rows), ["cross_subject"], classes, quarantine)
+    classes = list(actions["name"])
+    return Scan(
+        finish_rows(rows, classes, ["cross_subject"]), ["cross_subject"], classes, quarantine
+    )
 
 
-__all__ = ["ACTIONS", "DemoSpec", "generate_demo", "sample_id", "scan"]
+def write_fixture(root: Path, subjects: int = 2, trials: int = 1) -> Path:
+    """A small demo dataset (48 px) at ``root``."""
+    return generate_demo(root, DemoSpec(subjects=subjects, trials=trials, size=48))
+
+
+__all__ = ["ACTIONS", "DemoSpec", "generate_demo", "sample_id", "scan", "write_fixture"]

@@ -22,8 +22,10 @@ def write_video(
     codec: str = "libx264",
     container_format: str | None = None,
     qp: int = 0,
+    audio_codec: str = "aac",
 ) -> None:
-    """Encode ``frames`` ``(T, H, W, 3)`` uint8 RGB, plus mono ``audio`` as AAC if given.
+    """Encode ``frames`` ``(T, H, W, 3)`` uint8 RGB, plus mono ``audio`` (float in [-1, 1])
+    with ``audio_codec`` if given.
 
     ``times_s`` gives each frame's presentation time (variable frame rate, ms
     resolution); by default frame ``i`` is at ``i / fps``. The container comes from the
@@ -43,7 +45,9 @@ def write_video(
         time_base = _VFR_TIME_BASE if times_s is not None else 1 / rate
         vstream.codec_context.time_base = time_base
         # every stream must exist before the first packet is muxed
-        astream = None if audio is None else out.add_stream("aac", rate=audio_rate, layout="mono")
+        astream = None
+        if audio is not None:
+            astream = out.add_stream(audio_codec, rate=audio_rate, layout="mono")
         for i, rgb in enumerate(frames):
             frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(rgb), format="rgb24")
             frame.pts = i if times_s is None else round(times_s[i] / _VFR_TIME_BASE)
@@ -52,7 +56,7 @@ def write_video(
         out.mux(vstream.encode())
         if astream is None:
             return
-        block = 1024  # AAC frame size
+        block = 1024  # PyAV re-frames and converts to what the encoder takes
         for start in range(0, len(audio), block):
             chunk = np.ascontiguousarray(audio[start : start + block], dtype=np.float32)
             frame = av.AudioFrame.from_ndarray(chunk[None, :], format="fltp", layout="mono")

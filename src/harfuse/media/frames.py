@@ -36,8 +36,28 @@ def resize(rgb: np.ndarray, hw: tuple[int, int]) -> np.ndarray:
     return cv2.resize(rgb, (hw[1], hw[0]), interpolation=cv2.INTER_AREA)
 
 
+#: still-image extensions: one frame, read with OpenCV
+IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff")
+
+
+def read_image(path: str | Path) -> np.ndarray:
+    """A still image as ``(H, W, 3)`` uint8 RGB; :class:`DecodeError` when unreadable."""
+    import cv2
+
+    bgr = cv2.imread(str(path), cv2.IMREAD_COLOR)
+    if bgr is None:
+        raise DecodeError(f"{path}: not a readable image")
+    return cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
+
+
 def extract_frames(path: str | Path, params: FrameParams) -> np.ndarray:
-    """Decode ``path`` at ``params.fps`` and resize; returns ``(T, H, W, 3)`` uint8 RGB."""
+    """Decode ``path`` at ``params.fps`` and resize; returns ``(T, H, W, 3)`` uint8 RGB.
+
+    A still image (by extension) gives ``T = 1``.
+    """
+    if Path(path).suffix.lower() in IMAGE_EXTENSIONS:
+        rgb = read_image(path)
+        return resize(rgb, output_size(rgb.shape[0], rgb.shape[1], params.size))[None]
     out: list[np.ndarray] = []
     hw: tuple[int, int] | None = None
     for _, rgb in iter_frames_at_fps(path, params.fps, params.max_duration_s):

@@ -16,14 +16,15 @@ def run(
     params: dict[str, Any],
     on_error: str,
 ) -> None:
-    """Write ``/{sample_id}/frames`` ``(T, H, W, 3)`` uint8 RGB for the shard's samples."""
+    """Write ``/{sample_id}/frames`` ``(T, H, W, 3)`` uint8 RGB for the shard's samples
+    (``T = 1`` for a still image)."""
     size = params["size"]
     p = FrameParams(
         fps=params["fps"],
         size=size if isinstance(size, int) else tuple(size),
         max_duration_s=params.get("max_duration_s"),
     )
-    paths = shard_sources(manifest_path, shard, "video_path")
+    paths = shard_sources(manifest_path, shard, "video_path", "image_path")
 
     def compute(sid: str) -> SampleArrays:
         frames = extract_frames(paths[sid], p)

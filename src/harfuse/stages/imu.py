@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from harfuse.media.imu import IMUParams, read_imu_csv, resample
+from harfuse.media.imu import IMUParams, load_imu
 from harfuse.media.sampling import pad_or_truncate
 from harfuse.stages.shard_job import SampleArrays, shard_sources, write_sample_shard
 
@@ -23,12 +23,12 @@ def run(
     paths = shard_sources(manifest_path, shard, "imu_path")
 
     def compute(sid: str) -> SampleArrays:
-        data, src_rate, channels = read_imu_csv(paths[sid])
-        window, valid = pad_or_truncate(resample(data, src_rate, p.rate), p.window)
+        data, channels, source_rates = load_imu(paths[sid], p.rate)
+        window, valid = pad_or_truncate(data, p.window)
         attrs = {
             "valid_length": valid,
             "rate": p.rate,
-            "source_rate": src_rate,
+            "source_rates": source_rates,
             "channels": channels,
             "source": paths[sid],
         }

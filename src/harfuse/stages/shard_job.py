@@ -24,10 +24,18 @@ BAD_INPUT = (DecodeError, IMUError, OSError, ValueError, KeyError)
 SampleArrays = dict[str, tuple[np.ndarray, dict[str, Any]]]
 
 
-def shard_sources(manifest_path: str | os.PathLike[str], shard: int, column: str) -> dict[str, str]:
-    """``{sample_id: path}`` of one source column for the manifest rows of ``shard``."""
+def shard_sources(
+    manifest_path: str | os.PathLike[str], shard: int, *columns: str
+) -> dict[str, str]:
+    """``{sample_id: path}`` for the manifest rows of ``shard``: the first non-empty of
+    ``columns`` per row; rows with none (no such input) are left out."""
     rows = read_manifest(manifest_path).query("shard == @shard")
-    return dict(zip(rows["sample_id"], rows[column], strict=True))
+    sources = {}
+    for row in rows.to_dict("records"):
+        path = next((row[c] for c in columns if row.get(c)), "")
+        if path:
+            sources[row["sample_id"]] = path
+    return sources
 
 
 def write_sample_shard(

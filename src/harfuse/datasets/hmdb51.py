@@ -1,0 +1,94 @@
+"""HMDB51: ``{class}/{video}.avi`` plus ``testTrainMulti_7030_splits/``.
+
+Each ``{class}_test_split{k}.txt`` lists the class's videos as ``"video.avi N"``
+(1 = train, 2 = test, 0 = unused). Split columns ``split1..3``. Video names with
+characters outside ``[A-Za-z0-9._-]`` get sanitised sample ids.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from harfuse.datasets import Scan
+from harfuse.datasets.common import LayoutError, finish_rows, require, safe_id, unique_ids
+from harfuse.datasets.fixture_media import tiny_video
+
+SPLITS = (1, 2, 3)
+_CODES = {"0": "unused", "1": "train", "2": "test"}
+
+
+def scan(root: Path, video_dir: str = ".", splits_dir: str = "testTrainMulti_7030_splits") -> Scan:
+    """Manifest rows of every video listed in the split files and found on disk."""
+    split_root = require(root, splits_dir, "hmdb51")
+    videos_root = root / video_dir
+    classes = sorted(
+        p.name.removesuffix("_test_split1.txt") for p in split_root.glob("*_test_split1.txt")
+    )
+    if not classes:
+        raise LayoutError(f"no {{class}}_test_split1.txt under {split_root} (hmdb51 layout)")
+    assignment: dict[tuple[str, str], dict[str, str]] = {}
+    for cls in classes:
+        for k in SPLITS:
+            path = require(root, f"{splits_dir}/{cls}_test_split{k}.txt", "hmdb51")
+            for line in path.read_text().splitlines():
+                if not line.strip():
+                    continue
+                name, code = line.rsplit(maxsplit=1)
+                if code not in _CODES:
+                    raise LayoutError(f"{path}: split code {code!r} for {name} is not 0, 1 or 2")
+                assignment.setdefault((cls, name.strip()), {})[f"split{k}"] = _CODES[code]
+    quarantine, rows = [], []
+    on_disk = {
+        (p.parent.name, p.name): p
+        for cls in classes
+        for p in sorted((videos_root / cls).glob("*"))
+        if p.is_file()
+    }
+    for cls, name in sorted(set(assignment) - set(on_disk)):
+        quarantine.append(
+            {
+                "sample_id": safe_id(Path(name).stem),
+                "stage": "manifest",
+                "reason": f"{cls}/{name} is in the split files but not on disk",
+            }
+        )
+    keys = sorted(set(on_disk))
+    ids = unique_ids(safe_id(Path(name).stem) for _, name in keys)
+    for (cls, name), sid in zip(keys, ids, strict=True):
+        if (cls, name) not in assignment:
+            quarantine.append(
+                {
+                    "sample_id": sid,
+                    "stage": "manifest",
+                    "reason": f"{on_disk[cls, name]} is in no split file",
+                }
+            )
+            continue
+        splits = {f"split{k}": assignment[cls, name].get(f"split{k}", "unused") for k in SPLITS}
+        rows.append(
+            {"sample_id": sid, "label": cls, "video_path": str(on_disk[cls, name]), **splits}
+        )
+    names = [f"split{k}" for k in SPLITS]
+    return Scan(finish_rows(rows, classes, names), names, classes, quarantine)
+
+
+FIXTURE_CLASSES = ("brush_hair", "cartwheel", "wave")
+
+
+def write_fixture(root: Path, per_class: int = 6) -> Path:
+    """A miniature HMDB51: 3 classes x ``per_class`` .avi files with HMDB-style names
+    (one with ``!`` and parentheses), split k: video k-1 and k+2 test, the last unused."""
+    splits = root / "testTrainMulti_7030_splits"
+    splits.mkdir(parents=True, exist_ok=True)
+    for ci, cls in enumerate(FIXTURE_CLASSES):
+        names = [f"Clip_{cls}_f_cm_np1_fr_med_{i}.avi" for i in range(per_class)]
+        names[0] = f"Hit!_the_(bag)_{cls}_u_nm_np1_ba_goo_0.avi"
+        for i, name in enumerate(names):
+            tiny_video(root / cls / name, seed=100 * ci + i)
+        for k in SPLITS:
+            codes = ["1"] * per_class
+            codes[k - 1] = codes[(k + 2) % (per_class - 1)] = "2"
+            codes[-1] = "0"
+            text = "".join(f"{n} {c} \n" for n, c in zip(names, codes, strict=True))
+            (splits / f"{cls}_test_split{k}.txt").write_text(text)
+    return root

@@ -1,0 +1,160 @@
+"""MMAct (trimmed): RGB video per camera plus phone/watch inertial CSV streams.
+
+Supported layout under the root::
+
+    trimmed/subject{S}/cam{C}/scene{X}/session{Y}/{action}.mp4
+    acc_phone_clip/subject{S}/scene{X}/session{Y}/{action}.csv     (about 100 Hz)
+    acc_watch_clip/subject{S}/scene{X}/session{Y}/{action}.csv     (about 100 Hz)
+    gyro_clip/subject{S}/scene{X}/session{Y}/{action}.csv          (about 50 Hz)
+    orientation_clip/subject{S}/scene{X}/session{Y}/{action}.csv   (about 50 Hz)
+
+The CSVs have no header; rows are ``timestamp,x,y,z`` with the timestamp as date-time
+text (``2018-11-09 13:42:51.321``) or a number of seconds. Each stream keeps its own rate
+until the IMU stage resamples and aligns them. ``imu_path`` holds a JSON object
+``{stream: path}``; a sample lacking a stream keeps its video and is quarantined for IMU.
+
+Splits: ``cross_subject`` (``test_subjects``, default 17-20, test; the rest train) and
+``cross_session`` (``test_sessions`` test, default the highest session number present).
+Classes are the action names found (37 in the full dataset) unless ``classes`` is given.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from harfuse.datasets import Scan
+from harfuse.datasets.common import LayoutError, finish_rows, require
+from harfuse.datasets.fixture_media import tiny_video
+
+STREAMS = ("acc_phone_clip", "acc_watch_clip", "gyro_clip", "orientation_clip")
+_PARTS = re.compile(
+    r"^subject(?P<s>\d+)/(?P<cam>cam\d+)/scene(?P<x>\d+)/session(?P<y>\d+)/"
+    r"(?P<action>[^/]+)\.mp4$"
+)
+
+
+def scan(
+    root: Path,
+    video_dir: str = "trimmed",
+    cameras: tuple[str, ...] | list[str] = ("cam1",),
+    streams: tuple[str, ...] | list[str] = STREAMS,
+    test_subjects: tuple[int, ...] | list[int] = (17, 18, 19, 20),
+    test_sessions: tuple[int, ...] | list[int] | None = None,
+    classes: list[str] | None = None,
+) -> Scan:
+    """Manifest rows of every video of the chosen cameras."""
+    videos = require(root, video_dir, "mmact")
+    for stream in streams:
+        require(root, stream, "mmact")
+    rows, quarantine = [], []
+    for path in sorted(videos.rglob("*.mp4")):
+        m = _PARTS.match(path.relative_to(videos).as_posix())
+        if not m:
+            quarantine.append(
+                {
+                    "sample_id": path.stem,
+                    "stage": "manifest",
+                    "reason": f"{path}: not subject{{S}}/cam{{C}}/scene{{X}}/session{{Y}}/"
+                    "{action}.mp4",
+                }
+            )
+            continue
+        if m["cam"] not in cameras:
+            continue
+        s, x, y, action = int(m["s"]), int(m["x"]), int(m["y"]), m["action"].lower()
+        sid = f"s{s}_{m['cam']}_sc{x}_se{y}_{action}"
+        tail = f"subject{s}/scene{x}/session{y}/{m['action']}.csv"
+        sensors = {stream: root / stream / tail for stream in streams}
+        missing = [str(p) for p in sensors.values() if not p.is_file()]
+        if missing:
+            quarantine.append(
+                {
+                    "sample_id": sid,
+                    "stage": "manifest",
+                    "reason": f"IMU stream files not found: {', '.join(missing)}",
+                }
+            )
+        imu = (
+            ""
+            if missing
+            else json.dumps({k.removesuffix("_clip"): str(p) for k, p in sensors.items()})
+        )
+        rows.append(
+            {
+                "sample_id": sid,
+                "label": action,
+                "subject": s,
+                "session": y,
+                "scene": x,
+                "camera": m["cam"],
+                "video_path": str(path),
+                "imu_path": imu,
+            }
+        )
+    if not rows:
+        raise LayoutError(f"no {'/'.join(cameras)} video under {videos} (mmact layout)")
+    sessions = sorted({r["session"] for r in rows})
+    test_sessions = list(test_sessions) if test_sessions is not None else sessions[-1:]
+    for row in rows:
+        row["cross_subject"] = "test" if row["subject"] in test_subjects else "train"
+        row["cross_session"] = "test" if row["session"] in test_sessions else "train"
+    names = classes or sorted({r["label"] for r in rows})
+    splits = ["cross_subject", "cross_session"]
+    return Scan(finish_rows(rows, names, splits), splits, names, quarantine)
+
+
+FIXTURE_ACTIONS = ("checking_time", "pointing", "waving_hand")
+#: stream -> (rate Hz, nominal value scale)
+FIXTURE_RATES = {
+    "acc_phone_clip": 100.0,
+    "acc_watch_clip": 100.0,
+    "gyro_clip": 50.0,
+    "orientation_clip": 50.0,
+}
+
+
+def write_fixture(
+    root: Path, subjects: tuple[int, ...] = (1, 2, 17, 18), sessions: int = 2
+) -> Path:
+    """A miniature MMAct: cam1 and cam2 videos, 4 streams at 100/50 Hz with date-time
+    timestamps, 3 actions, one scene."""
+    for s in subjects:
+        for y in range(1, sessions + 1):
+            for ai, action in enumerate(FIXTURE_ACTIONS):
+                seed = 1000 * s + 10 * y + ai
+                for cam in ("cam1", "cam2"):
+                    tiny_video(
+                        root
+                        / "trimmed"
+                        / f"subject{s}"
+                        / cam
+                        / "scene1"
+                        / f"session{y}"
+                        / f"{action}.mp4",
+                        seed=seed,
+                    )
+                rng = np.random.default_rng(seed)
+                start = pd.Timestamp("2018-11-09 13:42:51.321")
+                for stream, rate in FIXTURE_RATES.items():
+                    n = int(2.0 * rate)
+                    t = np.arange(n) / rate
+                    stamps = (start + pd.to_timedelta(t, unit="s")).strftime("%Y-%m-%d %H:%M:%S.%f")
+                    xyz = np.sin(2 * np.pi * (ai + 1) * t[:, None] + np.arange(3)) + 0.05 * (
+                        rng.standard_normal((n, 3))
+                    )
+                    out = root / stream / f"subject{s}" / "scene1" / f"session{y}" / f"{action}.csv"
+                    out.parent.mkdir(parents=True, exist_ok=True)
+                    pd.DataFrame(
+                        {
+                            "ts": [v[:-3] for v in stamps],
+                            "x": xyz[:, 0],
+                            "y": xyz[:, 1],
+                            "z": xyz[:, 2],
+                        }
+                    ).to_csv(out, header=False, index=False)
+    return root

@@ -1,0 +1,123 @@
+"""UTD-MHAD: ``RGB/a{A}_s{S}_t{T}_color.avi`` and ``Inertial/a{A}_s{S}_t{T}_inertial.mat``.
+
+The ``.mat`` files hold ``d_iner``, N x 6: accelerometer xyz (g) and gyroscope xyz
+(deg/s) at 50 Hz. 27 actions, 8 subjects, 4 trials; odd subjects train, even subjects
+test (``cross_subject``). A video without its inertial file (or the reverse) keeps the
+modality it has and gets a quarantine row for the missing one.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import numpy as np
+
+from harfuse.datasets import Scan
+from harfuse.datasets.common import finish_rows, require
+from harfuse.datasets.fixture_media import tiny_video
+
+ACTIONS = (
+    "right_arm_swipe_to_the_left",
+    "right_arm_swipe_to_the_right",
+    "right_hand_wave",
+    "two_hand_front_clap",
+    "right_arm_throw",
+    "cross_arms_in_the_chest",
+    "basketball_shoot",
+    "right_hand_draw_x",
+    "right_hand_draw_circle_clockwise",
+    "right_hand_draw_circle_counter_clockwise",
+    "draw_triangle",
+    "bowling_right_hand",
+    "front_boxing",
+    "baseball_swing_from_right",
+    "tennis_right_hand_forehand_swing",
+    "arm_curl_two_arms",
+    "tennis_serve",
+    "two_hand_push",
+    "right_hand_knock_on_door",
+    "right_hand_catch_an_object",
+    "right_hand_pick_up_and_throw",
+    "jogging_in_place",
+    "walking_in_place",
+    "sit_to_stand",
+    "stand_to_sit",
+    "forward_lunge_left_foot_forward",
+    "squat_two_arms_stretch_out",
+)
+IMU_RATE_HZ = 50.0
+_NAME = re.compile(r"^a(?P<a>\d+)_s(?P<s>\d+)_t(?P<t>\d+)_(?P<kind>color|inertial)\.(avi|mat)$")
+
+
+def scan(root: Path, rgb_dir: str = "RGB", inertial_dir: str = "Inertial") -> Scan:
+    """Manifest rows pairing each sample's video and inertial file."""
+    found: dict[tuple[int, int, int], dict[str, Path]] = {}
+    quarantine = []
+    for folder in (require(root, rgb_dir, "utd_mhad"), require(root, inertial_dir, "utd_mhad")):
+        for path in sorted(folder.iterdir()):
+            m = _NAME.match(path.name)
+            if not m or not 1 <= int(m["a"]) <= len(ACTIONS):
+                quarantine.append(
+                    {
+                        "sample_id": path.stem,
+                        "stage": "manifest",
+                        "reason": f"{path}: not a{{1..27}}_s{{S}}_t{{T}}_color.avi "
+                        "or _inertial.mat",
+                    }
+                )
+                continue
+            key = (int(m["a"]), int(m["s"]), int(m["t"]))
+            found.setdefault(key, {})[m["kind"]] = path
+    rows = []
+    for (a, s, t), files in sorted(found.items()):
+        sid = f"a{a}_s{s}_t{t}"
+        for kind, folder in (("color", rgb_dir), ("inertial", inertial_dir)):
+            if kind not in files:
+                quarantine.append(
+                    {
+                        "sample_id": sid,
+                        "stage": "manifest",
+                        "reason": f"{sid}_{kind} not found under {root / folder}",
+                    }
+                )
+        rows.append(
+            {
+                "sample_id": sid,
+                "label": ACTIONS[a - 1],
+                "subject": s,
+                "trial": t,
+                "video_path": str(files.get("color", "")),
+                "imu_path": str(files.get("inertial", "")),
+                "cross_subject": "train" if s % 2 else "test",
+            }
+        )
+    return Scan(
+        finish_rows(rows, list(ACTIONS), ["cross_subject"]),
+        ["cross_subject"],
+        list(ACTIONS),
+        quarantine,
+    )
+
+
+def write_fixture(root: Path, actions: int = 3, subjects: int = 4, trials: int = 2) -> Path:
+    """A miniature UTD-MHAD: tiny .avi clips and ``d_iner`` .mat files (50 Hz, 2-3 s)."""
+    from scipy.io import savemat
+
+    for a in range(1, actions + 1):
+        for s in range(1, subjects + 1):
+            for t in range(1, trials + 1):
+                seed = 10000 * a + 100 * s + t
+                tiny_video(root / "RGB" / f"a{a}_s{s}_t{t}_color.avi", seed=seed)
+                rng = np.random.default_rng(seed)
+                n = int(rng.integers(100, 150))
+                time = np.arange(n) / IMU_RATE_HZ
+                d_iner = np.column_stack(
+                    [
+                        np.sin(2 * np.pi * a * time + k) + 0.05 * rng.standard_normal(n)
+                        for k in range(6)
+                    ]
+                )
+                (root / "Inertial").mkdir(parents=True, exist_ok=True)
+                savemat(root / "Inertial" / f"a{a}_s{s}_t{t}_inertial.mat", {"d_iner": d_iner})
+    return root
