@@ -5,7 +5,7 @@ from snakemake.utils import validate
 
 from harfuse.device import gpu_units
 from harfuse.provenance import code_version
-from harfuse.store.manifest import read_manifest, shard_ids
+from harfuse.store.manifest import available_modalities, read_manifest, shard_ids
 from harfuse.workflow_env import export_src_on_pythonpath
 
 validate(config, "../schemas/config.schema.yaml")
@@ -56,26 +56,49 @@ def variant_inputs(wildcards) -> dict[str, list[str]]:
     return {m: modality_shards(wildcards, m) for m in spec["modalities"]}
 
 
+def runnable_variants(wildcards) -> dict[str, str]:
+    """Variants whose modalities the dataset has -> "", the others -> why they are skipped."""
+    available = available_modalities(manifest_of(wildcards))
+    status = {}
+    for name, spec in VARIANTS.items():
+        missing = sorted(set(spec["modalities"]) - available)
+        status[name] = (
+            f"skipped: dataset {DATASET} has no {', '.join(missing)}" if missing else ""
+        )
+    return status
+
+
 def run_files(wildcards, name: str) -> list[str]:
-    """``name`` (an output key of train_variant) for every variant and split protocol."""
+    """``name`` (an output key of train_variant) for every runnable variant and split."""
     splits = manifest_of(wildcards).attrs["splits"]
+    runnable = [v for v, why in runnable_variants(wildcards).items() if not why]
     return expand(
         getattr(rules.train_variant.output, name),
         dataset=wildcards.dataset,
-        variant=VARIANTS,
+        variant=runnable,
         split=splits,
     )
+
+
+def used_modalities(wildcards) -> set[str]:
+    """Modalities of the runnable variants."""
+    status = runnable_variants(wildcards)
+    return {
+        m for v, spec in VARIANTS.items() if not status[v] for m in spec["modalities"]
+    }
 
 
 def quarantine_tables(wildcards) -> list[str]:
     """Every quarantine table: manifest, each shard stage, and each training run."""
     shards = shard_ids(manifest_of(wildcards))
-    per_shard = [
-        rules.extract_frames.output.quarantine,
-        rules.extract_audio.output.quarantine,
-        rules.extract_imu.output.quarantine,
-        rules.compute_flow.output.quarantine,
-    ]
+    used = used_modalities(wildcards)
+    stages = {
+        rules.extract_frames.output.quarantine: bool(used & {"rgb", "flow"}),
+        rules.compute_flow.output.quarantine: "flow" in used,
+        rules.extract_audio.output.quarantine: "audio" in used,
+        rules.extract_imu.output.quarantine: "imu" in used,
+    }
+    per_shard = [pattern for pattern, needed in stages.items() if needed]
     tables = [rules.build_manifest.output.quarantine]
     tables += expand(
         per_shard,
@@ -86,15 +109,20 @@ def quarantine_tables(wildcards) -> list[str]:
     return tables + run_files(wildcards, "quarantine")
 
 
-def report_notes() -> list[str]:
-    """Provenance lines printed under the report table."""
+def report_notes(wildcards) -> list[str]:
+    """Provenance lines printed under the report table, and the skipped variants."""
     feats = config["features"]
     weights = (
         "none (random init, frozen)" if feats["weights"] == "none" else feats["weights"]
     )
-    return [
-        f"rgb = frozen {feats['encoder']} frame features, weights: {weights}",
-        f"flow = {config['flow']['method']} (OpenCV), stored as {config['flow']['storage']}",
+    notes = {
+        "rgb": f"rgb = frozen {feats['encoder']} frame features, weights: {weights}",
+        "flow": f"flow = {config['flow']['method']} (OpenCV), stored as {config['flow']['storage']}",
+    }
+    used = used_modalities(wildcards)
+    skipped = runnable_variants(wildcards)
+    return [n for m, n in notes.items() if m in used] + [
+        f"variant {v} {why}" for v, why in skipped.items() if why
     ]
 
 

@@ -16,6 +16,6 @@ rule build_report:
         "../../envs/io.yaml"
     params:
         code_version=code_version("harfuse.stages.report"),
-        notes=report_notes(),
+        notes=report_notes,
     script:
         "../scripts/build_report.py"

@@ -28,7 +28,7 @@ VIDEO_EXTENSIONS = (
 )
 #: manifest source columns, one per input kind; "" where a sample has none
 SOURCE_COLUMNS = ("video_path", "audio_path", "imu_path", "image_path")
-_UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
+_UNSAFE = re.compile(r"[^A-Za-z0-9.-]+")  # "_" too, so runs collapse to one "_"
 
 
 class LayoutError(FileNotFoundError):

@@ -21,7 +21,7 @@ def run(
     samples_per_shard: int,
 ) -> None:
     """Scan ``dataset["root"]`` with the adapter of ``dataset["layout"]``."""
-    found = scan_dataset(dataset["root"], dataset["layout"])
+    found = scan_dataset(dataset["root"], dataset["layout"], **(dataset.get("options") or {}))
     if found.samples.empty:
         raise ValueError(f"{dataset['root']}: no usable sample for layout {dataset['layout']}")
     df = assign_shards(found.samples, samples_per_shard)

@@ -1,0 +1,275 @@
+"""Every layout: its fixture, its manifest through the workflow, its errors."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import yaml
+
+from harfuse.datasets import LayoutError, adapter, scan_dataset
+from harfuse.datasets.common import safe_id, stratified_folds, stratified_test_mask, unique_ids
+from harfuse.store.manifest import available_modalities, read_manifest
+
+from .helpers import REPO, snakemake, write_config
+
+LAYOUTS = ["ucf101", "ucf51", "hmdb51", "utd_mhad", "mmact", "image_csv", "folder"]
+
+#: layout -> (samples, classes, {split: {part: count}}, a few sample ids, modalities)
+EXPECTED = {
+    "ucf101": (
+        24,
+        3,
+        {"split1": {"train": 18, "test": 6}, "split3": {"train": 18, "test": 6}},
+        ["v_ApplyEyeMakeup_g01_c01", "v_HandStandPushups_g04_c02"],
+        {"rgb", "flow"},
+    ),
+    "ucf51": (
+        16,
+        2,
+        {"split2": {"train": 12, "test": 4}},
+        ["v_Basketball_g02_c01"],
+        {"rgb", "flow", "audio"},
+    ),
+    "hmdb51": (
+        18,
+        3,
+        {"split1": {"train": 9, "test": 6, "unused": 3}},
+        ["Hit_the_bag_wave_u_nm_np1_ba_goo_0", "Clip_cartwheel_f_cm_np1_fr_med_3"],
+        {"rgb", "flow"},
+    ),
+    "utd_mhad": (
+        24,
+        27,
+        {"cross_subject": {"train": 12, "test": 12}},
+        ["a1_s1_t1", "a3_s4_t2"],
+        {"rgb", "flow", "imu"},
+    ),
+    "mmact": (
+        24,
+        3,
+        {"cross_subject": {"train": 12, "test": 12}, "cross_session": {"train": 12, "test": 12}},
+        ["s1_cam1_sc1_se1_checking_time", "s18_cam1_sc1_se2_waving_hand"],
+        {"rgb", "flow", "imu"},
+    ),
+    "image_csv": (
+        17,
+        3,
+        {"holdout": {"train": 12, "test": 3, "unused": 2}},
+        ["Image_1", "Image_15"],
+        {"rgb"},
+    ),
+    "folder": (
+        15,
+        3,
+        {"split1": {"train": 9, "test": 6}},
+        ["jump_clip_0", "wave_clip_4"],
+        {"rgb", "flow", "audio"},
+    ),
+}
+
+
+def tiny_config(layout: str, root: Path) -> dict:
+    """``configs/{layout}.yaml`` shrunk for a test run on the fixture at ``root``."""
+    cfg = yaml.safe_load((REPO / "configs" / f"{layout}.yaml").read_text())
+    cfg["dataset"]["root"] = str(root)
+    cfg["dataset"]["samples_per_shard"] = 16
+    cfg["frames"]["size"] = 32
+    cfg["features"].update(weights="none", input_size=[32, 32], num_frames=4)
+    cfg["train"]["params"]["epochs"] = 2
+    cfg["train"]["inputs"].update(flow_length=4, audio_frames=40)
+    cfg["imu"]["window"] = 100
+    return cfg
+
+
+@pytest.fixture(scope="module")
+def fixtures(tmp_path_factory) -> dict[str, Path]:
+    base = tmp_path_factory.mktemp("layouts")
+    return {layout: adapter(layout).write_fixture(base / layout) for layout in LAYOUTS}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("layout", LAYOUTS)
+def test_manifest_through_the_workflow(layout, fixtures, tmp_path):
+    cfg = tiny_config(layout, fixtures[layout])
+    write_config(tmp_path, cfg)
+    name = cfg["dataset"]["name"]
+    snakemake(tmp_path, f"results/{name}/manifest.parquet")
+    df = read_manifest(tmp_path / f"results/{name}/manifest.parquet")
+    n, n_classes, splits, some_ids, modalities = EXPECTED[layout]
+    assert len(df) == n
+    assert len(json.loads((tmp_path / f"results/{name}/classes.json").read_text())) == n_classes
+    for split, counts in splits.items():
+        assert df[split].value_counts().to_dict() == counts, split
+    assert set(some_ids) <= set(df["sample_id"])
+    assert available_modalities(df) == modalities
+    assert df.attrs["splits"] == list(
+        df.columns[
+            df.columns.isin(
+                ["split1", "split2", "split3", "cross_subject", "cross_session", "holdout", "fold1"]
+            )
+        ]
+    )
+
+
+def test_ucf101_groups_never_cross_train_and_test(fixtures):
+    df = scan_dataset(fixtures["ucf101"], "ucf101").samples
+    for split in ("split1", "split2", "split3"):
+        train = set(df.loc[df[split] == "train", "subject"])
+        test = set(df.loc[df[split] == "test", "subject"])
+        assert train and test and not train & test, split
+
+
+def test_ucf101_quarantines_missing_and_unlisted_files(fixtures, tmp_path):
+    import shutil
+
+    root = shutil.copytree(fixtures["ucf101"], tmp_path / "ucf")
+    (root / "UCF-101/Basketball/v_Basketball_g02_c01.avi").unlink()
+    stray = root / "UCF-101/Basketball/v_Basketball_g09_c01.avi"
+    stray.write_bytes(b"x")
+    found = scan_dataset(root, "ucf101")
+    reasons = {q["sample_id"]: q["reason"] for q in found.quarantine}
+    assert "not under" in reasons["v_Basketball_g02_c01"]
+    assert "is in no train/test list" in reasons["v_Basketball_g09_c01"]
+    assert len(found.samples) == 23
+
+
+def test_ucf101_names_the_missing_list(fixtures, tmp_path):
+    import shutil
+
+    root = shutil.copytree(fixtures["ucf101"], tmp_path / "ucf")
+    (root / "ucfTrainTestlist/testlist02.txt").unlink()
+    with pytest.raises(
+        LayoutError, match=rf"ucfTrainTestlist/testlist02\.txt not found under {root}"
+    ):
+        scan_dataset(root, "ucf101")
+
+
+def test_ucf51_drops_silent_classes_with_reasons(fixtures):
+    found = scan_dataset(fixtures["ucf51"], "ucf51")
+    assert found.classes == ["ApplyEyeMakeup", "Basketball"]
+    dropped = [q for q in found.quarantine if "HandstandPushups dropped" in q["reason"]]
+    assert len(dropped) == 8 and "0 of 8 videos have an audio track" in dropped[0]["reason"]
+    assert (found.samples["audio_path"] == found.samples["video_path"]).all()
+    assert found.samples["label_idx"].tolist() == [0] * 8 + [1] * 8
+
+
+def test_hmdb51_codes_and_unlisted_files(fixtures, tmp_path):
+    import shutil
+
+    root = shutil.copytree(fixtures["hmdb51"], tmp_path / "hmdb")
+    (root / "wave" / "extra_clip.avi").write_bytes(b"x")
+    found = scan_dataset(root, "hmdb51")
+    df = found.samples.set_index("sample_id")
+    assert df.loc["Clip_wave_f_cm_np1_fr_med_5", "split1"] == "unused"
+    assert df.loc["Clip_wave_f_cm_np1_fr_med_1", "split2"] == "test"
+    assert any("extra_clip.avi is in no split file" in q["reason"] for q in found.quarantine)
+    (root / "testTrainMulti_7030_splits" / "wave_test_split3.txt").unlink()
+    with pytest.raises(LayoutError, match=r"wave_test_split3\.txt not found"):
+        scan_dataset(root, "hmdb51")
+
+
+def test_utd_mhad_keeps_video_when_inertial_is_missing(fixtures, tmp_path):
+    import shutil
+
+    root = shutil.copytree(fixtures["utd_mhad"], tmp_path / "utd")
+    (root / "Inertial" / "a2_s3_t1_inertial.mat").unlink()
+    found = scan_dataset(root, "utd_mhad")
+    row = found.samples.set_index("sample_id").loc["a2_s3_t1"]
+    assert row.imu_path == "" and row.video_path.endswith("a2_s3_t1_color.avi")
+    assert row.label == "right_arm_swipe_to_the_right"
+    assert any("a2_s3_t1_inertial not found" in q["reason"] for q in found.quarantine)
+
+
+def test_mmact_streams_and_cameras(fixtures):
+    found = scan_dataset(fixtures["mmact"], "mmact", cameras=["cam2"], test_sessions=[1])
+    df = found.samples
+    assert set(df["camera"]) == {"cam2"}
+    assert df["cross_session"].value_counts().to_dict() == {"test": 12, "train": 12}
+    streams = json.loads(df["imu_path"][0])
+    assert sorted(streams) == ["acc_phone", "acc_watch", "gyro", "orientation"]
+
+
+def test_image_csv_unlabelled_rows_and_bad_csv(fixtures, tmp_path):
+    found = scan_dataset(fixtures["image_csv"], "image_csv")
+    unlabelled = found.samples[found.samples["label"] == ""]
+    assert len(unlabelled) == 2 and set(unlabelled["label_idx"]) == {-1}
+    assert set(unlabelled["holdout"]) == {"unused"}
+    bad = tmp_path / "bad"
+    bad.mkdir()
+    (bad / "train").mkdir()
+    pd.DataFrame({"file": ["a.jpg"]}).to_csv(bad / "Training_set.csv", index=False)
+    with pytest.raises(
+        LayoutError, match=r"Training_set\.csv: missing columns \['filename', 'label'\]"
+    ):
+        scan_dataset(bad, "image_csv")
+
+
+def test_folder_quarantines_non_videos_and_makes_folds(fixtures):
+    found = scan_dataset(fixtures["folder"], "folder", folds=5)
+    assert found.splits == [f"fold{i}" for i in range(1, 6)]
+    df = found.samples
+    assert (df[found.splits] == "test").sum(axis=1).eq(1).all()  # each sample tests once
+    assert any("notes.txt: not a video file" in q["reason"] for q in found.quarantine)
+    extensions = {Path(p).suffix for p in df["video_path"]}
+    assert extensions == {".mp4", ".avi", ".mkv", ".mov", ".webm"}
+
+
+def test_id_and_split_helpers():
+    assert safe_id("Hit!_the (bag)") == "Hit_the_bag"
+    assert unique_ids(["a", "a", "b"])[:1] == ["a"] and len(set(unique_ids(["a", "a"]))) == 2
+    labels = ["x"] * 10 + ["y"] * 5
+    mask = stratified_test_mask(labels, 0.2, seed=0)
+    assert mask[:10].sum() == 2 and mask[10:].sum() == 1
+    assert (mask == stratified_test_mask(labels, 0.2, seed=0)).all()
+    folds = stratified_folds(labels, 5, seed=1)
+    assert sorted(folds[:10].tolist()) == [0, 0, 1, 1, 2, 2, 3, 3, 4, 4]
+
+
+def test_unknown_layout_and_missing_root(tmp_path):
+    with pytest.raises(ValueError, match="unknown dataset layout 'kinetics'"):
+        scan_dataset(tmp_path, "kinetics")
+    with pytest.raises(LayoutError, match="is not a folder"):
+        scan_dataset(tmp_path / "nope", "ucf101")
+
+
+def test_example_configs_are_valid():
+    from snakemake.utils import validate
+
+    for layout in [*LAYOUTS]:
+        cfg = yaml.safe_load((REPO / "configs" / f"{layout}.yaml").read_text())
+        validate(cfg, str(REPO / "workflow/schemas/config.schema.yaml"))
+        assert cfg["dataset"]["layout"] == layout
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("layout", ["utd_mhad", "ucf51", "hmdb51", "image_csv"])
+def test_whole_dag_on_fixture(layout, fixtures, tmp_path):
+    cfg = tiny_config(layout, fixtures[layout])
+    write_config(tmp_path, cfg)
+    snakemake(tmp_path)
+    name = cfg["dataset"]["name"]
+    summary = pd.read_csv(tmp_path / f"results/{name}/report/summary.csv")
+    splits = read_manifest(tmp_path / f"results/{name}/manifest.parquet").attrs["splits"]
+    expected = {(v, s) for v in cfg["train"]["variants"] for s in splits}
+    assert set(zip(summary["variant"], summary["split"], strict=True)) == expected
+    assert summary[["top1", "top5", "macro_f1"]].apply(lambda c: c.between(0, 1)).all().all()
+
+
+@pytest.mark.slow
+def test_variants_without_their_modalities_are_skipped_with_a_reason(fixtures, tmp_path):
+    cfg = tiny_config("image_csv", fixtures["image_csv"])
+    cfg["train"]["variants"].update(
+        flow={"model": "single", "modalities": ["flow"]},
+        rgb_audio={"model": "mid", "modalities": ["rgb", "audio"]},
+    )
+    write_config(tmp_path, cfg)
+    snakemake(tmp_path)
+    summary = pd.read_csv(tmp_path / "results/stills/report/summary.csv")
+    assert summary["variant"].tolist() == ["rgb"]
+    md = (tmp_path / "results/stills/report/summary.md").read_text()
+    assert "variant flow skipped: dataset stills has no flow" in md
+    assert "variant rgb_audio skipped: dataset stills has no audio" in md
+    assert not (tmp_path / "results/stills/audio").exists()  # unused stages never ran
