@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from harfuse.stages import audio, features, flow, frames, imu, manifest, train
@@ -181,3 +182,39 @@ def test_bad_video_is_quarantined_by_frames_stage(prepared, tmp_path):
     assert "a1_s1_t1" not in ShardReader(tmp_path / "frames.h5").sample_ids()
     q = read_quarantine([quarantine_path(tmp_path / "frames.h5")])
     assert q["sample_id"].tolist() == ["a1_s1_t1"] and "broken.mp4" in q["reason"][0]
+
+
+def test_report_caps_the_quarantine_listing(tmp_path):
+    from harfuse.stages import report
+    from harfuse.store.quarantine import write_quarantine
+
+    metrics = tmp_path / "metrics.json"
+    metrics.write_text(
+        json.dumps(
+            {
+                "variant": "rgb",
+                "modalities": ["rgb"],
+                "split": "s",
+                "top1": 0.5,
+                "top5": 1.0,
+                "macro_f1": 0.4,
+                "mean_class_acc": 0.5,
+            }
+        )
+    )
+    rows = [{"sample_id": f"v{i}", "stage": "manifest", "reason": "no audio"} for i in range(30)]
+    write_quarantine(tmp_path / "q1.parquet", rows)
+    write_quarantine(tmp_path / "q2.parquet", rows[:5])  # a repeat from another run
+    report.run(
+        [metrics],
+        [tmp_path / "q1.parquet", tmp_path / "q2.parquet"],
+        ["a note"],
+        tmp_path / "summary.csv",
+        tmp_path / "summary.md",
+        tmp_path / "q.csv",
+    )
+    md = (tmp_path / "summary.md").read_text()
+    assert "- manifest: 30 samples" in md and "10 more rows in quarantine.csv." in md
+    assert "| v19 | manifest | no audio |" in md and "| v20 |" not in md
+    assert len(pd.read_csv(tmp_path / "q.csv")) == 30
+    assert "| rgb | rgb | s | 0.500 | 1.000 | 0.400 | 0.500 |" in md and "- a note" in md

@@ -8,6 +8,7 @@ rule build_report:
     output:
         csv="results/{dataset}/report/summary.csv",
         md="results/{dataset}/report/summary.md",
+        quarantine="results/{dataset}/report/quarantine.csv",
     log:
         "logs/build_report/{dataset}.log",
     benchmark:

@@ -10,4 +10,5 @@ with log_to(snakemake.log[0]):
         list(snakemake.params.notes),
         snakemake.output.csv,
         snakemake.output.md,
+        snakemake.output.quarantine,
     )

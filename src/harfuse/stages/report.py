@@ -26,6 +26,10 @@ def summary_table(metrics_paths: Sequence[str | Path]) -> pd.DataFrame:
     )
 
 
+#: quarantine rows shown per stage in summary.md (all of them are in quarantine.csv)
+SHOWN_PER_STAGE = 20
+
+
 def markdown(table: pd.DataFrame, quarantine: pd.DataFrame, notes: Sequence[str]) -> str:
     """The ``summary.md`` text."""
     head = "| " + " | ".join(table.columns) + " |\n|" + "---|" * len(table.columns) + "\n"
@@ -39,10 +43,13 @@ def markdown(table: pd.DataFrame, quarantine: pd.DataFrame, notes: Sequence[str]
     if quarantine.empty:
         lines.append("No input was quarantined.")
     else:
-        counts = quarantine.groupby("stage").size()
+        counts = quarantine.groupby("stage", sort=False).size()
         lines += [f"- {stage}: {n} samples" for stage, n in counts.items()]
         lines += ["", "| sample_id | stage | reason |", "|---|---|---|"]
-        lines += [f"| {r.sample_id} | {r.stage} | {r.reason} |" for r in quarantine.itertuples()]
+        shown = quarantine.groupby("stage", sort=False).head(SHOWN_PER_STAGE)
+        lines += [f"| {r.sample_id} | {r.stage} | {r.reason} |" for r in shown.itertuples()]
+        if len(shown) < len(quarantine):
+            lines += ["", f"{len(quarantine) - len(shown)} more rows in quarantine.csv."]
     return "\n".join(lines) + "\n"
 
 
@@ -52,9 +59,14 @@ def run(
     notes: Sequence[str],
     csv_path: str | Path,
     md_path: str | Path,
+    quarantine_csv: str | Path,
 ) -> None:
-    """Write ``summary.csv`` and ``summary.md``."""
+    """Write ``summary.csv``, ``summary.md`` and ``quarantine.csv`` (every quarantine row
+    of every stage, without repeats: training runs report the same missing samples)."""
     table = summary_table(metrics_paths)
     with atomic_path(csv_path) as tmp:
         table.to_csv(tmp, index=False, float_format="%.4f")
-    write_text(md_path, markdown(table, read_quarantine(quarantine_paths), notes))
+    quarantine = read_quarantine(quarantine_paths).drop_duplicates(ignore_index=True)
+    with atomic_path(quarantine_csv) as tmp:
+        quarantine.to_csv(tmp, index=False)
+    write_text(md_path, markdown(table, quarantine, notes))
