@@ -71,10 +71,11 @@ UTD_MHAD_CHANNELS = ["acc_x", "acc_y", "acc_z", "gyr_x", "gyr_y", "gyr_z"]
 def read_utd_mat(path: str | Path) -> tuple[np.ndarray, float, list[str]]:
     """UTD-MHAD ``_inertial.mat``: ``d_iner`` ``(N, 6)`` (acc in g, gyro in deg/s), 50 Hz."""
     from scipy.io import loadmat
+    from scipy.io.matlab import MatReadError
 
     try:
         mat = loadmat(path)
-    except (ValueError, TypeError, OSError) as exc:
+    except (MatReadError, ValueError, TypeError, OSError) as exc:
         raise IMUError(f"{path}: not a readable MATLAB file: {exc}") from exc
     if "d_iner" not in mat:
         raise IMUError(f"{path}: no d_iner variable (has {sorted(k for k in mat if k[0] != '_')})")

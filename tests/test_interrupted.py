@@ -1,0 +1,63 @@
+"""A stage killed mid-write leaves no complete-looking file; the rerun equals a clean run."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import numpy as np
+
+from harfuse.store.atomic import atomic_path
+from harfuse.store.shards import ShardReader
+
+
+def run_frames(manifest, out) -> subprocess.Popen:
+    code = (
+        "import sys\nfrom harfuse.stages import frames\n"
+        f"frames.run({str(manifest)!r}, 0, {str(out)!r}, {{'fps': 15.0, 'size': 48}}, 'skip')\n"
+    )
+    return subprocess.Popen([sys.executable, "-c", code])
+
+
+def test_killed_frames_job_reruns_to_identical_output(demo_root, tmp_path):
+    from harfuse.stages import manifest as manifest_stage
+
+    m = tmp_path / "manifest.parquet"
+    manifest_stage.run(
+        m,
+        tmp_path / "classes.json",
+        tmp_path / "q.parquet",
+        {"root": str(demo_root), "layout": "demo"},
+        samples_per_shard=100,
+    )
+    killed = tmp_path / "killed" / "shard-0.h5"
+    proc = run_frames(m, killed)
+    deadline = time.time() + 60
+    while not list(killed.parent.glob(".shard-0.h5.*.tmp")) and time.time() < deadline:
+        time.sleep(0.02)
+    assert proc.poll() is None, "the job ended before it could be killed"
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    assert not killed.exists()  # nothing under the final name
+    assert list(killed.parent.glob(".shard-0.h5.*.tmp"))  # the partial file is a temp
+
+    assert run_frames(m, killed).wait() == 0  # the rerun
+    clean = tmp_path / "clean" / "shard-0.h5"
+    assert run_frames(m, clean).wait() == 0
+    assert not list(killed.parent.glob("*.tmp"))  # the killed writer's leftovers are gone
+    a, b = ShardReader(killed), ShardReader(clean)
+    assert a.sample_ids() == b.sample_ids() and len(a.sample_ids()) == 120
+    for sid in a.sample_ids():
+        np.testing.assert_array_equal(a.read(sid, "frames"), b.read(sid, "frames"))
+
+
+def test_live_writers_temp_files_are_left_alone(tmp_path):
+    final = tmp_path / "out.txt"
+    other = tmp_path / f".out.txt.{os.getppid()}.abc.tmp"  # a running process's temp
+    other.write_text("in progress")
+    with atomic_path(final) as tmp:
+        tmp.write_text("done")
+    assert other.exists() and final.read_text() == "done"
