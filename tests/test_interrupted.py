@@ -23,16 +23,16 @@ def run_frames(manifest, out) -> subprocess.Popen:
 
 
 def test_killed_frames_job_reruns_to_identical_output(demo_root, tmp_path):
-    from harfuse.stages import manifest as manifest_stage
+    import pandas as pd
 
+    from harfuse.datasets import scan_dataset
+    from harfuse.store.manifest import assign_shards, write_manifest
+
+    # 10 rows per demo video, so that the job runs long enough to be killed mid-way
+    found = scan_dataset(demo_root, "demo").samples
+    rows = pd.concat([found.assign(sample_id=found["sample_id"] + f"_r{i}") for i in range(10)])
     m = tmp_path / "manifest.parquet"
-    manifest_stage.run(
-        m,
-        tmp_path / "classes.json",
-        tmp_path / "q.parquet",
-        {"root": str(demo_root), "layout": "demo"},
-        samples_per_shard=100,
-    )
+    write_manifest(assign_shards(rows, 1000), m, ["cross_subject"])
     killed = tmp_path / "killed" / "shard-0.h5"
     proc = run_frames(m, killed)
     deadline = time.time() + 60
