@@ -132,3 +132,24 @@ def test_bug_in_stage_code_is_not_quarantined(tmp_path):
 def test_quarantine_sidecar_name_and_empty_read(tmp_path):
     assert quarantine_path(tmp_path / "shard-3.h5").name == "shard-3.quarantine.parquet"
     assert list(read_quarantine([]).columns) == ["sample_id", "stage", "reason"]
+
+
+def test_jpeg_frames_round_trip(tmp_path):
+    import cv2
+
+    rng = np.random.default_rng(0)
+    noise = rng.uniform(0, 255, (5, 32, 48, 3)).astype(np.float32)
+    frames = np.stack([cv2.GaussianBlur(f, (0, 0), 2) for f in noise]).astype(np.uint8)
+    path = tmp_path / "s.h5"
+    with ShardWriter(path, "frames", {}) as w:
+        w.write("a", "frames", frames, {"fps": 8.0}, jpeg_quality=95)
+    r = ShardReader(path)
+    back = r.read("a", "frames")
+    assert back.shape == frames.shape and back.dtype == np.uint8
+    assert np.abs(back.astype(int) - frames).mean() < 2.0
+    assert r.attrs("a", "frames")["encoding"] == "jpeg" and r.attrs("a", "frames")["fps"] == 8.0
+    with (
+        pytest.raises(ValueError, match="JPEG storage takes"),
+        ShardWriter(tmp_path / "x.h5", "x", {}) as w,
+    ):
+        w.write("a", "x", np.zeros((3, 4), np.float32), jpeg_quality=90)

@@ -30,4 +30,5 @@ def run(
         frames = extract_frames(paths[sid], p)
         return {"frames": (frames, {"fps": p.fps, "source": paths[sid]})}
 
-    write_sample_shard(out_path, "frames", params, list(paths), compute, on_error)
+    quality = {"frames": params["jpeg_quality"]} if params.get("storage") == "jpeg" else None
+    write_sample_shard(out_path, "frames", params, list(paths), compute, on_error, quality)

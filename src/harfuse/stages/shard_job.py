@@ -45,10 +45,12 @@ def write_sample_shard(
     sample_ids: Sequence[str],
     compute: Callable[[str], SampleArrays],
     on_error: str = OnError.SKIP,
+    jpeg_quality: dict[str, int] | None = None,
 ) -> int:
     """Compute every sample into one shard; bad inputs go to the quarantine sidecar.
 
     With ``on_error="fail"`` the first bad input stops the job (no shard is written).
+    ``jpeg_quality`` maps array names to store as JPEG frames to their quality.
     Returns the number of samples stored.
     """
     if on_error not in (OnError.SKIP, OnError.FAIL):
@@ -67,7 +69,7 @@ def write_sample_shard(
                 quarantine.append({"sample_id": sid, "stage": stage, "reason": str(exc)})
                 continue
             for name, (array, attrs) in arrays.items():
-                writer.write(sid, name, array, attrs)
+                writer.write(sid, name, array, attrs, (jpeg_quality or {}).get(name))
             stored += 1
             now = time.perf_counter()
             if now - last > 10 or i == len(sample_ids):

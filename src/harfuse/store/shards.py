@@ -37,6 +37,32 @@ def _chunks(shape: tuple[int, ...], target_bytes: int, itemsize: int) -> tuple[i
     return (max(1, min(shape[0], target_bytes // max(step, 1))), *shape[1:])
 
 
+def _write_jpeg(group: h5py.Group, name: str, frames: np.ndarray, quality: int) -> h5py.Dataset:
+    """``(T, H, W, 3)`` uint8 RGB -> a ``(T,)`` dataset of JPEG byte strings."""
+    import cv2
+
+    if frames.ndim != 4 or frames.shape[-1] != 3 or frames.dtype != np.uint8:
+        raise ValueError(
+            f"JPEG storage takes (T, H, W, 3) uint8, got {frames.shape} {frames.dtype}"
+        )
+    ds = group.create_dataset(name, (len(frames),), dtype=h5py.vlen_dtype(np.uint8))
+    for i, rgb in enumerate(frames):
+        ok, encoded = cv2.imencode(".jpg", rgb[..., ::-1], [cv2.IMWRITE_JPEG_QUALITY, quality])
+        if not ok:
+            raise ValueError(f"JPEG encoding failed for frame {i} of {name}")
+        ds[i] = encoded.reshape(-1)
+    ds.attrs["encoding"] = "jpeg"
+    ds.attrs["jpeg_quality"] = quality
+    return ds
+
+
+def _read_jpeg(ds: h5py.Dataset) -> np.ndarray:
+    """Decode a JPEG frame dataset back to ``(T, H, W, 3)`` uint8 RGB."""
+    import cv2
+
+    return np.stack([cv2.imdecode(buf, cv2.IMREAD_COLOR)[..., ::-1] for buf in ds[()]])
+
+
 class ShardWriter:
     """Write a shard atomically: nothing appears under ``path`` until :meth:`close`.
 
@@ -53,19 +79,32 @@ class ShardWriter:
         self._file.attrs["harfuse_version"] = harfuse.__version__
 
     def write(
-        self, sample_id: str, name: str, array: np.ndarray, attrs: dict[str, Any] | None = None
+        self,
+        sample_id: str,
+        name: str,
+        array: np.ndarray,
+        attrs: dict[str, Any] | None = None,
+        jpeg_quality: int | None = None,
     ) -> None:
-        """Store ``array`` as ``/{sample_id}/{name}`` with ``attrs``."""
+        """Store ``array`` as ``/{sample_id}/{name}`` with ``attrs``.
+
+        Arrays are gzip-compressed (level 1: BENCHMARKS.md) in chunks of whole time steps.
+        With ``jpeg_quality``, a ``(T, H, W, 3)`` uint8 RGB array is stored as one JPEG per
+        step instead (lossy, several times smaller); :meth:`ShardReader.read` decodes it.
+        """
         group = self._file.require_group(sample_id)
-        chunks = _chunks(array.shape, 1 << 20, array.dtype.itemsize)
-        ds = group.create_dataset(
-            name,
-            data=array,
-            chunks=chunks,
-            compression="gzip" if chunks else None,
-            compression_opts=4 if chunks else None,
-            shuffle=bool(chunks) and array.dtype.itemsize > 1,
-        )
+        if jpeg_quality is not None:
+            ds = _write_jpeg(group, name, array, jpeg_quality)
+        else:
+            chunks = _chunks(array.shape, 1 << 20, array.dtype.itemsize)
+            ds = group.create_dataset(
+                name,
+                data=array,
+                chunks=chunks,
+                compression="gzip" if chunks else None,
+                compression_opts=1 if chunks else None,
+                shuffle=bool(chunks) and array.dtype.itemsize > 1,
+            )
         for key, value in (attrs or {}).items():
             ds.attrs[key] = value
 
@@ -130,11 +169,13 @@ class ShardReader:
         return list(self.file.keys())
 
     def read(self, sample_id: str, name: str) -> np.ndarray:
-        """The array ``/{sample_id}/{name}``; ``KeyError`` names the shard if absent."""
+        """The array ``/{sample_id}/{name}`` (JPEG frames decoded); ``KeyError`` names the
+        shard if absent."""
         try:
-            return self.file[sample_id][name][()]
+            ds = self.file[sample_id][name]
         except KeyError:
             raise KeyError(f"{self.path}: no {sample_id}/{name}") from None
+        return _read_jpeg(ds) if ds.attrs.get("encoding") == "jpeg" else ds[()]
 
     def attrs(self, sample_id: str, name: str) -> dict[str, Any]:
         """Attributes of ``/{sample_id}/{name}``."""
