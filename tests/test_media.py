@@ -131,3 +131,29 @@ def test_read_imu_csv_rate_and_errors(tmp_path):
     no_time.write_text("a,b\n1,2\n3,4\n")
     with pytest.raises(IMUError, match="no time_s column"):
         read_imu_csv(no_time)
+
+
+def test_rotation_metadata_is_applied(tmp_path):
+    import av
+
+    frames = np.zeros((4, 32, 48, 3), np.uint8)
+    frames[:, :8, :8] = 255  # a marker in the top-left corner of a landscape frame
+    path = tmp_path / "portrait.mp4"
+    with av.open(str(path), "w") as out:
+        stream = out.add_stream("libx264", rate=8)
+        stream.width, stream.height, stream.pix_fmt = 48, 32, "yuv420p"
+        stream.set_display_rotation(90)  # shown turned 90 degrees counter-clockwise
+        for rgb in frames:
+            out.mux(stream.encode(av.VideoFrame.from_ndarray(rgb, format="rgb24")))
+        out.mux(stream.encode())
+    shown = extract_frames(path, FrameParams(fps=8.0, size=(48, 32)))
+    assert shown.shape == (4, 48, 32, 3)  # portrait
+    assert shown[0, -8:, :8].mean() > 200 and shown[0, :8, :8].mean() < 30  # now bottom-left
+
+
+def test_uniform_num_frames(tmp_path):
+    levels = list(range(10, 250, 12))  # 20 frames
+    path = tmp_path / "v.mp4"
+    write_video(path, gray_frames(levels), fps=10)
+    out = extract_frames(path, FrameParams(fps=10.0, size=32, num_frames=4))
+    assert [identify(f, levels) for f in out] == [2, 7, 12, 17]

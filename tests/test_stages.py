@@ -218,3 +218,28 @@ def test_report_caps_the_quarantine_listing(tmp_path):
     assert "| v19 | manifest | no audio |" in md and "| v20 |" not in md
     assert len(pd.read_csv(tmp_path / "q.csv")) == 30
     assert "| rgb | rgb | s | 0.500 | 1.000 | 0.400 | 0.500 |" in md and "- a note" in md
+
+
+def test_dataset_with_dataloader_workers(prepared):
+    import torch
+    from torch.utils.data import DataLoader
+
+    from harfuse.stages.train import build_sources
+    from harfuse.store.dataset import MultiModalDataset
+
+    shards = {
+        "flow": [str(prepared / "flow.h5")],
+        "imu": [str(prepared / "imu.h5")],
+        "audio": [str(prepared / "audio.h5")],
+        "rgb": [str(prepared / "features.h5")],
+    }
+    df = read_manifest(prepared / "manifest.parquet")
+    data = MultiModalDataset(df["sample_id"], df["label_idx"], build_sources(shards, INPUTS))
+    serial = [data[i] for i in range(len(data))]
+    loader = DataLoader(data, batch_size=4, num_workers=2, multiprocessing_context="fork")
+    batches = list(loader)
+    assert sum(len(b["label"]) for b in batches) == 12
+    first = batches[0]
+    assert first["flow"].shape == (4, 4, 32, 32, 2) and first["imu"].shape == (4, 100, 6)
+    assert first["audio"].shape == (4, 32, 60) and first["rgb"].shape == (4, 4, 512)
+    torch.testing.assert_close(first["imu"][1], serial[1]["imu"])

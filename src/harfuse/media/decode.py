@@ -22,6 +22,14 @@ def open_media(path: str | Path):
         raise DecodeError(f"{path}: cannot open: {exc}") from exc
 
 
+def displayed_rgb(frame) -> np.ndarray:
+    """``(H, W, 3)`` uint8 RGB as the frame is meant to be shown: the rotation of the
+    display matrix (phones' portrait videos) is applied."""
+    rgb = frame.to_ndarray(format="rgb24")
+    quarter_turns = round((frame.rotation or 0) / 90) % 4  # counter-clockwise
+    return np.ascontiguousarray(np.rot90(rgb, k=quarter_turns)) if quarter_turns else rgb
+
+
 def iter_frames_at_fps(
     path: str | Path, fps: float, max_duration_s: float | None = None
 ) -> Iterator[tuple[float, np.ndarray]]:
@@ -29,7 +37,8 @@ def iter_frames_at_fps(
 
     Each target time takes the frame shown at that moment (the last frame whose timestamp
     is at or before it), so variable frame rate sources are sampled by time, not by index.
-    ``rgb`` is ``(H, W, 3)`` uint8; only the selected frames are converted.
+    ``rgb`` is ``(H, W, 3)`` uint8 as displayed (rotation metadata applied); only the
+    selected frames are converted.
     """
     import av
 
@@ -56,7 +65,7 @@ def iter_frames_at_fps(
                     while k * step < t:
                         if max_duration_s is not None and k * step >= max_duration_s:
                             return
-                        yield k * step, prev.to_ndarray(format="rgb24")
+                        yield k * step, displayed_rgb(prev)
                         k += 1
                 prev, prev_t = frame, t
         except av.error.FFmpegError as exc:
@@ -65,7 +74,7 @@ def iter_frames_at_fps(
             raise DecodeError(f"{path}: no decodable video frame")
         end = prev_t + last_gap  # the last frame is shown for one more frame interval
         while k * step < end and (max_duration_s is None or k * step < max_duration_s):
-            yield k * step, prev.to_ndarray(format="rgb24")
+            yield k * step, displayed_rgb(prev)
             k += 1
 
 

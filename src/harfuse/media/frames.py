@@ -8,15 +8,19 @@ from pathlib import Path
 import numpy as np
 
 from harfuse.media.decode import DecodeError, iter_frames_at_fps
+from harfuse.media.sampling import uniform_indices
 
 
 @dataclass(frozen=True)
 class FrameParams:
-    """``frames:`` config: ``fps`` (Hz), output ``size`` (px, short side or ``[h, w]``)."""
+    """``frames:`` config: ``fps`` (Hz), output ``size`` (px, short side or ``[h, w]``),
+    optional ``max_duration_s`` (s) and ``num_frames`` (keep that many frames spread
+    uniformly over the clip, after sampling at ``fps``)."""
 
     fps: float
     size: int | tuple[int, int]
     max_duration_s: float | None = None
+    num_frames: int | None = None
 
 
 def output_size(height: int, width: int, size: int | tuple[int, int]) -> tuple[int, int]:
@@ -66,4 +70,6 @@ def extract_frames(path: str | Path, params: FrameParams) -> np.ndarray:
         out.append(resize(rgb, hw))
     if not out:
         raise DecodeError(f"{path}: no frame at {params.fps} fps")
+    if params.num_frames:
+        out = [out[i] for i in uniform_indices(len(out), params.num_frames)]
     return np.stack(out)

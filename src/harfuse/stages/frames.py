@@ -23,6 +23,7 @@ def run(
         fps=params["fps"],
         size=size if isinstance(size, int) else tuple(size),
         max_duration_s=params.get("max_duration_s"),
+        num_frames=params.get("num_frames"),
     )
     paths = shard_sources(manifest_path, shard, "video_path", "image_path")
 
