@@ -132,3 +132,31 @@ def test_bad_imu_files_are_quarantined(tmp_path):
     assert "not a readable CSV" in reasons["empty"]
     assert "0 rows" in reasons["header_only"]
     assert "broken.mat" in reasons["broken"]
+
+
+def test_video_without_audio_is_recorded_not_an_error(tmp_path):
+    from harfuse.stages import audio as audio_stage
+    from harfuse.store.dataset import audio_source
+
+    silent, loud = tmp_path / "silent.mp4", tmp_path / "loud.mp4"
+    write_video(silent, clip(), 10.0)
+    tone = (0.3 * np.sin(2 * np.pi * 440 * np.arange(32000) / 16000)).astype(np.float32)
+    write_video(loud, clip(), 10.0, tone, 16000)
+    manifest = write_rows(
+        tmp_path,
+        [
+            {"sample_id": "silent", "audio_path": str(silent)},
+            {"sample_id": "loud", "audio_path": str(loud)},
+        ],
+    )
+    out = tmp_path / "audio.h5"
+    params = {"sample_rate": 16000, "n_mels": 32, "n_fft": 512, "hop_length": 320}
+    audio_stage.run(manifest, 0, out, params, "fail")
+    reader = ShardReader(out)
+    assert not reader.attrs("silent", "audio")["has_audio"]
+    assert reader.read("silent", "audio").shape == (32, 0)
+    assert reader.attrs("loud", "audio")["has_audio"]
+    assert reader.read("loud", "audio").shape[1] > 90
+    fitted = audio_source([out], frames=50)
+    assert fitted("silent").shape == (32, 50) and not fitted("silent").any()
+    assert read_quarantine([quarantine_path(out)]).empty

@@ -243,3 +243,27 @@ def test_dataset_with_dataloader_workers(prepared):
     assert first["flow"].shape == (4, 4, 32, 32, 2) and first["imu"].shape == (4, 100, 6)
     assert first["audio"].shape == (4, 32, 60) and first["rgb"].shape == (4, 4, 512)
     torch.testing.assert_close(first["imu"][1], serial[1]["imu"])
+
+
+def test_imu_statistics_come_from_the_training_split_only(prepared, tmp_path):
+    from harfuse.store.dataset import imu_channel_stats, imu_source
+
+    df = read_manifest(prepared / "manifest.parquet")
+    train_ids = list(df.loc[df["cross_subject"] == "train", "sample_id"])
+    test_ids = list(df.loc[df["cross_subject"] == "test", "sample_id"])
+    shards = [prepared / "imu.h5"]
+    mean, std = imu_channel_stats(shards, train_ids)
+    assert mean.shape == std.shape == (6,)
+    assert not np.allclose(mean, imu_channel_stats(shards, test_ids)[0])
+    source = imu_source(shards, mean, std)
+    standardised = np.concatenate(
+        [
+            source(s)[: int(ShardReader(prepared / "imu.h5").attrs(s, "imu")["valid_length"])]
+            for s in train_ids
+        ]
+    )
+    np.testing.assert_allclose(standardised.mean(0), 0, atol=1e-4)
+    np.testing.assert_allclose(standardised.std(0), 1, atol=1e-3)
+    run_training(prepared, tmp_path, "imu", {"model": "single", "modalities": ["imu"]})
+    saved = json.loads((tmp_path / "model.json").read_text())["normalisation"]["imu"]
+    np.testing.assert_allclose(saved["mean"], mean, rtol=1e-6)

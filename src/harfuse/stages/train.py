@@ -20,6 +20,7 @@ from harfuse.store.dataset import (
     MultiModalDataset,
     audio_source,
     flow_source,
+    imu_channel_stats,
     imu_source,
 )
 from harfuse.store.manifest import read_manifest
@@ -77,6 +78,11 @@ def run(
             f"variant {variant}, split {split}: {len(train_rows)} train and "
             f"{len(test_rows)} test samples with all of {spec['modalities']}"
         )
+    normalisation = {}
+    if "imu" in sources:
+        mean, std = imu_channel_stats(shards["imu"], list(train_rows["sample_id"]))
+        sources["imu"] = imu_source(shards["imu"], mean, std)
+        normalisation["imu"] = {"mean": mean.tolist(), "std": std.tolist()}
     train_data = MultiModalDataset(train_rows["sample_id"], train_rows["label_idx"], sources)
     test_data = MultiModalDataset(test_rows["sample_id"], test_rows["label_idx"], sources)
     shapes = {m: tuple(v.shape) for m, v in train_data[0].items() if m != "label"}
@@ -111,6 +117,7 @@ def run(
         "inputs": inputs,
         "split": split,
         "train": train,
+        "normalisation": normalisation,
     }
     with atomic_path(out_dir / "model.pt") as tmp:
         torch.save(model.cpu().state_dict(), tmp)

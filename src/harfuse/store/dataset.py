@@ -84,9 +84,33 @@ def audio_source(shard_paths: Sequence[str | os.PathLike[str]], frames: int) -> 
     return SampleShardSource(shard_paths, "audio", fit)
 
 
-def imu_source(shard_paths: Sequence[str | os.PathLike[str]]) -> SampleShardSource:
-    """IMU window ``(T, C)`` float32, as fitted by the IMU stage."""
-    return SampleShardSource(shard_paths, "imu", lambda x, attrs: x.astype(np.float32))
+def imu_source(
+    shard_paths: Sequence[str | os.PathLike[str]],
+    mean: np.ndarray | None = None,
+    std: np.ndarray | None = None,
+) -> SampleShardSource:
+    """IMU window ``(T, C)`` float32, as fitted by the IMU stage; with ``mean`` and
+    ``std`` (``(C,)``), the valid steps are standardised and the padding stays zero."""
+
+    def fit(x: np.ndarray, attrs: dict) -> np.ndarray:
+        x = x.astype(np.float32)
+        if mean is not None and std is not None:
+            valid = int(attrs["valid_length"])
+            x[:valid] = (x[:valid] - mean) / std
+        return x
+
+    return SampleShardSource(shard_paths, "imu", fit)
+
+
+def imu_channel_stats(
+    shard_paths: Sequence[str | os.PathLike[str]], sample_ids: Sequence[str]
+) -> tuple[np.ndarray, np.ndarray]:
+    """Per-channel mean and standard deviation ``(C,)`` over the valid (unpadded) steps
+    of ``sample_ids`` only (the training split: test data must not leak into them)."""
+    raw = SampleShardSource(shard_paths, "imu", lambda x, attrs: x[: int(attrs["valid_length"])])
+    steps = np.concatenate([raw(s).astype(np.float64) for s in sample_ids])
+    std = steps.std(axis=0)
+    return steps.mean(axis=0).astype(np.float32), np.where(std > 0, std, 1.0).astype(np.float32)
 
 
 class MultiModalDataset(Dataset):
