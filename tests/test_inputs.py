@@ -160,3 +160,20 @@ def test_video_without_audio_is_recorded_not_an_error(tmp_path):
     fitted = audio_source([out], frames=50)
     assert fitted("silent").shape == (32, 50) and not fitted("silent").any()
     assert read_quarantine([quarantine_path(out)]).empty
+
+
+def test_odd_frame_sizes(tmp_path):
+    import av
+
+    frames = clip(6, 33, 47)
+    path = tmp_path / "odd.mkv"
+    with av.open(str(path), "w") as out:
+        stream = out.add_stream("ffv1", rate=6)
+        stream.width, stream.height, stream.pix_fmt = 47, 33, "yuv444p"
+        for rgb in frames:
+            out.mux(stream.encode(av.VideoFrame.from_ndarray(rgb, format="rgb24")))
+        out.mux(stream.encode())
+    native = extract_frames(path, FrameParams(fps=6.0, size=(33, 47)))
+    assert native.shape == (6, 33, 47, 3)
+    assert np.abs(native.astype(int) - frames).mean() < 3  # lossless codec, colour rounding
+    assert extract_frames(path, FrameParams(fps=6.0, size=20)).shape == (6, 20, 28, 3)

@@ -48,6 +48,10 @@ def iter_frames_at_fps(
         stream = container.streams.video[0]
         stream.thread_type = "AUTO"
         step = 1.0 / fps
+        # Containers round timestamps (Matroska to 1 ms): a frame stamped up to 1 ms after
+        # a target time still counts as shown at it, or sampling at the source rate would
+        # skip and repeat frames.
+        slack = min(1e-3, step / 4)
         k = 0
         start: float | None = None
         prev = None
@@ -62,7 +66,7 @@ def iter_frames_at_fps(
                 t = frame.time - start
                 if prev is not None:
                     last_gap = max(t - prev_t, 1e-6)
-                    while k * step < t:
+                    while k * step + slack < t:
                         if max_duration_s is not None and k * step >= max_duration_s:
                             return
                         yield k * step, displayed_rgb(prev)
