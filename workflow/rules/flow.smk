@@ -12,14 +12,16 @@ rule compute_flow:
     benchmark:
         "benchmarks/compute_flow/{dataset}/{flow_method}/shard-{shard}.tsv"
     conda:
-        "../../envs/video.yaml"
+        "../../envs/torch.yaml"
     threads: 1
     resources:
         mem_mb=2000,
         runtime=120,
+        gpu=GPU_PER_JOB if config["flow"]["backend"] != "cv2" else 0,
     params:
         code_version=code_version("harfuse.stages.flow"),
         flow=lookup(dpath="flow", within=config),
         on_error=config["on_error"],
+        device=config["device"],
     script:
         "../scripts/compute_flow.py"

@@ -10,4 +10,5 @@ with log_to(snakemake.log[0]):
         dict(snakemake.params.flow),
         snakemake.params.on_error,
         threads=snakemake.threads,
+        device=snakemake.params.device,
     )

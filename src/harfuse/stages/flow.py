@@ -19,6 +19,7 @@ def run(
     params: dict[str, Any],
     on_error: str,
     threads: int = 1,
+    device: str = "auto",
 ) -> None:
     """Write ``/{sample_id}/flow`` ``(T-1, H, W, 2)``: uint8 codes (``storage: uint8``,
     see :mod:`harfuse.flow.quantize`) or float16 px (``storage: float16``)."""
@@ -30,7 +31,14 @@ def run(
     method_params = params.get("params") or {}
 
     def compute(sid: str) -> SampleArrays:
-        flow = compute_flow(frames.read(sid, "frames"), params["method"], **method_params)
+        flow = compute_flow(
+            frames.read(sid, "frames"),
+            params["method"],
+            backend=params.get("backend", "auto"),
+            device=device,
+            batch_size=params.get("batch_size", 32),
+            **method_params,
+        )
         attrs = {"method": params["method"], "bound": bound, "storage": storage}
         if storage == "uint8":
             return {"flow": (quantize(flow, bound), {**attrs, "scale": flow_scale(bound)})}

@@ -1,0 +1,134 @@
+"""The PyTorch Farneback against OpenCV (gpu-flow.md §7 thresholds), on the CPU here and
+on CUDA where there is one."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from harfuse.flow import compute_flow, quantize
+from harfuse.flow.farneback_torch import farneback
+
+#: (pyr_scale, levels, winsize, iterations, poly_n, poly_sigma, flags)
+SETTINGS = {
+    "create_defaults": (0.5, 5, 13, 10, 5, 1.1, 0),
+    "mmaction": (0.5, 3, 15, 3, 5, 1.2, 0),
+    "gaussian_poly7": (0.5, 3, 15, 3, 7, 1.5, 256),
+}
+NAMES = ("pyr_scale", "levels", "winsize", "iterations", "poly_n", "poly_sigma", "flags")
+CUDA = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+
+
+def texture(h: int, w: int, seed: int = 0) -> np.ndarray:
+    """Multi-scale blurred noise on 0..255 (float64), ``(h, w)``."""
+    import cv2
+
+    rng = np.random.default_rng(seed)
+    big = sum(cv2.GaussianBlur(rng.standard_normal((h, w)), (0, 0), s) * s for s in (1.5, 4, 10))
+    return (big - big.min()) / (big.max() - big.min()) * 255
+
+
+def pair(matrix: np.ndarray, h: int = 96, w: int = 128, seed: int = 0) -> np.ndarray:
+    """Two uint8 frames: a crop, and the same crop of the affinely warped texture."""
+    import cv2
+
+    big = texture(h + 40, w + 40, seed).astype(np.float32)
+    moved = cv2.warpAffine(big, matrix, (w + 40, h + 40), flags=cv2.INTER_CUBIC)
+    crop = (slice(20, 20 + h), slice(20, 20 + w))
+    return np.stack([big[crop], np.clip(moved[crop], 0, 255)]).astype(np.uint8)
+
+
+def affine(tx: float = 0, ty: float = 0, degrees: float = 0, zoom: float = 1) -> np.ndarray:
+    import cv2
+
+    m = cv2.getRotationMatrix2D((84.0, 68.0), degrees, zoom)
+    m[:, 2] += (tx, ty)
+    return m.astype(np.float32)
+
+
+CASES = {
+    "translation_small": pair(affine(1.5, -0.75)),
+    "translation_large": pair(affine(6.3, 4.1)),
+    "rotation_3deg": pair(affine(degrees=3)),
+    "zoom_1.04": pair(affine(zoom=1.04)),
+    "odd_size": pair(affine(1.5, -0.75), h=41, w=57),
+}
+
+
+def cv2_flow(frames: np.ndarray, setting: tuple) -> np.ndarray:
+    return compute_flow(
+        frames, "farneback", backend="cv2", **dict(zip(NAMES, setting, strict=True))
+    )
+
+
+@pytest.mark.parametrize("setting", sorted(SETTINGS))
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_matches_cv2(case, setting):
+    frames = CASES[case]
+    ref = cv2_flow(frames, SETTINGS[setting])
+    ours = compute_flow(
+        frames,
+        "farneback",
+        backend="torch",
+        device="cpu",
+        **dict(zip(NAMES, SETTINGS[setting], strict=True)),
+    )
+    epe = np.linalg.norm(ours - ref, axis=-1)
+    assert epe.mean() <= 1e-3 and np.percentile(epe, 99.9) <= 1e-2
+    assert (quantize(ours) == quantize(ref)).mean() >= 0.999
+
+
+def test_real_clip_batched_matches_cv2_pair_by_pair(demo_root):
+    from harfuse.media.frames import FrameParams, extract_frames
+
+    frames = extract_frames(demo_root / "RGB" / "a5_s1_t1_color.mp4", FrameParams(15.0, 48))
+    ref = cv2_flow(frames, SETTINGS["mmaction"])
+    ours = compute_flow(
+        frames,
+        "farneback",
+        backend="torch",
+        device="cpu",
+        batch_size=5,
+        **dict(zip(NAMES, SETTINGS["mmaction"], strict=True)),
+    )
+    assert ours.shape == ref.shape == (len(frames) - 1, 48, 48, 2)
+    epe = np.linalg.norm(ours - ref, axis=-1)
+    assert epe.mean() <= 1e-3 and np.percentile(epe, 99.9) <= 1e-2
+    assert np.abs(ref).max() > 0.5  # the arm moves: a real test, not zero flow
+
+
+def test_recovers_ground_truth_translation():
+    flow = farneback(*(torch.from_numpy(f)[None] for f in CASES["translation_small"]))[0]
+    interior = flow[16:-16, 16:-16].numpy()
+    assert np.abs(interior.mean(axis=(0, 1)) - (1.5, -0.75)).max() < 0.05
+
+
+def test_initial_flow_and_bad_flags():
+    frames = CASES["translation_large"]
+    init = np.zeros((1, 96, 128, 2), np.float32)
+    init[..., 0], init[..., 1] = 6.0, 4.0
+    ref = compute_flow(frames, backend="cv2")  # without the initial flow
+    import cv2
+
+    cv2_init = cv2.calcOpticalFlowFarneback(
+        frames[0], frames[1], init[0].copy(), 0.5, 5, 13, 10, 5, 1.1, 4
+    )
+    ours = farneback(
+        *(torch.from_numpy(f)[None] for f in frames), flags=4, initial_flow=torch.from_numpy(init)
+    )[0].numpy()
+    assert np.linalg.norm(ours - cv2_init, axis=-1).mean() <= 1e-3
+    assert ref.shape == (1, 96, 128, 2)
+    with pytest.raises(ValueError, match="unsupported Farneback flags 8"):
+        farneback(torch.zeros(1, 40, 40), torch.zeros(1, 40, 40), flags=8)
+    with pytest.raises(ValueError, match="farneback only"):
+        compute_flow(frames, "tvl1", backend="torch")
+
+
+@CUDA
+@pytest.mark.cuda
+def test_cuda_matches_cpu():
+    frames = CASES["rotation_3deg"]
+    cpu = compute_flow(frames, backend="torch", device="cpu")
+    gpu = compute_flow(frames, backend="torch", device="cuda")
+    assert np.linalg.norm(gpu - cpu, axis=-1).mean() <= 1e-3
