@@ -1,6 +1,6 @@
 """Dataset adapters: one module per on-disk layout, each turning a root folder into
 manifest rows with the official splits, and writing a miniature copy of the layout for
-tests (``write_fixture``).
+tests (``write_fixture``; the demo's generator is its own fixture).
 
 ``scan_dataset(root, layout, **options)`` runs the adapter named by ``dataset.layout``.
 """

@@ -252,9 +252,4 @@ def scan(root: Path) -> Scan:
     )
 
 
-def write_fixture(root: Path, subjects: int = 2, trials: int = 1) -> Path:
-    """A small demo dataset (48 px) at ``root``."""
-    return generate_demo(root, DemoSpec(subjects=subjects, trials=trials, size=48))
-
-
-__all__ = ["ACTIONS", "DemoSpec", "generate_demo", "sample_id", "scan", "write_fixture"]
+__all__ = ["ACTIONS", "DemoSpec", "generate_demo", "sample_id", "scan"]
