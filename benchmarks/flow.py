@@ -5,8 +5,8 @@
 Farneback with OpenCV's create() defaults on a textured clip moving 1-3 px per frame:
 cv2 in one process (OpenCV's own threads), cv2 with one process per core, and the
 batched torch port on the CPU and, when present, on CUDA, at each batch size. TV-L1 is
-timed for cv2 only (the torch TV-L1 does not exist yet). Prints pairs/s and ratios
-against one cv2 process, plus the torch-vs-cv2 mean endpoint error as a sanity check.
+timed on a few pairs for cv2 and the torch port (parity and fast modes). Prints pairs/s
+and ratios against one cv2 process, plus the torch-vs-cv2 mean endpoint error.
 """
 
 from __future__ import annotations
@@ -88,8 +88,21 @@ def main() -> None:
                 f"x{pairs / elapsed / base:.2f}  (mean EPE vs cv2 {epe:.1e} px)"
             )
     n = args.tvl1_pairs
-    elapsed, _ = timed(lambda: compute_flow(frames[: n + 1], "tvl1", backend="cv2"))
-    print(f"tvl1 cv2, 1 process:             {n / elapsed:8.2f} pairs/s ({n} pairs)")
+    elapsed, ref = timed(lambda: compute_flow(frames[: n + 1], "tvl1", backend="cv2"))
+    base = n / elapsed
+    print(f"tvl1 cv2, 1 process:             {base:8.2f} pairs/s  x1.00 ({n} pairs)")
+    for device in devices:
+        for mode in ("parity", "fast"):
+            elapsed, ours = timed(
+                lambda d=device, m=mode: compute_flow(
+                    frames[: n + 1], "tvl1", backend="torch", device=d, batch_size=n, mode=m
+                )
+            )
+            epe = float(np.linalg.norm(ours - ref, axis=-1).mean())
+            print(
+                f"tvl1 torch {device:4s} {mode:6s} batch {n:3d}: {n / elapsed:8.2f} pairs/s  "
+                f"x{n / elapsed / base:.2f}  (mean EPE vs cv2 {epe:.1e} px)"
+            )
 
 
 if __name__ == "__main__":

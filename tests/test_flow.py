@@ -34,7 +34,7 @@ def test_flow_accepts_rgb_and_rejects_bad_input():
         compute_flow(gray[:1])
     with pytest.raises(ValueError, match="unknown flow method 'lk'"):
         compute_flow(gray, "lk")
-    with pytest.raises(ValueError, match=r"unknown Farneback parameters \['window'\]"):
+    with pytest.raises(ValueError, match=r"unknown farneback parameters \['window'\]"):
         compute_flow(gray, window=3)
 
 

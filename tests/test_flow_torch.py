@@ -1,5 +1,5 @@
-"""The PyTorch Farneback against OpenCV (gpu-flow.md §7 thresholds), on the CPU here and
-on CUDA where there is one."""
+"""The PyTorch Farneback and TV-L1 against OpenCV (gpu-flow.md §7 thresholds), on the
+CPU here and on CUDA where there is one."""
 
 from __future__ import annotations
 
@@ -121,14 +121,62 @@ def test_initial_flow_and_bad_flags():
     assert ref.shape == (1, 96, 128, 2)
     with pytest.raises(ValueError, match="unsupported Farneback flags 8"):
         farneback(torch.zeros(1, 40, 40), torch.zeros(1, 40, 40), flags=8)
-    with pytest.raises(ValueError, match="farneback only"):
-        compute_flow(frames, "tvl1", backend="torch")
+    with pytest.raises(ValueError, match=r"unknown tvl1 parameters \['winsize'\]"):
+        compute_flow(frames, "tvl1", backend="torch", winsize=3)
+
+
+#: TV-L1 with OpenCV's defaults but no early stop (a tiny epsilon) and fewer iterations,
+#: so that every pair runs the same iterations as cv2
+TVL1_FIXED = {
+    "epsilon": 1e-9,
+    "nscales": 3,
+    "warps": 3,
+    "inner_iterations": 10,
+    "outer_iterations": 3,
+}
+
+
+@pytest.mark.parametrize("case", ["translation_small", "rotation_3deg", "zoom_1.04", "odd_size"])
+def test_tvl1_matches_cv2_iteration_for_iteration(case):
+    frames = CASES[case]
+    ref = compute_flow(frames, "tvl1", backend="cv2", **TVL1_FIXED)
+    ours = compute_flow(frames, "tvl1", backend="torch", device="cpu", **TVL1_FIXED)
+    epe = np.linalg.norm(ours - ref, axis=-1)
+    assert epe.mean() <= 1e-3 and np.percentile(epe, 99) <= 1e-2
+    assert (quantize(ours) == quantize(ref)).mean() >= 0.999
+
+
+def test_tvl1_defaults_as_accurate_as_cv2():
+    frames = CASES["translation_small"]
+    truth = np.array([1.5, -0.75])
+    ref = compute_flow(frames, "tvl1", backend="cv2")
+    ours = compute_flow(frames, "tvl1", backend="torch", device="cpu")
+    err_ref = np.linalg.norm(ref[:, 16:-16, 16:-16] - truth, axis=-1).mean()
+    err_ours = np.linalg.norm(ours[:, 16:-16, 16:-16] - truth, axis=-1).mean()
+    assert err_ours <= err_ref + 0.02 and err_ours <= 0.06
+    assert np.linalg.norm(ours - ref, axis=-1).mean() <= 0.01
+
+
+def test_tvl1_batch_stops_each_pair_like_alone_and_fast_equals_parity():
+    from harfuse.flow.tvl1_torch import tvl1
+
+    pairs = [CASES[n] for n in ("translation_small", "rotation_3deg", "zoom_1.04")]
+    prev = torch.from_numpy(np.stack([p[0] for p in pairs]))
+    nxt = torch.from_numpy(np.stack([p[1] for p in pairs]))
+    params = {"nscales": 3, "warps": 2}
+    batched = tvl1(prev, nxt, **params)
+    alone = torch.cat([tvl1(prev[i : i + 1], nxt[i : i + 1], **params) for i in range(3)])
+    torch.testing.assert_close(batched, alone, rtol=0, atol=1e-6)
+    torch.testing.assert_close(tvl1(prev, nxt, mode="fast", **params), batched, rtol=0, atol=1e-6)
+    with pytest.raises(ValueError, match="mode must be one of"):
+        tvl1(prev, nxt, mode="turbo")
 
 
 @CUDA
 @pytest.mark.cuda
 def test_cuda_matches_cpu():
     frames = CASES["rotation_3deg"]
-    cpu = compute_flow(frames, backend="torch", device="cpu")
-    gpu = compute_flow(frames, backend="torch", device="cuda")
-    assert np.linalg.norm(gpu - cpu, axis=-1).mean() <= 1e-3
+    for method, params in (("farneback", {}), ("tvl1", TVL1_FIXED)):
+        cpu = compute_flow(frames, method, backend="torch", device="cpu", **params)
+        gpu = compute_flow(frames, method, backend="torch", device="cuda", **params)
+        assert np.linalg.norm(gpu - cpu, axis=-1).mean() <= 1e-3, method

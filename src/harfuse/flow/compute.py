@@ -16,6 +16,19 @@ FARNEBACK_DEFAULTS: dict[str, Any] = {
     "poly_sigma": 1.1,
     "flags": 0,
 }
+#: ``cv::optflow::DualTVL1OpticalFlow`` defaults, in snake case
+TVL1_DEFAULTS: dict[str, Any] = {
+    "tau": 0.25,
+    "lambda_": 0.15,
+    "theta": 0.3,
+    "nscales": 5,
+    "warps": 5,
+    "epsilon": 0.01,
+    "inner_iterations": 30,
+    "outer_iterations": 10,
+    "scale_step": 0.8,
+    "median_filtering": 5,
+}
 METHODS = ("farneback", "tvl1")
 
 
@@ -36,6 +49,7 @@ def compute_flow(
     backend: str = "auto",
     device: str = "auto",
     batch_size: int = 32,
+    mode: str = "parity",
     **params: Any,
 ) -> np.ndarray:
     """Flow from frame ``t`` to ``t+1`` for every consecutive pair.
@@ -43,12 +57,14 @@ def compute_flow(
     Args:
         frames: ``(T, H, W, 3)`` uint8 RGB or ``(T, H, W)`` uint8 gray, ``T >= 2``.
         method: ``"farneback"`` or ``"tvl1"``.
-        backend: ``"cv2"`` (OpenCV on the CPU), ``"torch"`` (batched PyTorch port, CPU or
-            CUDA; Farneback only so far) or ``"auto"`` (torch when CUDA is available, else
-            cv2, which is faster than torch on a CPU).
+        backend: ``"cv2"`` (OpenCV on the CPU), ``"torch"`` (harfuse's batched PyTorch
+            ports, CPU or CUDA) or ``"auto"`` (torch when CUDA is available, else cv2,
+            which is faster than torch on a CPU).
         device: torch device for ``backend="torch"``: ``"auto"``, ``"cpu"`` or ``"cuda"``.
         batch_size: frame pairs per torch batch.
-        params: overrides of OpenCV's defaults for the method (same names for both backends).
+        mode: TV-L1 on torch: ``"parity"`` or ``"fast"`` (:mod:`harfuse.flow.tvl1_torch`).
+        params: overrides of OpenCV's defaults, the same names for both backends:
+            :data:`FARNEBACK_DEFAULTS`, or :data:`TVL1_DEFAULTS` (snake case).
 
     Returns:
         ``(T-1, H, W, 2)`` float32 flow in pixels, x (right) then y (down).
@@ -58,19 +74,17 @@ def compute_flow(
         raise ValueError(f"flow needs at least 2 frames, got {len(gray)}")
     if method not in METHODS:
         raise ValueError(f"unknown flow method {method!r}; expected one of {METHODS}")
-    if method == "farneback":
-        unknown = set(params) - set(FARNEBACK_DEFAULTS)
-        if unknown:
-            raise ValueError(f"unknown Farneback parameters {sorted(unknown)}")
-        params = {**FARNEBACK_DEFAULTS, **params}
+    defaults = FARNEBACK_DEFAULTS if method == "farneback" else TVL1_DEFAULTS
+    unknown = set(params) - set(defaults)
+    if unknown:
+        raise ValueError(f"unknown {method} parameters {sorted(unknown)}")
+    params = {**defaults, **params}
     if backend not in ("auto", "cv2", "torch"):
         raise ValueError(f"flow backend must be auto, cv2 or torch, got {backend!r}")
     if backend == "auto":
-        backend = "torch" if method == "farneback" and _cuda_available() else "cv2"
+        backend = "torch" if _cuda_available() else "cv2"
     if backend == "torch":
-        if method != "farneback":
-            raise ValueError("the torch backend implements farneback only; use backend='cv2'")
-        return _farneback_torch(gray, device, batch_size, params)
+        return _torch_flow(gray, method, device, batch_size, mode, params)
     return _cv2_flow(gray, method, params)
 
 
@@ -90,24 +104,49 @@ def _cv2_flow(gray: np.ndarray, method: str, params: dict[str, Any]) -> np.ndarr
         for i in range(len(gray) - 1):
             out[i] = cv2.calcOpticalFlowFarneback(gray[i], gray[i + 1], None, **params)
     else:
-        tvl1 = cv2.optflow.DualTVL1OpticalFlow_create(**params)
+        p = params
+        tvl1 = cv2.optflow.DualTVL1OpticalFlow_create(
+            p["tau"],
+            p["lambda_"],
+            p["theta"],
+            p["nscales"],
+            p["warps"],
+            p["epsilon"],
+            p["inner_iterations"],
+            p["outer_iterations"],
+            p["scale_step"],
+            0.0,
+            p["median_filtering"],
+            False,
+        )  # positional: the Python keyword for inner iterations is misspelled
         for i in range(len(gray) - 1):
             out[i] = tvl1.calc(gray[i], gray[i + 1], None)
     return out
 
 
-def _farneback_torch(
-    gray: np.ndarray, device: str, batch_size: int, params: dict[str, Any]
+def _torch_flow(
+    gray: np.ndarray,
+    method: str,
+    device: str,
+    batch_size: int,
+    mode: str,
+    params: dict[str, Any],
 ) -> np.ndarray:
     import torch
 
     from harfuse.device import resolve_device
     from harfuse.flow.farneback_torch import farneback
+    from harfuse.flow.tvl1_torch import tvl1
+
+    def run(prev: torch.Tensor, nxt: torch.Tensor) -> torch.Tensor:
+        if method == "farneback":
+            return farneback(prev, nxt, **params)
+        return tvl1(prev, nxt, mode=mode, **params)
 
     dev = resolve_device(device)
     frames = torch.from_numpy(gray).to(dev)
     out = []
     for lo in range(0, len(gray) - 1, batch_size):
         hi = min(lo + batch_size, len(gray) - 1)
-        out.append(farneback(frames[lo:hi], frames[lo + 1 : hi + 1], **params).cpu().numpy())
+        out.append(run(frames[lo:hi], frames[lo + 1 : hi + 1]).cpu().numpy())
     return np.concatenate(out)
