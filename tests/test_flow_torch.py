@@ -180,3 +180,24 @@ def test_cuda_matches_cpu():
         cpu = compute_flow(frames, method, backend="torch", device="cpu", **params)
         gpu = compute_flow(frames, method, backend="torch", device="cuda", **params)
         assert np.linalg.norm(gpu - cpu, axis=-1).mean() <= 1e-3, method
+
+
+def test_raft_from_a_local_weights_file(tmp_path):
+    import torchvision
+
+    from harfuse.encoders.weights import WeightsNotFoundError
+
+    torch.manual_seed(0)
+    weights = tmp_path / "raft_small.pth"
+    torch.save(torchvision.models.get_model("raft_small", weights=None).state_dict(), weights)
+    rng = np.random.default_rng(0)
+    frames = rng.integers(0, 255, (3, 130, 140, 3), dtype=np.uint8)
+    params = {"weights": str(weights), "num_flow_updates": 2}
+    flow = compute_flow(frames, "raft", device="cpu", **params)
+    assert flow.shape == (2, 130, 140, 2) and np.isfinite(flow).all()
+    with pytest.raises(WeightsNotFoundError, match=r"raft_small_C_T_V2-01064c6d\.pth"):
+        compute_flow(frames, "raft", weights=str(tmp_path / "missing.pth"))
+    with pytest.raises(ValueError, match=r"needs flow\.params\.weights"):
+        compute_flow(frames, "raft")
+    with pytest.raises(ValueError, match="at least 128 px"):
+        compute_flow(frames[:, :64, :64], "raft", device="cpu", **params)

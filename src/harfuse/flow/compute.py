@@ -29,7 +29,9 @@ TVL1_DEFAULTS: dict[str, Any] = {
     "scale_step": 0.8,
     "median_filtering": 5,
 }
-METHODS = ("farneback", "tvl1")
+#: RAFT (torchvision, torch backend only); ``weights`` is a local .pth file, required
+RAFT_DEFAULTS: dict[str, Any] = {"arch": "raft_small", "weights": None, "num_flow_updates": 12}
+METHODS = ("farneback", "tvl1", "raft")
 
 
 def to_gray(frames: np.ndarray) -> np.ndarray:
@@ -56,7 +58,8 @@ def compute_flow(
 
     Args:
         frames: ``(T, H, W, 3)`` uint8 RGB or ``(T, H, W)`` uint8 gray, ``T >= 2``.
-        method: ``"farneback"`` or ``"tvl1"``.
+        method: ``"farneback"``, ``"tvl1"`` or ``"raft"`` (torchvision RAFT from the local
+            weights file named by ``weights``; RGB frames of >= 128 px; torch only).
         backend: ``"cv2"`` (OpenCV on the CPU), ``"torch"`` (harfuse's batched PyTorch
             ports, CPU or CUDA) or ``"auto"`` (torch when CUDA is available, else cv2,
             which is faster than torch on a CPU).
@@ -69,23 +72,47 @@ def compute_flow(
     Returns:
         ``(T-1, H, W, 2)`` float32 flow in pixels, x (right) then y (down).
     """
-    gray = to_gray(frames)
-    if len(gray) < 2:
-        raise ValueError(f"flow needs at least 2 frames, got {len(gray)}")
     if method not in METHODS:
         raise ValueError(f"unknown flow method {method!r}; expected one of {METHODS}")
-    defaults = FARNEBACK_DEFAULTS if method == "farneback" else TVL1_DEFAULTS
+    if len(frames) < 2:
+        raise ValueError(f"flow needs at least 2 frames, got {len(frames)}")
+    defaults = {"farneback": FARNEBACK_DEFAULTS, "tvl1": TVL1_DEFAULTS, "raft": RAFT_DEFAULTS}[
+        method
+    ]
     unknown = set(params) - set(defaults)
     if unknown:
         raise ValueError(f"unknown {method} parameters {sorted(unknown)}")
     params = {**defaults, **params}
     if backend not in ("auto", "cv2", "torch"):
         raise ValueError(f"flow backend must be auto, cv2 or torch, got {backend!r}")
+    if method == "raft":
+        return _raft(frames, device, batch_size, params)
+    gray = to_gray(frames)
     if backend == "auto":
         backend = "torch" if _cuda_available() else "cv2"
     if backend == "torch":
         return _torch_flow(gray, method, device, batch_size, mode, params)
     return _cv2_flow(gray, method, params)
+
+
+def _raft(frames: np.ndarray, device: str, batch_size: int, params: dict[str, Any]) -> np.ndarray:
+    import torch
+
+    from harfuse.device import resolve_device
+    from harfuse.flow.raft import check_rgb, load_raft, raft_flow
+
+    check_rgb(frames)
+    if not params["weights"]:
+        raise ValueError("RAFT needs flow.params.weights: the path of a local .pth file")
+    dev = resolve_device(device)
+    model = load_raft(params["arch"], str(params["weights"]), str(dev))
+    rgb = torch.from_numpy(np.ascontiguousarray(frames)).to(dev)
+    out = []
+    for lo in range(0, len(rgb) - 1, batch_size):
+        hi = min(lo + batch_size, len(rgb) - 1)
+        flow = raft_flow(model, rgb[lo:hi], rgb[lo + 1 : hi + 1], params["num_flow_updates"])
+        out.append(flow.cpu().numpy())
+    return np.concatenate(out)
 
 
 def _cuda_available() -> bool:
