@@ -4,22 +4,26 @@ import torch
 from harfuse.encoders import ENCODERS, create_encoder
 from harfuse.encoders.weights import WeightsNotFoundError
 
-#: encoder -> (constructor kwargs, one input batch, documented feature size)
+
+def video(b: int, t: int, size: int) -> torch.Tensor:
+    return torch.randint(0, 255, (b, t, size, size, 3), dtype=torch.uint8)
+
+
+#: encoder -> (constructor kwargs, one input batch, output shape, documented feature size)
 CASES = {
-    "resnet18": (
-        {"weights": "none"},
-        torch.randint(0, 255, (2, 3, 32, 32, 3), dtype=torch.uint8),
-        512,
-    ),
-    "resnet50": (
-        {"weights": "none"},
-        torch.randint(0, 255, (1, 2, 32, 32, 3), dtype=torch.uint8),
-        2048,
-    ),
-    "feature_sequence": ({"in_dim": 16}, torch.randn(2, 5, 16), 128),
-    "stacked_flow": ({"length": 4}, torch.randn(2, 4, 24, 24, 2), 64),
-    "logmel_cnn": ({}, torch.randn(2, 32, 40), 64),
-    "imu_cnn1d": ({"channels": 6}, torch.randn(2, 50, 6), 64),
+    "resnet18": ({"weights": "none"}, video(2, 3, 32), (2, 3, 512), 512),
+    "resnet50": ({"weights": "none"}, video(1, 2, 32), (1, 2, 2048), 2048),
+    "vgg16": ({"weights": "none"}, video(1, 1, 32), (1, 1, 4096), 4096),
+    "r3d_18": ({"weights": "none"}, video(2, 4, 32), (2, 1, 512), 512),
+    "r2plus1d_18": ({"weights": "none"}, video(1, 4, 32), (1, 1, 512), 512),
+    "s3d": ({"weights": "none"}, video(1, 14, 224), (1, 1, 1024), 1024),  # its fixed size
+    "feature_sequence": ({"in_dim": 16}, torch.randn(2, 5, 16), (2, 128), 128),
+    "stacked_flow": ({"length": 4}, torch.randn(2, 4, 24, 24, 2), (2, 64), 64),
+    "flow_resnet18": ({"length": 4}, torch.randn(2, 4, 32, 32, 2), (2, 512), 512),
+    "flow_3dcnn": ({}, torch.randn(2, 4, 24, 24, 2), (2, 128), 128),
+    "logmel_cnn": ({}, torch.randn(2, 32, 40), (2, 64), 64),
+    "audio_resnet18": ({}, torch.randn(2, 32, 40), (2, 512), 512),
+    "imu_cnn1d": ({"channels": 6}, torch.randn(2, 50, 6), (2, 64), 64),
 }
 
 
@@ -30,13 +34,43 @@ def test_every_registered_encoder_has_a_case():
 @pytest.mark.parametrize("name", sorted(CASES))
 def test_encoder_forward_shape_and_finite(name):
     torch.manual_seed(0)
-    kwargs, x, dim = CASES[name]
+    kwargs, x, shape, dim = CASES[name]
     enc = create_encoder(name, **kwargs).eval()
     out = enc(x)
-    temporal = name.startswith("resnet")
-    assert out.shape == ((*x.shape[:2], dim) if temporal else (x.shape[0], dim))
-    assert enc.out_dim == dim
+    assert out.shape == shape and enc.out_dim == dim
     assert torch.isfinite(out).all()
+
+
+@pytest.mark.parametrize("name", ["flow_resnet18", "flow_3dcnn", "audio_resnet18", "imu_cnn1d"])
+def test_trainable_encoders_train(name):
+    torch.manual_seed(0)
+    kwargs, x, _, _ = CASES[name]
+    enc = create_encoder(name, **kwargs).train()
+    enc(x).pow(2).mean().backward()
+    grads = [p.grad for p in enc.parameters() if p.requires_grad]
+    assert grads and all(g is not None and torch.isfinite(g).all() for g in grads)
+
+
+def test_video_encoder_metadata():
+    s3d = create_encoder("s3d", weights="none")
+    assert s3d.clip_len == 14 and s3d.crop == (224, 224)
+    r3d = create_encoder("r3d_18", weights="none")
+    assert r3d.crop == (112, 112) and not any(p.requires_grad for p in r3d.parameters())
+
+
+def test_cross_modality_init_from_imagenet(tmp_path, monkeypatch):
+    import torchvision
+
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path))
+    torch.manual_seed(2)
+    state = torchvision.models.resnet18().state_dict()
+    cached = tmp_path / "hub" / "checkpoints" / "resnet18-f37072fd.pth"
+    cached.parent.mkdir(parents=True)
+    torch.save(state, cached)
+    enc = create_encoder("flow_resnet18", length=3, weights="imagenet")
+    expected = state["conv1.weight"].mean(dim=1, keepdim=True).repeat(1, 6, 1, 1)
+    torch.testing.assert_close(enc.net.conv1.weight, expected)
+    torch.testing.assert_close(enc.net.layer1[0].conv1.weight, state["layer1.0.conv1.weight"])
 
 
 def test_frame_encoder_is_frozen():

@@ -116,6 +116,21 @@ def test_random_init_features_are_the_same_every_run(prepared, tmp_path):
     )
 
 
+def test_features_stage_with_a_video_backbone(prepared, tmp_path):
+    params = {
+        "encoder": "r3d_18",
+        "weights": "none",
+        "num_frames": 4,
+        "input_size": [32, 32],
+        "batch_size": 6,
+        "seed": 0,
+    }
+    features.run(prepared / "frames.h5", tmp_path / "clips.h5", params, "cpu")
+    shard = read_feature_shard(tmp_path / "clips.h5")
+    assert shard["temporal"].shape == (12, 1, 512) and shard["pooled"].shape == (12, 512)
+    assert shard["attrs"]["encoder"] == "r3d_18"
+
+
 def run_training(prepared: Path, out: Path, variant: str, spec: dict) -> dict:
     shards = {
         m: [str(prepared / f"{n}.h5")]

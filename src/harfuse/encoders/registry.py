@@ -7,20 +7,27 @@ from functools import partial
 
 from torch import nn
 
-from harfuse.encoders.frozen import FrameEncoder
+from harfuse.encoders.frozen import IMAGE_BACKBONES, VIDEO_BACKBONES, ClipEncoder, FrameEncoder
 from harfuse.encoders.trainable import (
+    AudioResNetEncoder,
     FeatureSequenceEncoder,
+    Flow3DEncoder,
+    FlowResNetEncoder,
     IMUEncoder,
     LogMelEncoder,
     StackedFlowEncoder,
 )
 
+#: frozen: the image and video backbones (``weights=``); the rest are trained
 ENCODERS: dict[str, Callable[..., nn.Module]] = {
-    "resnet18": partial(FrameEncoder, "resnet18"),
-    "resnet50": partial(FrameEncoder, "resnet50"),
+    **{arch: partial(FrameEncoder, arch) for arch in IMAGE_BACKBONES},
+    **{arch: partial(ClipEncoder, arch) for arch in VIDEO_BACKBONES},
     "feature_sequence": FeatureSequenceEncoder,
     "stacked_flow": StackedFlowEncoder,
+    "flow_resnet18": FlowResNetEncoder,
+    "flow_3dcnn": Flow3DEncoder,
     "logmel_cnn": LogMelEncoder,
+    "audio_resnet18": AudioResNetEncoder,
     "imu_cnn1d": IMUEncoder,
 }
 

@@ -84,3 +84,72 @@ class IMUEncoder(nn.Module):
 
     def forward(self, imu: torch.Tensor) -> torch.Tensor:
         return self.net(imu.transpose(1, 2))  # (B, C, T)
+
+
+def _resnet18_with_inputs(channels: int, weights: str) -> nn.Module:
+    """ResNet-18 whose first convolution takes ``channels`` inputs. With ImageNet weights
+    the new filters are the RGB filters averaged over colour and repeated (the cross-modality
+    initialisation of two-stream networks); the classifier is removed (512-d output)."""
+    import torchvision
+
+    from harfuse.encoders.weights import resolve_state_dict
+
+    net = torchvision.models.resnet18(weights=None)
+    state = resolve_state_dict("resnet18", weights)
+    if state is not None:
+        net.load_state_dict(state)
+    rgb = net.conv1.weight.data  # (64, 3, 7, 7)
+    net.conv1 = nn.Conv2d(channels, 64, 7, stride=2, padding=3, bias=False)
+    if state is not None:
+        net.conv1.weight.data = rgb.mean(dim=1, keepdim=True).repeat(1, channels, 1, 1)
+    net.fc = nn.Identity()
+    return net
+
+
+class FlowResNetEncoder(nn.Module):
+    """Stacked-flow ResNet-18 (two-stream temporal stream): ``(B, L, H, W, 2)`` px ->
+    ``(B, 512)``, with ``2L`` input channels."""
+
+    def __init__(self, length: int, weights: str = "none"):
+        super().__init__()
+        self.net = _resnet18_with_inputs(2 * length, weights)
+        self.out_dim = 512
+
+    def forward(self, flow: torch.Tensor) -> torch.Tensor:
+        b, length, h, w, _ = flow.shape
+        return self.net(flow.permute(0, 1, 4, 2, 3).reshape(b, 2 * length, h, w))
+
+
+class Flow3DEncoder(nn.Module):
+    """Small 3D CNN on a flow volume: ``(B, L, H, W, 2)`` px -> ``(B, out_dim)``."""
+
+    def __init__(self, out_dim: int = 128):
+        super().__init__()
+
+        def block(c_in: int, c_out: int) -> nn.Sequential:
+            return nn.Sequential(
+                nn.Conv3d(c_in, c_out, 3, stride=(1, 2, 2), padding=1),
+                nn.BatchNorm3d(c_out),
+                nn.ReLU(),
+            )
+
+        self.net = nn.Sequential(
+            block(2, 32), block(32, 64), block(64, out_dim), nn.AdaptiveAvgPool3d(1), nn.Flatten()
+        )
+        self.out_dim = out_dim
+
+    def forward(self, flow: torch.Tensor) -> torch.Tensor:
+        return self.net(flow.permute(0, 4, 1, 2, 3))  # (B, 2, L, H, W)
+
+
+class AudioResNetEncoder(nn.Module):
+    """ResNet-18 with one input channel on a log-mel ``(B, n_mels, F)`` dB -> ``(B, 512)``."""
+
+    def __init__(self, weights: str = "none"):
+        super().__init__()
+        self.norm = nn.BatchNorm2d(1)
+        self.net = _resnet18_with_inputs(1, weights)
+        self.out_dim = 512
+
+    def forward(self, mel: torch.Tensor) -> torch.Tensor:
+        return self.net(self.norm(mel.unsqueeze(1)))  # (B, 1, n_mels, F)

@@ -33,7 +33,8 @@ def run(
     threads: int = 1,
 ) -> None:
     """Write ``sample_id`` ``(N,)``, ``pooled`` ``(N, D)`` and ``temporal`` ``(N, T, D)``
-    float32 (``T = num_frames``) in the frame shard's order."""
+    float32 in the frame shard's order (``T = num_frames`` for per-frame backbones, 1 for
+    clip backbones)."""
     torch.set_num_threads(threads)
     dev = resolve_device(device)
     torch.manual_seed(params["seed"])  # makes `weights: none` the same random encoder every run
@@ -43,7 +44,7 @@ def run(
     size = tuple(params["input_size"])
     frames = ShardReader(frames_path)
     ids = frames.sample_ids()
-    temporal = np.zeros((len(ids), params["num_frames"], encoder.out_dim), np.float32)
+    batches: list[np.ndarray] = []
     start = time.perf_counter()
     for lo in range(0, len(ids), params["batch_size"]):
         batch_ids = ids[lo : lo + params["batch_size"]]
@@ -52,7 +53,9 @@ def run(
         )  # (B, T, h, w, 3)
         with torch.autocast(dev.type, dtype=torch.bfloat16, enabled=dev.type == "cuda"):
             out = encoder(torch.from_numpy(clips).to(dev))  # (B, T, D)
-        temporal[lo : lo + len(batch_ids)] = out.float().cpu().numpy()
+        batches.append(out.float().cpu().numpy())
+    # (N, T, D): T = num_frames for per-frame backbones, 1 for clip backbones
+    temporal = np.concatenate(batches) if batches else np.zeros((0, 1, encoder.out_dim), np.float32)
     elapsed = time.perf_counter() - start
     log.info(
         "features %s: %d clips in %.1f s (%.1f clips/s) on %s",
