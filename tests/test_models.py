@@ -71,3 +71,19 @@ def test_model_errors():
         create_model("single", SHAPES, K)
     with pytest.raises(ValueError, match="unknown modality 'depth'"):
         create_model("single", {"depth": (3,)}, K)
+
+
+def test_variant_chooses_its_encoders():
+    torch.manual_seed(0)
+    shapes = {"flow": (4, 32, 32, 2), "audio": (24, 30)}
+    model = create_model(
+        "mid", shapes, K, encoders={"flow": "flow_3dcnn", "audio": "audio_resnet18"}
+    )
+    assert type(model.encoders["flow"]).__name__ == "Flow3DEncoder"
+    assert type(model.encoders["audio"]).__name__ == "AudioResNetEncoder"
+    x = {m: torch.randn(2, *s) for m, s in shapes.items()}
+    assert model(x).shape == (2, K)
+    late = create_model("late", {"flow": shapes["flow"]}, K, encoders={"flow": "flow_resnet18"})
+    assert type(late.branches["flow"].encoder).__name__ == "FlowResNetEncoder"
+    with pytest.raises(ValueError, match=r"'resnet18' is not a trainable flow encoder"):
+        create_model("single", {"flow": shapes["flow"]}, K, encoders={"flow": "resnet18"})

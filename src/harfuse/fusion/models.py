@@ -25,17 +25,38 @@ from harfuse.encoders import create_encoder
 MODALITIES = ("rgb", "flow", "audio", "imu")
 
 
-def modality_encoder(modality: str, shape: Sequence[int]) -> nn.Module:
-    """The trainable encoder for ``modality`` given one sample's input ``shape``."""
-    if modality == "rgb":
-        return create_encoder("feature_sequence", in_dim=shape[-1])
-    if modality == "flow":
-        return create_encoder("stacked_flow", length=shape[0])
-    if modality == "audio":
-        return create_encoder("logmel_cnn")
-    if modality == "imu":
-        return create_encoder("imu_cnn1d", channels=shape[-1])
-    raise ValueError(f"unknown modality {modality!r}; known: {MODALITIES}")
+#: modality -> default trainable encoder
+DEFAULT_ENCODERS = {
+    "rgb": "feature_sequence",
+    "flow": "stacked_flow",
+    "audio": "logmel_cnn",
+    "imu": "imu_cnn1d",
+}
+#: encoder -> which dimension of one sample's input shape it is built from
+_SHAPE_ARGS = {
+    "feature_sequence": lambda s: {"in_dim": s[-1]},
+    "stacked_flow": lambda s: {"length": s[0]},
+    "flow_resnet18": lambda s: {"length": s[0]},
+    "flow_3dcnn": lambda s: {},
+    "logmel_cnn": lambda s: {},
+    "audio_resnet18": lambda s: {},
+    "imu_cnn1d": lambda s: {"channels": s[-1]},
+}
+
+
+def modality_encoder(
+    modality: str, shape: Sequence[int], encoders: dict[str, str] | None = None
+) -> nn.Module:
+    """The trainable encoder for ``modality`` given one sample's input ``shape``;
+    ``encoders`` overrides :data:`DEFAULT_ENCODERS` (a variant's ``options.encoders``)."""
+    if modality not in DEFAULT_ENCODERS:
+        raise ValueError(f"unknown modality {modality!r}; known: {MODALITIES}")
+    name = (encoders or {}).get(modality, DEFAULT_ENCODERS[modality])
+    if name not in _SHAPE_ARGS:
+        raise ValueError(
+            f"{name!r} is not a trainable {modality} encoder; known: {sorted(_SHAPE_ARGS)}"
+        )
+    return create_encoder(name, **_SHAPE_ARGS[name](shape))
 
 
 class Classifier(nn.Module):
@@ -50,13 +71,18 @@ class Classifier(nn.Module):
 class SingleModality(Classifier):
     """One modality's encoder and a linear head."""
 
-    def __init__(self, shapes: dict[str, Sequence[int]], num_classes: int):
+    def __init__(
+        self,
+        shapes: dict[str, Sequence[int]],
+        num_classes: int,
+        encoders: dict[str, str] | None = None,
+    ):
         super().__init__()
         if len(shapes) != 1:
             raise ValueError(f"single-modality model takes one modality, got {sorted(shapes)}")
         (self.modality,) = shapes
         self.modalities = (self.modality,)
-        self.encoder = modality_encoder(self.modality, shapes[self.modality])
+        self.encoder = modality_encoder(self.modality, shapes[self.modality], encoders)
         self.head = nn.Linear(self.encoder.out_dim, num_classes)
 
     def forward(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
@@ -72,10 +98,13 @@ class MidFusion(Classifier):
         num_classes: int,
         hidden: int = 128,
         dropout: float = 0.3,
+        encoders: dict[str, str] | None = None,
     ):
         super().__init__()
         self.modalities = tuple(sorted(shapes))
-        self.encoders = nn.ModuleDict({m: modality_encoder(m, shapes[m]) for m in self.modalities})
+        self.encoders = nn.ModuleDict(
+            {m: modality_encoder(m, shapes[m], encoders) for m in self.modalities}
+        )
         width = sum(e.out_dim for e in self.encoders.values())
         self.head = nn.Sequential(
             nn.Dropout(dropout), nn.Linear(width, hidden), nn.ReLU(), nn.Linear(hidden, num_classes)
@@ -90,11 +119,16 @@ class LateFusion(Classifier):
     """One classifier per modality, each trained on its own loss; the prediction is the
     average of their softmax distributions (``forward`` returns its log)."""
 
-    def __init__(self, shapes: dict[str, Sequence[int]], num_classes: int):
+    def __init__(
+        self,
+        shapes: dict[str, Sequence[int]],
+        num_classes: int,
+        encoders: dict[str, str] | None = None,
+    ):
         super().__init__()
         self.modalities = tuple(sorted(shapes))
         self.branches = nn.ModuleDict(
-            {m: SingleModality({m: shapes[m]}, num_classes) for m in self.modalities}
+            {m: SingleModality({m: shapes[m]}, num_classes, encoders) for m in self.modalities}
         )
 
     def branch_logits(self, batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
