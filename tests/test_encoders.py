@@ -110,3 +110,23 @@ def test_weights_from_cache_and_from_path(tmp_path, monkeypatch):
 def test_unknown_encoder():
     with pytest.raises(ValueError, match="unknown encoder 'vit'"):
         create_encoder("vit")
+
+
+def test_download_only_when_allowed(tmp_path, monkeypatch):
+    import torchvision
+
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path))
+    calls = []
+    state = torchvision.models.resnet18().state_dict()
+
+    def fake_download(url, **kwargs):  # stands in for the network: tests never download
+        calls.append(url)
+        return state
+
+    monkeypatch.setattr(torch.hub, "load_state_dict_from_url", fake_download)
+    with pytest.raises(WeightsNotFoundError):
+        create_encoder("resnet18", weights="imagenet")
+    assert calls == []
+    enc = create_encoder("resnet18", weights="imagenet", allow_download=True)
+    assert calls == ["https://download.pytorch.org/models/resnet18-f37072fd.pth"]
+    assert torch.equal(enc.backbone.conv1.weight, state["conv1.weight"])

@@ -22,12 +22,12 @@ IMAGE_BACKBONES = {"resnet18": 512, "resnet50": 2048, "vgg16": 4096}
 VIDEO_BACKBONES = {"r3d_18": 512, "r2plus1d_18": 512, "s3d": 1024}
 
 
-def _headless(arch: str, weights: str) -> nn.Module:
+def _headless(arch: str, weights: str, allow_download: bool) -> nn.Module:
     """torchvision ``arch`` with ``weights`` loaded and its classification layer removed."""
     import torchvision
 
     net = torchvision.models.get_model(arch, weights=None)
-    state = resolve_state_dict(arch, weights)
+    state = resolve_state_dict(arch, weights, allow_download)
     if state is not None:
         net.load_state_dict(state)
     if arch.startswith("vgg"):
@@ -59,11 +59,11 @@ class _Frozen(nn.Module):
 class FrameEncoder(_Frozen):
     """Per-frame ImageNet backbone: ``(B, T, H, W, 3)`` uint8 -> ``(B, T, D)``."""
 
-    def __init__(self, arch: str, weights: str = "none"):
+    def __init__(self, arch: str, weights: str = "none", allow_download: bool = False):
         if arch not in IMAGE_BACKBONES:
             raise ValueError(f"unknown image backbone {arch!r}; known: {sorted(IMAGE_BACKBONES)}")
         super().__init__(IMAGENET_MEAN, IMAGENET_STD, weights)
-        self.backbone = _headless(arch, weights)
+        self.backbone = _headless(arch, weights, allow_download)
         self.out_dim = IMAGE_BACKBONES[arch]
 
     @torch.no_grad()
@@ -78,13 +78,13 @@ class ClipEncoder(_Frozen):
     ``(B, 1, D)``. ``clip_len`` and ``crop`` are what its weights were trained with
     (torchvision metadata), to use as ``features.num_frames`` and ``input_size``."""
 
-    def __init__(self, arch: str, weights: str = "none"):
+    def __init__(self, arch: str, weights: str = "none", allow_download: bool = False):
         import torchvision
 
         if arch not in VIDEO_BACKBONES:
             raise ValueError(f"unknown video backbone {arch!r}; known: {sorted(VIDEO_BACKBONES)}")
         super().__init__(KINETICS_MEAN, KINETICS_STD, weights)
-        self.backbone = _headless(arch, weights)
+        self.backbone = _headless(arch, weights, allow_download)
         self.out_dim = VIDEO_BACKBONES[arch]
         meta = torchvision.models.get_model_weights(arch).DEFAULT
         self.crop = tuple(meta.transforms().crop_size)

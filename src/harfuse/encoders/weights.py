@@ -21,12 +21,16 @@ def describe(weights: str) -> str:
     return "none (random init)" if weights == "none" else weights
 
 
-def resolve_state_dict(arch: str, weights: str) -> dict[str, Any] | None:
+def resolve_state_dict(
+    arch: str, weights: str, allow_download: bool = False
+) -> dict[str, Any] | None:
     """The state dict for torchvision model ``arch`` and ``weights``, or ``None`` for
     ``weights: none``.
 
     ``weights`` is ``none``, a name in :data:`NAMED` (looked up in torch's hub cache,
-    ``$TORCH_HOME/hub/checkpoints/<file>``) or a path to a ``.pth`` file.
+    ``$TORCH_HOME/hub/checkpoints/<file>``) or a path to a ``.pth`` file. A missing named
+    file is downloaded into that cache only with ``allow_download`` (``features.
+    allow_download``, for online machines); otherwise the error says what to put where.
     """
     import torch
     import torchvision
@@ -44,6 +48,9 @@ def resolve_state_dict(arch: str, weights: str) -> dict[str, Any] | None:
     else:
         path = Path(weights)
         hint = "check the weights: path in the config"
+    if not path.is_file() and allow_download and weights in NAMED:
+        log.info("weights: downloading %s into %s (allow_download)", entry.url, path.parent)
+        return torch.hub.load_state_dict_from_url(entry.url, map_location="cpu", progress=False)
     if not path.is_file():
         raise WeightsNotFoundError(f"weights for {arch} ({weights}) not found: {path} ({hint})")
     log.info("weights: %s <- %s", arch, path)

@@ -38,7 +38,11 @@ def run(
     torch.set_num_threads(threads)
     dev = resolve_device(device)
     torch.manual_seed(params["seed"])  # makes `weights: none` the same random encoder every run
-    encoder = create_encoder(params["encoder"], weights=params["weights"]).to(dev)
+    encoder = create_encoder(
+        params["encoder"],
+        weights=params["weights"],
+        allow_download=params.get("allow_download", False),
+    ).to(dev)
     if dev.type == "cuda":
         encoder = encoder.to(memory_format=torch.channels_last)
     size = tuple(params["input_size"])
