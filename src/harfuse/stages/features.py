@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +24,30 @@ log = logging.getLogger(__name__)
 def clip(frames: np.ndarray, num_frames: int, size: tuple[int, int]) -> np.ndarray:
     """``(T, H, W, 3)`` -> ``(num_frames, h, w, 3)`` uint8: uniform in time, resized."""
     return np.stack([resize(f, size) for f in frames[uniform_indices(len(frames), num_frames)]])
+
+
+def encode_clips(
+    encoder: torch.nn.Module, clips: Iterable[np.ndarray], batch_size: int, device: torch.device
+) -> np.ndarray:
+    """Frozen-encoder features of ``(T, h, w, 3)`` uint8 clips, ``batch_size`` at a time
+    (bf16 autocast on CUDA): ``(N, T', D)`` float32, ``T' = T`` for per-frame backbones and
+    1 for clip backbones."""
+    out: list[np.ndarray] = []
+    batch: list[np.ndarray] = []
+
+    def flush() -> None:
+        x = torch.from_numpy(np.stack(batch)).to(device)  # (B, T, h, w, 3)
+        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=device.type == "cuda"):
+            out.append(encoder(x).float().cpu().numpy())  # (B, T', D)
+        batch.clear()
+
+    for c in clips:
+        batch.append(c)
+        if len(batch) == batch_size:
+            flush()
+    if batch:
+        flush()
+    return np.concatenate(out) if out else np.zeros((0, 1, encoder.out_dim), np.float32)
 
 
 def run(
@@ -48,18 +73,9 @@ def run(
     size = tuple(params["input_size"])
     frames = ShardReader(frames_path)
     ids = frames.sample_ids()
-    batches: list[np.ndarray] = []
     start = time.perf_counter()
-    for lo in range(0, len(ids), params["batch_size"]):
-        batch_ids = ids[lo : lo + params["batch_size"]]
-        clips = np.stack(
-            [clip(frames.read(s, "frames"), params["num_frames"], size) for s in batch_ids]
-        )  # (B, T, h, w, 3)
-        with torch.autocast(dev.type, dtype=torch.bfloat16, enabled=dev.type == "cuda"):
-            out = encoder(torch.from_numpy(clips).to(dev))  # (B, T, D)
-        batches.append(out.float().cpu().numpy())
-    # (N, T, D): T = num_frames for per-frame backbones, 1 for clip backbones
-    temporal = np.concatenate(batches) if batches else np.zeros((0, 1, encoder.out_dim), np.float32)
+    clips = (clip(frames.read(s, "frames"), params["num_frames"], size) for s in ids)
+    temporal = encode_clips(encoder, clips, params["batch_size"], dev)
     elapsed = time.perf_counter() - start
     log.info(
         "features %s: %d clips in %.1f s (%.1f clips/s) on %s",

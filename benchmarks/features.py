@@ -1,0 +1,86 @@
+"""Feature extraction throughput: harfuse's batched encoders vs a plain torchvision loop.
+
+    .venv/bin/python benchmarks/features.py [--clips 16] [--device auto]
+
+For each encoder, the same random uint8 clips (frames x size from the table below) go
+through (a) ``harfuse.stages.features.encode_clips`` with the registry's frozen encoder,
+batched, and (b) a plain loop: one clip at a time through the same torchvision model with
+the normalisation done in the loop, as feature-extraction scripts usually do. Prints
+clips/s for both and the ratio (a) / (b) (target >= 1.0). Random weights: speed does not
+depend on them, and nothing is downloaded.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+
+import numpy as np
+import torch
+
+from harfuse.device import resolve_device
+from harfuse.encoders import create_encoder
+from harfuse.stages.features import encode_clips
+
+#: encoder -> (frames per clip, side in px)
+SETUPS = {
+    "resnet18": (8, 112),
+    "resnet50": (8, 112),
+    "vgg16": (1, 224),
+    "r3d_18": (8, 112),
+    "r2plus1d_18": (8, 112),
+    "s3d": (14, 224),
+}
+
+
+@torch.inference_mode()
+def plain_loop(encoder, clips: np.ndarray, device: torch.device) -> float:
+    """One clip at a time through the same backbone, normalising each frame in the loop."""
+    model, mean, std = encoder.backbone, encoder.mean, encoder.std
+    video = type(encoder).__name__ == "ClipEncoder"
+    start = time.perf_counter()
+    for c in clips:
+        x = torch.from_numpy(c).to(device).permute(0, 3, 1, 2).float() / 255.0
+        x = (x - mean) / std  # (T, 3, H, W)
+        if video:
+            model(x.transpose(0, 1)[None])
+        else:
+            model(x)
+    if device.type == "cuda":
+        torch.cuda.synchronize()
+    return time.perf_counter() - start
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--clips", type=int, default=16)
+    parser.add_argument("--batch-size", type=int, default=16)
+    parser.add_argument("--device", default="auto")
+    parser.add_argument("--encoders", default="resnet18,resnet50,r3d_18,r2plus1d_18")
+    args = parser.parse_args()
+    device = resolve_device(args.device)
+    print(
+        f"device {device} ({torch.cuda.get_device_name() if device.type == 'cuda' else 'CPU'}), "
+        f"{torch.get_num_threads()} threads, {args.clips} clips, batch {args.batch_size}"
+    )
+    rng = np.random.default_rng(0)
+    for name in args.encoders.split(","):
+        frames, side = SETUPS[name]
+        clips = rng.integers(0, 255, (args.clips, frames, side, side, 3), dtype=np.uint8)
+        encoder = create_encoder(name, weights="none").to(device)
+        encode_clips(encoder, clips[:2], 2, device)  # warm-up
+        plain_loop(encoder, clips[:2], device)
+        start = time.perf_counter()
+        encode_clips(encoder, clips, args.batch_size, device)
+        if device.type == "cuda":
+            torch.cuda.synchronize()
+        ours = time.perf_counter() - start
+        plain = plain_loop(encoder, clips, device)
+        print(
+            f"{name:12s} {frames:2d}x{side}px: harfuse {args.clips / ours:7.2f} clips/s, "
+            f"plain loop {args.clips / plain:7.2f} clips/s, ratio {plain / ours:.2f}"
+        )
+
+
+if __name__ == "__main__":
+    main()
