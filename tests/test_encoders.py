@@ -58,7 +58,9 @@ def test_video_encoder_metadata():
     assert r3d.crop == (112, 112) and not any(p.requires_grad for p in r3d.parameters())
 
 
-def test_cross_modality_init_from_imagenet(tmp_path, monkeypatch):
+@pytest.fixture
+def cached_resnet18(tmp_path, monkeypatch) -> dict:
+    """A random ResNet-18 state dict where torch's cache keeps the ImageNet file."""
     import torchvision
 
     monkeypatch.setenv("TORCH_HOME", str(tmp_path))
@@ -67,6 +69,11 @@ def test_cross_modality_init_from_imagenet(tmp_path, monkeypatch):
     cached = tmp_path / "hub" / "checkpoints" / "resnet18-f37072fd.pth"
     cached.parent.mkdir(parents=True)
     torch.save(state, cached)
+    return state
+
+
+def test_cross_modality_init_from_imagenet(cached_resnet18):
+    state = cached_resnet18
     enc = create_encoder("flow_resnet18", length=3, weights="imagenet")
     expected = state["conv1.weight"].mean(dim=1, keepdim=True).repeat(1, 6, 1, 1)
     torch.testing.assert_close(enc.net.conv1.weight, expected)
@@ -89,15 +96,8 @@ def test_missing_named_weights_say_which_file_to_put_where(tmp_path, monkeypatch
     assert "download https://download.pytorch.org/models/resnet18-f37072fd.pth" in str(err.value)
 
 
-def test_weights_from_cache_and_from_path(tmp_path, monkeypatch):
-    import torchvision
-
-    monkeypatch.setenv("TORCH_HOME", str(tmp_path))
-    torch.manual_seed(1)
-    state = torchvision.models.resnet18().state_dict()
-    cached = tmp_path / "hub" / "checkpoints" / "resnet18-f37072fd.pth"
-    cached.parent.mkdir(parents=True)
-    torch.save(state, cached)
+def test_weights_from_cache_and_from_path(cached_resnet18, tmp_path):
+    state = cached_resnet18
     own = tmp_path / "mine.pth"
     torch.save(state, own)
     for weights in ("imagenet", str(own)):
