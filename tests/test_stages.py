@@ -16,6 +16,14 @@ from harfuse.store.shards import ShardReader, read_feature_shard
 
 TRAIN = {"epochs": 3, "batch_size": 4, "lr": 1e-3, "weight_decay": 0.0, "seed": 0}
 INPUTS = {"flow_length": 4, "audio_frames": 60}
+FEATURES = {
+    "encoder": "resnet18",
+    "weights": "none",
+    "num_frames": 4,
+    "input_size": [32, 32],
+    "batch_size": 5,
+    "seed": 0,
+}
 
 
 @pytest.fixture(scope="module")
@@ -44,19 +52,7 @@ def prepared(demo_root, tmp_path_factory) -> Path:
         {"method": "farneback", "bound": 20.0, "storage": "uint8"},
         "skip",
     )
-    features.run(
-        out / "frames.h5",
-        out / "features.h5",
-        {
-            "encoder": "resnet18",
-            "weights": "none",
-            "num_frames": 4,
-            "input_size": [32, 32],
-            "batch_size": 5,
-            "seed": 0,
-        },
-        "cpu",
-    )
+    features.run(out / "frames.h5", out / "features.h5", FEATURES, "cpu")
     return out
 
 
@@ -101,14 +97,7 @@ def test_random_init_features_are_the_same_every_run(prepared, tmp_path):
     import torch
 
     torch.manual_seed(1234)  # whatever the global RNG state, the seed in params decides
-    params = {
-        "encoder": "resnet18",
-        "weights": "none",
-        "num_frames": 4,
-        "input_size": [32, 32],
-        "batch_size": 7,
-        "seed": 0,
-    }
+    params = {**FEATURES, "batch_size": 7}  # other batches, same features
     features.run(prepared / "frames.h5", tmp_path / "again.h5", params, "cpu")
     again = read_feature_shard(tmp_path / "again.h5")["temporal"]
     np.testing.assert_allclose(
@@ -117,14 +106,7 @@ def test_random_init_features_are_the_same_every_run(prepared, tmp_path):
 
 
 def test_features_stage_with_a_video_backbone(prepared, tmp_path):
-    params = {
-        "encoder": "r3d_18",
-        "weights": "none",
-        "num_frames": 4,
-        "input_size": [32, 32],
-        "batch_size": 6,
-        "seed": 0,
-    }
+    params = {**FEATURES, "encoder": "r3d_18"}
     features.run(prepared / "frames.h5", tmp_path / "clips.h5", params, "cpu")
     shard = read_feature_shard(tmp_path / "clips.h5")
     assert shard["temporal"].shape == (12, 1, 512) and shard["pooled"].shape == (12, 512)
