@@ -18,6 +18,7 @@ CASES = {
     "r2plus1d_18": ({"weights": "none"}, video(1, 4, 32), (1, 1, 512), 512),
     "s3d": ({"weights": "none"}, video(1, 14, 224), (1, 1, 1024), 1024),  # its fixed size
     "feature_sequence": ({"in_dim": 16}, torch.randn(2, 5, 16), (2, 128), 128),
+    "feature_lstm": ({"in_dim": 16}, torch.randn(2, 5, 16), (2, 128), 128),
     "stacked_flow": ({"length": 4}, torch.randn(2, 4, 24, 24, 2), (2, 64), 64),
     "flow_resnet18": ({"length": 4}, torch.randn(2, 4, 32, 32, 2), (2, 512), 512),
     "flow_3dcnn": ({}, torch.randn(2, 4, 24, 24, 2), (2, 128), 128),

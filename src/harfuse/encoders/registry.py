@@ -10,6 +10,7 @@ from torch import nn
 from harfuse.encoders.frozen import IMAGE_BACKBONES, VIDEO_BACKBONES, ClipEncoder, FrameEncoder
 from harfuse.encoders.trainable import (
     AudioResNetEncoder,
+    FeatureLSTMEncoder,
     FeatureSequenceEncoder,
     Flow3DEncoder,
     FlowResNetEncoder,
@@ -23,6 +24,7 @@ ENCODERS: dict[str, Callable[..., nn.Module]] = {
     **{arch: partial(FrameEncoder, arch) for arch in IMAGE_BACKBONES},
     **{arch: partial(ClipEncoder, arch) for arch in VIDEO_BACKBONES},
     "feature_sequence": FeatureSequenceEncoder,
+    "feature_lstm": FeatureLSTMEncoder,
     "stacked_flow": StackedFlowEncoder,
     "flow_resnet18": FlowResNetEncoder,
     "flow_3dcnn": Flow3DEncoder,

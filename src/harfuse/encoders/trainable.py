@@ -20,6 +20,23 @@ class FeatureSequenceEncoder(nn.Module):
         return self.proj(self.norm(stats))
 
 
+class FeatureLSTMEncoder(nn.Module):
+    """CNN-LSTM head over cached per-frame features: ``(B, T, D_in)`` -> LayerNorm ->
+    linear -> one-layer LSTM -> last hidden state ``(B, out_dim)``."""
+
+    def __init__(self, in_dim: int, out_dim: int = 128, dropout: float = 0.2):
+        super().__init__()
+        self.inp = nn.Sequential(
+            nn.LayerNorm(in_dim), nn.Dropout(dropout), nn.Linear(in_dim, out_dim), nn.ReLU()
+        )
+        self.lstm = nn.LSTM(out_dim, out_dim, batch_first=True)
+        self.out_dim = out_dim
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        _, (h, _) = self.lstm(self.inp(x))  # h: (1, B, out_dim)
+        return h[-1]
+
+
 def _conv2d_block(c_in: int, c_out: int) -> nn.Sequential:
     return nn.Sequential(
         nn.Conv2d(c_in, c_out, 3, stride=2, padding=1), nn.BatchNorm2d(c_out), nn.ReLU()

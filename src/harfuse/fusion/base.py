@@ -1,0 +1,99 @@
+"""What every classifier shares: the modality encoders and the training interface.
+
+Every model takes ``batch: dict[str, Tensor]`` (one entry per modality it uses, each
+``(B, ...)``) and returns ``(B, K)`` class scores whose softmax is the predicted
+distribution. Training (:func:`harfuse.train.loop.fit`) runs the model's ``phases`` in
+order, each with its own optimiser over :meth:`Classifier.param_groups`, minimising
+:meth:`Classifier.loss`; afterwards :meth:`Classifier.fit_on_validation` may fit what is
+tuned on held-out data (late-fusion weights, a meta-classifier).
+
+Modality inputs (per sample, without the batch axis):
+
+- ``rgb``: frozen-encoder frame features ``(T, D)``
+- ``flow``: optical flow ``(L, H, W, 2)`` in px
+- ``audio``: log-mel ``(n_mels, F)`` in dB
+- ``imu``: IMU window ``(T, C)``
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from harfuse.encoders import create_encoder
+
+MODALITIES = ("rgb", "flow", "audio", "imu")
+
+#: modality -> default trainable encoder
+DEFAULT_ENCODERS = {
+    "rgb": "feature_sequence",
+    "flow": "stacked_flow",
+    "audio": "logmel_cnn",
+    "imu": "imu_cnn1d",
+}
+#: encoder -> its constructor arguments taken from one sample's input shape
+_SHAPE_ARGS = {
+    "feature_sequence": lambda s: {"in_dim": s[-1]},
+    "feature_lstm": lambda s: {"in_dim": s[-1]},
+    "stacked_flow": lambda s: {"length": s[0]},
+    "flow_resnet18": lambda s: {"length": s[0]},
+    "flow_3dcnn": lambda s: {},
+    "logmel_cnn": lambda s: {},
+    "audio_resnet18": lambda s: {},
+    "imu_cnn1d": lambda s: {"channels": s[-1]},
+}
+
+Batch = dict[str, torch.Tensor]
+
+
+def modality_encoder(
+    modality: str, shape: Sequence[int], encoders: dict[str, str] | None = None
+) -> nn.Module:
+    """The trainable encoder for ``modality`` given one sample's input ``shape``;
+    ``encoders`` overrides :data:`DEFAULT_ENCODERS` (a variant's ``options.encoders``)."""
+    if modality not in DEFAULT_ENCODERS:
+        raise ValueError(f"unknown modality {modality!r}; known: {MODALITIES}")
+    name = (encoders or {}).get(modality, DEFAULT_ENCODERS[modality])
+    if name not in _SHAPE_ARGS:
+        raise ValueError(
+            f"{name!r} is not a trainable {modality} encoder; known: {sorted(_SHAPE_ARGS)}"
+        )
+    return create_encoder(name, **_SHAPE_ARGS[name](shape))
+
+
+def mlp_head(width: int, hidden: int, num_classes: int, dropout: float) -> nn.Sequential:
+    """``(B, width)`` -> dropout -> linear -> ReLU -> linear ``(B, num_classes)``."""
+    return nn.Sequential(
+        nn.Dropout(dropout), nn.Linear(width, hidden), nn.ReLU(), nn.Linear(hidden, num_classes)
+    )
+
+
+class Classifier(nn.Module):
+    """Base: one training phase over every parameter, cross-entropy on :meth:`forward`."""
+
+    modalities: tuple[str, ...]
+    #: training phases, run in order by ``fit``; each gets a fresh optimiser
+    phases: tuple[str, ...] = ("joint",)
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.phase = self.phases[0]
+
+    def set_phase(self, phase: str) -> None:
+        """Switch to ``phase`` (what :meth:`loss` and :meth:`param_groups` refer to)."""
+        if phase not in self.phases:
+            raise ValueError(f"{type(self).__name__} has phases {self.phases}, not {phase!r}")
+        self.phase = phase
+
+    def param_groups(self, lr: float) -> list[dict]:
+        """Optimiser parameter groups of the current phase (base learning rate ``lr``)."""
+        return [{"params": [p for p in self.parameters() if p.requires_grad], "lr": lr}]
+
+    def loss(self, batch: Batch, labels: torch.Tensor) -> torch.Tensor:
+        return F.cross_entropy(self(batch), labels)
+
+    def fit_on_validation(self, batches: Iterable[tuple[Batch, torch.Tensor]]) -> None:
+        """Fit what is tuned on held-out data after training; nothing by default."""
