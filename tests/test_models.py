@@ -112,7 +112,7 @@ def held_out(model, informative: str, n=40, seed=1):
     x = batch(model.modalities, b=n, seed=seed)
     y = torch.arange(n) % K
     with torch.no_grad():
-        for m, branch in model.branches.items():
+        for branch in model.branches.values():
             branch.head.weight.zero_()
             branch.head.bias.zero_()
     # give the informative branch a head that reads the label from a planted feature
