@@ -11,6 +11,7 @@ import yaml
 
 from harfuse.datasets import LayoutError, adapter, scan_dataset
 from harfuse.datasets.common import safe_id, stratified_folds, stratified_test_mask, unique_ids
+from harfuse.plan import experiments
 from harfuse.store.manifest import available_modalities, read_manifest
 
 from .helpers import REPO, snakemake, write_config
@@ -77,8 +78,18 @@ def tiny_config(layout: str, root: Path) -> dict:
     cfg["dataset"]["root"] = str(root)
     cfg["dataset"]["samples_per_shard"] = 16
     cfg["frames"]["size"] = 32
-    cfg["features"].update(weights="none", input_size=[32, 32], num_frames=4)
+    for name, feature_set in cfg["features"]["sets"].items():
+        # S3D has a fixed 224 px input: the same clip path at test size is r3d_18
+        encoder = "r3d_18" if feature_set["encoder"] == "s3d" else feature_set["encoder"]
+        cfg["features"]["sets"][name] = {
+            "encoder": encoder,
+            "weights": "none",
+            "input_size": [32, 32],
+            "num_frames": min(feature_set["num_frames"], 4),
+        }
     cfg["train"]["params"]["epochs"] = 2
+    if cfg.get("experiments", {}).get("hidden_classes"):
+        cfg["experiments"].update(ratios=[0.5], hidden_classes=2)
     cfg["train"]["inputs"].update(flow_length=4, audio_frames=40)
     cfg["imu"]["window"] = 100
     return cfg
@@ -253,8 +264,13 @@ def test_whole_dag_on_fixture(layout, fixtures, tmp_path):
     name = cfg["dataset"]["name"]
     summary = pd.read_csv(tmp_path / f"results/{name}/report/summary.csv")
     splits = read_manifest(tmp_path / f"results/{name}/manifest.parquet").attrs["splits"]
-    expected = {(v, s) for v in cfg["train"]["variants"] for s in splits}
-    assert set(zip(summary["variant"], summary["split"], strict=True)) == expected
+    expected = {
+        (v, s, e) for v in cfg["train"]["variants"] for s in splits for e in experiments(cfg, v)
+    }
+    assert (
+        set(zip(summary["variant"], summary["split"], summary["experiment"], strict=True))
+        == expected
+    )
     assert summary[["top1", "top5", "macro_f1"]].apply(lambda c: c.between(0, 1)).all().all()
 
 
@@ -268,7 +284,7 @@ def test_variants_without_their_modalities_are_skipped_with_a_reason(fixtures, t
     write_config(tmp_path, cfg)
     snakemake(tmp_path)
     summary = pd.read_csv(tmp_path / "results/stills/report/summary.csv")
-    assert summary["variant"].tolist() == ["rgb"]
+    assert summary["variant"].tolist() == ["still_image"]
     md = (tmp_path / "results/stills/report/summary.md").read_text()
     assert "variant flow skipped: dataset stills has no flow" in md
     assert "variant rgb_audio skipped: dataset stills has no audio" in md

@@ -113,7 +113,9 @@ def test_features_stage_with_a_video_backbone(prepared, tmp_path):
     assert shard["attrs"]["encoder"] == "r3d_18"
 
 
-def run_training(prepared: Path, out: Path, variant: str, spec: dict) -> dict:
+def run_training(
+    prepared: Path, out: Path, variant: str, spec: dict, experiment: dict | None = None, **train_
+) -> dict:
     shards = {
         m: [str(prepared / f"{n}.h5")]
         for m, n in (("rgb", "features"), ("flow", "flow"), ("audio", "audio"), ("imu", "imu"))
@@ -125,7 +127,8 @@ def run_training(prepared: Path, out: Path, variant: str, spec: dict) -> dict:
         variant,
         spec,
         "cross_subject",
-        TRAIN,
+        experiment or {"name": "full"},
+        {**TRAIN, **train_},
         INPUTS,
         "cpu",
         out,
@@ -143,6 +146,38 @@ def test_training_is_deterministic_on_cpu(prepared, tmp_path):
     assert description["shapes"]["flow"] == [4, 32, 32, 2]
 
 
+def test_hidden_class_experiment_withholds_classes_from_one_modality(prepared, tmp_path):
+    spec = {"model": "two_stage", "modalities": ["rgb", "imu"]}
+    experiment = {"name": "hidden_imu", "hidden": "imu", "count": 2}
+    metrics = run_training(prepared, tmp_path, "two_stage", spec, experiment)
+    assert metrics["experiment"] == "hidden_imu" and len(metrics["hidden_classes"]) == 2
+    assert 0 <= metrics["top1_hidden"] <= 1 and 0 <= metrics["top1_seen"] <= 1
+    description = json.loads((tmp_path / "model.json").read_text())
+    hidden = description["options"]["hidden_classes"]["imu"]
+    assert [description["classes"][i] for i in hidden] == metrics["hidden_classes"]
+    assert {row["phase"] for row in metrics["history"]} == {"pretrain", "fuse"}
+
+
+def test_ratio_experiment_and_validation_split(prepared, tmp_path):
+    rows = pd.DataFrame({"sample_id": [f"s{i}" for i in range(32)], "label_idx": np.arange(32) % 4})
+    quarter = train.experiment_rows(rows, {"name": "ratio25", "ratio": 0.25}, seed=0)
+    assert np.bincount(quarter["label_idx"]).tolist() == [2, 2, 2, 2]
+    assert train.experiment_rows(rows, {"name": "full"}, seed=0) is rows
+    spec = {"model": "single", "modalities": ["imu"]}
+    full = run_training(prepared, tmp_path / "full", "imu", spec, val_fraction=0.0)
+    assert full["n_train"] == 6 and full["n_val"] == 0
+    # one training sample per class: the validation split cannot take a class's last one
+    kept = run_training(prepared, tmp_path / "val", "imu", spec, val_fraction=0.5)
+    assert kept["n_train"] == 6 and kept["n_val"] == 0
+    with pytest.raises(ValueError, match=r"set train\.params\.val_fraction > 0"):
+        run_training(
+            prepared,
+            tmp_path / "meta",
+            "late",
+            {"model": "late", "modalities": ["imu", "rgb"], "options": {"combine": "meta"}},
+        )
+
+
 def test_training_quarantines_samples_missing_a_modality(prepared, tmp_path):
     import h5py
 
@@ -158,6 +193,7 @@ def test_training_quarantines_samples_missing_a_modality(prepared, tmp_path):
         "imu",
         {"model": "single", "modalities": ["imu"]},
         "cross_subject",
+        {"name": "full"},
         TRAIN,
         INPUTS,
         "cpu",
@@ -179,42 +215,6 @@ def test_bad_video_is_quarantined_by_frames_stage(prepared, tmp_path):
     assert "a1_s1_t1" not in ShardReader(tmp_path / "frames.h5").sample_ids()
     q = read_quarantine([quarantine_path(tmp_path / "frames.h5")])
     assert q["sample_id"].tolist() == ["a1_s1_t1"] and "broken.mp4" in q["reason"][0]
-
-
-def test_report_caps_the_quarantine_listing(tmp_path):
-    from harfuse.stages import report
-    from harfuse.store.quarantine import write_quarantine
-
-    metrics = tmp_path / "metrics.json"
-    metrics.write_text(
-        json.dumps(
-            {
-                "variant": "rgb",
-                "modalities": ["rgb"],
-                "split": "s",
-                "top1": 0.5,
-                "top5": 1.0,
-                "macro_f1": 0.4,
-                "mean_class_acc": 0.5,
-            }
-        )
-    )
-    rows = [{"sample_id": f"v{i}", "stage": "manifest", "reason": "no audio"} for i in range(30)]
-    write_quarantine(tmp_path / "q1.parquet", rows)
-    write_quarantine(tmp_path / "q2.parquet", rows[:5])  # a repeat from another run
-    report.run(
-        [metrics],
-        [tmp_path / "q1.parquet", tmp_path / "q2.parquet"],
-        ["a note"],
-        tmp_path / "summary.csv",
-        tmp_path / "summary.md",
-        tmp_path / "q.csv",
-    )
-    md = (tmp_path / "summary.md").read_text()
-    assert "- manifest: 30 samples" in md and "10 more rows in quarantine.csv." in md
-    assert "| v19 | manifest | no audio |" in md and "| v20 |" not in md
-    assert len(pd.read_csv(tmp_path / "q.csv")) == 30
-    assert "| rgb | rgb | s | 0.500 | 1.000 | 0.400 | 0.500 |" in md and "- a note" in md
 
 
 def test_dataset_with_dataloader_workers(prepared):

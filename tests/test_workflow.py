@@ -8,6 +8,9 @@ import pandas as pd
 import pytest
 import yaml
 
+from harfuse.plan import experiments, feature_set
+from harfuse.stages.report import COLUMNS
+
 from .helpers import REPO, job_counts, snakemake
 
 pytestmark = pytest.mark.slow
@@ -18,9 +21,20 @@ def tiny_config() -> dict:
     cfg["dataset"]["samples_per_shard"] = 36
     cfg["demo"].update(subjects=4, trials=3, size=48)
     cfg["frames"]["size"] = 48
-    cfg["features"]["input_size"] = [48, 48]
+    for spec in cfg["features"]["sets"].values():
+        spec["input_size"] = [48, 48]
     cfg["train"]["params"]["epochs"] = 40
+    cfg["experiments"].update(ratios=[0.5], ratio_variants=["imu", "mid_fusion"])
     return cfg
+
+
+def train_jobs(cfg: dict, uses) -> int:
+    """Training jobs (one split) of the variants for which ``uses(name, spec)`` is true."""
+    return sum(
+        len(experiments(cfg, name))
+        for name, spec in cfg["train"]["variants"].items()
+        if uses(name, spec)
+    )
 
 
 @pytest.fixture(scope="module")
@@ -33,40 +47,55 @@ def finished_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def test_report_lists_every_variant(finished_run):
     summary = pd.read_csv(finished_run / "results/demo/report/summary.csv")
-    assert list(summary.columns) == [
-        "variant",
-        "modalities",
-        "split",
-        "top1",
-        "top5",
-        "macro_f1",
-        "mean_class_acc",
-    ]
-    assert sorted(summary["variant"]) == sorted(tiny_config()["train"]["variants"])
+    assert list(summary.columns) == COLUMNS
+    cfg = tiny_config()
+    main = summary[summary["experiment"] == "full"]
+    assert sorted(main["variant"]) == sorted(cfg["train"]["variants"])
+    runs = {(v, e) for v in cfg["train"]["variants"] for e in experiments(cfg, v)}
+    assert set(zip(summary["variant"], summary["experiment"], strict=True)) == runs
+    assert {"ratio50", "hidden_rgb", "hidden_imu"} <= set(summary["experiment"])
     assert set(summary["split"]) == {"cross_subject"}
     assert summary[["top1", "top5", "macro_f1"]].apply(lambda c: c.between(0, 1)).all().all()
     assert (summary["top5"] >= summary["top1"]).all()
     md = (finished_run / "results/demo/report/summary.md").read_text()
     assert "weights: none (random init, frozen)" in md
     assert "No input was quarantined." in md
-    by_variant = summary.set_index("variant")
+    assert "## Hidden classes" in md and "## Mean ± std over splits" in md
+    by_variant = main.set_index("variant")
     assert by_variant.loc["mid_fusion", "modalities"] == "rgb+flow+audio+imu"
-    # the demo's modalities are complementary: fusion beats every single modality
-    singles = by_variant.loc[["rgb", "flow", "audio", "imu"], "top1"]
-    assert by_variant.loc["mid_fusion", "top1"] > singles.max() + 0.2
+    # the demo's modalities are complementary: the best fusion beats every single modality
+    single = [v for v, spec in cfg["train"]["variants"].items() if spec["model"] == "single"]
+    fusion = [v for v in cfg["train"]["variants"] if v not in single]
+    assert len(single) == 7
+    assert by_variant.loc[fusion, "top1"].max() > by_variant.loc[single, "top1"].max() + 0.2
+    hidden = summary[summary["experiment"].str.startswith("hidden")]
+    assert hidden[["top1_hidden", "top1_seen"]].notna().all().all()
+
+
+def test_report_figures_and_html_report(finished_run):
+    report = finished_run / "results/demo/report"
+    for name in ("confusion", "variants", "learning_curves", "ratio_sweep"):
+        assert (report / f"{name}.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n", name
+    aggregate = pd.read_csv(report / "aggregate.csv")
+    assert (aggregate["n_splits"] == 1).all() and aggregate["top1_std"].isna().all()
+    snakemake(finished_run, "--report", "report.html")
+    html = (finished_run / "report.html").read_text(errors="replace")
+    assert "ratio_sweep.png" in html and "Row-normalised confusion matrices" in html
 
 
 def test_stage_outputs_follow_the_layout(finished_run):
     res = finished_run / "results/demo"
-    for stage in ("frames", "audio", "imu", "flow-farneback", "features/resnet18"):
+    stages = ["frames", "audio", "imu", "flow-farneback"]
+    stages += [f"features/{name}" for name in tiny_config()["features"]["sets"]]
+    for stage in stages:
         assert sorted(p.name for p in (res / stage).glob("shard-*.h5")) == [
             "shard-0.h5",
             "shard-1.h5",
         ], stage
-    run = res / "runs/mid_fusion/cross_subject"
+    run = res / "runs/mid_fusion/cross_subject/full"
     for name in ("metrics.json", "model.pt", "model.json", "predictions.parquet"):
         assert (run / name).exists()
-    assert (finished_run / "logs/train_variant/demo/mid_fusion/cross_subject.log").exists()
+    assert (finished_run / "logs/train_variant/demo/mid_fusion/cross_subject/full.log").exists()
     assert not list(res.rglob(".*.tmp"))  # no temporary file left behind
 
 
@@ -75,26 +104,41 @@ def test_second_run_has_nothing_to_do(finished_run):
     assert "Nothing to be done" in out
 
 
-@pytest.mark.parametrize(
-    ("section", "change", "expected"),
-    [
-        (
-            "flow",
-            {"params": {"winsize": 9}},
-            {"compute_flow": 2, "train_variant": 3, "build_report": 1, "all": 1},
-        ),
-        (
-            "imu",
-            {"window": 90},
-            {"extract_imu": 2, "train_variant": 3, "build_report": 1, "all": 1},
-        ),
-    ],
-)
-def test_changing_a_section_reruns_exactly_its_stage_and_dependents(
-    finished_run, section, change, expected
-):
+def edit(cfg: dict, section: str) -> None:
+    """One parameter change in ``section`` (a config key, or a features set)."""
+    if section == "flow":
+        cfg["flow"]["params"] = {"winsize": 9}
+    elif section == "imu":
+        cfg["imu"]["window"] = 90
+    else:
+        cfg["features"]["sets"][section]["num_frames"] = 4
+
+
+#: section -> (stage rule it changes, whether a variant's run depends on it)
+SECTIONS = {
+    "flow": ("compute_flow", lambda cfg, v, spec: "flow" in spec["modalities"]),
+    "imu": ("extract_imu", lambda cfg, v, spec: "imu" in spec["modalities"]),
+    "video_cnn": (
+        "extract_features",
+        lambda cfg, v, spec: "rgb" in spec["modalities"] and feature_set(cfg, v) == "video_cnn",
+    ),
+}
+
+
+@pytest.mark.parametrize("section", sorted(SECTIONS))
+def test_changing_a_section_reruns_exactly_its_stage_and_dependents(finished_run, section):
     cfg = tiny_config()
-    cfg[section].update(change)
+    edit(cfg, section)
     (finished_run / f"config-{section}.yaml").write_text(yaml.safe_dump(cfg))
     out = snakemake(finished_run, "--dry-run", config=f"config-{section}.yaml")
+    stage, uses = SECTIONS[section]
+    expected = {
+        stage: 2,  # two shards
+        "train_variant": train_jobs(cfg, lambda v, spec: uses(cfg, v, spec)),
+        "build_report": 1,
+        "all": 1,
+    }
     assert job_counts(out) == expected
+    assert expected["train_variant"] < sum(
+        len(experiments(cfg, v)) for v in cfg["train"]["variants"]
+    )

@@ -4,11 +4,13 @@ import re
 from snakemake.utils import validate
 
 from harfuse.device import gpu_units
+from harfuse.plan import check_config, experiments, feature_params, feature_set
 from harfuse.provenance import code_version
 from harfuse.store.manifest import available_modalities, read_manifest, shard_ids
 from harfuse.workflow_env import export_src_on_pythonpath
 
 validate(config, "../schemas/config.schema.yaml")
+check_config(config)
 
 export_src_on_pythonpath(workflow.basedir)
 
@@ -22,9 +24,10 @@ wildcard_constraints:
     dataset=re.escape(DATASET),
     shard=r"\d+",
     flow_method=re.escape(config["flow"]["method"]),
-    encoder=re.escape(config["features"]["encoder"]),
+    features="|".join(re.escape(s) for s in config["features"]["sets"]),
     variant="|".join(re.escape(v) for v in VARIANTS),
     split=r"[A-Za-z0-9_]+",
+    experiment=r"full|ratio\d+|hidden_(rgb|flow|audio|imu)",
 
 
 def manifest_of(wildcards):
@@ -33,8 +36,9 @@ def manifest_of(wildcards):
     return read_manifest(path)
 
 
-def modality_shards(wildcards, modality: str) -> list[str]:
-    """Every shard file of one model input modality (rgb = cached frame features)."""
+def modality_shards(wildcards, modality: str, features: str) -> list[str]:
+    """Every shard file of one model input modality (rgb = the cached frame features of
+    set ``features``)."""
     pattern = {
         "rgb": rules.extract_features.output.shard,
         "flow": rules.compute_flow.output.shard,
@@ -45,7 +49,7 @@ def modality_shards(wildcards, modality: str) -> list[str]:
         pattern,
         dataset=wildcards.dataset,
         shard=shard_ids(manifest_of(wildcards)),
-        encoder=config["features"]["encoder"],
+        features=features,
         flow_method=config["flow"]["method"],
     )
 
@@ -53,7 +57,8 @@ def modality_shards(wildcards, modality: str) -> list[str]:
 def variant_inputs(wildcards) -> dict[str, list[str]]:
     """Shards of each modality the variant uses, keyed by modality."""
     spec = VARIANTS[wildcards.variant]
-    return {m: modality_shards(wildcards, m) for m in spec["modalities"]}
+    features = feature_set(config, wildcards.variant)
+    return {m: modality_shards(wildcards, m, features) for m in spec["modalities"]}
 
 
 def runnable_variants(wildcards) -> dict[str, str]:
@@ -69,15 +74,22 @@ def runnable_variants(wildcards) -> dict[str, str]:
 
 
 def run_files(wildcards, name: str) -> list[str]:
-    """``name`` (an output key of train_variant) for every runnable variant and split."""
+    """``name`` (an output key of train_variant) for every runnable variant, split and
+    experiment of the variant."""
     splits = manifest_of(wildcards).attrs["splits"]
     runnable = [v for v, why in runnable_variants(wildcards).items() if not why]
-    return expand(
-        getattr(rules.train_variant.output, name),
-        dataset=wildcards.dataset,
-        variant=runnable,
-        split=splits,
-    )
+    pattern = getattr(rules.train_variant.output, name)
+    return [
+        path
+        for v in runnable
+        for path in expand(
+            pattern,
+            dataset=wildcards.dataset,
+            variant=v,
+            split=splits,
+            experiment=list(experiments(config, v)),
+        )
+    ]
 
 
 def used_modalities(wildcards) -> set[str]:
@@ -111,19 +123,32 @@ def quarantine_tables(wildcards) -> list[str]:
 
 def report_notes(wildcards) -> list[str]:
     """Provenance lines printed under the report table, and the skipped variants."""
-    feats = config["features"]
-    weights = (
-        "none (random init, frozen)" if feats["weights"] == "none" else feats["weights"]
-    )
-    notes = {
-        "rgb": f"rgb = frozen {feats['encoder']} frame features, weights: {weights}",
-        "flow": f"flow = {config['flow']['method']} (OpenCV), stored as {config['flow']['storage']}",
-    }
-    used = used_modalities(wildcards)
     skipped = runnable_variants(wildcards)
-    return [n for m, n in notes.items() if m in used] + [
-        f"variant {v} {why}" for v, why in skipped.items() if why
-    ]
+    sets = sorted(
+        {
+            feature_set(config, v)
+            for v, spec in VARIANTS.items()
+            if not skipped[v] and "rgb" in spec["modalities"]
+        }
+    )
+    notes = []
+    for name in sets:
+        feats = config["features"]["sets"][name]
+        weights = (
+            "none (random init, frozen)"
+            if feats["weights"] == "none"
+            else feats["weights"]
+        )
+        notes.append(
+            f"rgb of set {name} = frozen {feats['encoder']} features, weights: {weights}"
+        )
+    if "flow" in used_modalities(wildcards):
+        backend = config["flow"]["backend"]
+        notes.append(
+            f"flow = {config['flow']['method']} (backend {backend}), "
+            f"stored as {config['flow']['storage']}"
+        )
+    return notes + [f"variant {v} {why}" for v, why in skipped.items() if why]
 
 
 def get_final_output() -> list[str]:

@@ -1,15 +1,16 @@
-# Stage features: cache a frozen image encoder's per-frame features of each frame shard.
+# Stage features: cache a frozen encoder's features of each frame shard, one cache per
+# named set of features.sets (changing one set reruns only its cache).
 
 
 rule extract_features:
     input:
         frames=rules.extract_frames.output.shard,
     output:
-        shard="results/{dataset}/features/{encoder}/shard-{shard}.h5",
+        shard="results/{dataset}/features/{features}/shard-{shard}.h5",
     log:
-        "logs/extract_features/{dataset}/{encoder}/shard-{shard}.log",
+        "logs/extract_features/{dataset}/{features}/shard-{shard}.log",
     benchmark:
-        "benchmarks/extract_features/{dataset}/{encoder}/shard-{shard}.tsv"
+        "benchmarks/extract_features/{dataset}/{features}/shard-{shard}.tsv"
     conda:
         "../../envs/torch.yaml"
     threads: 2
@@ -19,7 +20,7 @@ rule extract_features:
         gpu=GPU_PER_JOB,
     params:
         code_version=code_version("harfuse.stages.features"),
-        features=lookup(dpath="features", within=config),
+        features=lambda wildcards: feature_params(config, wildcards.features),
         device=config["device"],
     script:
         "../scripts/extract_features.py"

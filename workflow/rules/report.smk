@@ -1,14 +1,49 @@
-# Stage report: one table of every variant and split, and the quarantine summary.
+# Stage report: every run in one table, mean ± std over splits, figures, quarantine.
+# The files flagged with report() also go into `snakemake --report report.html`.
 
 
 rule build_report:
     input:
         metrics=lambda wildcards: run_files(wildcards, "metrics"),
         quarantine=quarantine_tables,
+        classes=rules.build_manifest.output.classes,
     output:
-        csv="results/{dataset}/report/summary.csv",
+        csv=report(
+            "results/{dataset}/report/summary.csv",
+            caption="../report/summary.rst",
+            category="Results",
+        ),
+        aggregate=report(
+            "results/{dataset}/report/aggregate.csv",
+            caption="../report/aggregate.rst",
+            category="Results",
+        ),
         md="results/{dataset}/report/summary.md",
-        quarantine="results/{dataset}/report/quarantine.csv",
+        quarantine=report(
+            "results/{dataset}/report/quarantine.csv",
+            caption="../report/quarantine.rst",
+            category="Inputs",
+        ),
+        confusion=report(
+            "results/{dataset}/report/confusion.png",
+            caption="../report/confusion.rst",
+            category="Figures",
+        ),
+        variants=report(
+            "results/{dataset}/report/variants.png",
+            caption="../report/variants.rst",
+            category="Figures",
+        ),
+        learning_curves=report(
+            "results/{dataset}/report/learning_curves.png",
+            caption="../report/learning_curves.rst",
+            category="Figures",
+        ),
+        ratio_sweep=report(
+            "results/{dataset}/report/ratio_sweep.png",
+            caption="../report/ratio_sweep.rst",
+            category="Figures",
+        ),
     log:
         "logs/build_report/{dataset}.log",
     benchmark:

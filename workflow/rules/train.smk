@@ -1,4 +1,5 @@
-# Stage train: train and evaluate one variant on one split protocol of the manifest.
+# Stage train: train and evaluate one variant on one split protocol of the manifest, in one
+# experiment (full, training-data ratio, hidden classes).
 
 
 rule train_variant:
@@ -7,15 +8,15 @@ rule train_variant:
         manifest=rules.build_manifest.output.manifest,
         classes=rules.build_manifest.output.classes,
     output:
-        metrics="results/{dataset}/runs/{variant}/{split}/metrics.json",
-        model="results/{dataset}/runs/{variant}/{split}/model.pt",
-        description="results/{dataset}/runs/{variant}/{split}/model.json",
-        predictions="results/{dataset}/runs/{variant}/{split}/predictions.parquet",
-        quarantine="results/{dataset}/runs/{variant}/{split}/quarantine.parquet",
+        metrics="results/{dataset}/runs/{variant}/{split}/{experiment}/metrics.json",
+        model="results/{dataset}/runs/{variant}/{split}/{experiment}/model.pt",
+        description="results/{dataset}/runs/{variant}/{split}/{experiment}/model.json",
+        predictions="results/{dataset}/runs/{variant}/{split}/{experiment}/predictions.parquet",
+        quarantine="results/{dataset}/runs/{variant}/{split}/{experiment}/quarantine.parquet",
     log:
-        "logs/train_variant/{dataset}/{variant}/{split}.log",
+        "logs/train_variant/{dataset}/{variant}/{split}/{experiment}.log",
     benchmark:
-        "benchmarks/train_variant/{dataset}/{variant}/{split}.tsv"
+        "benchmarks/train_variant/{dataset}/{variant}/{split}/{experiment}.tsv"
     conda:
         "../../envs/torch.yaml"
     threads: 1
@@ -26,6 +27,9 @@ rule train_variant:
     params:
         code_version=code_version("harfuse.stages.train"),
         spec=lambda wildcards: VARIANTS[wildcards.variant],
+        experiment=lambda wildcards: experiments(config, wildcards.variant)[
+            wildcards.experiment
+        ],
         train=lookup(dpath="train/params", within=config),
         inputs=lookup(dpath="train/inputs", within=config),
         device=config["device"],

@@ -1,4 +1,6 @@
-"""Rule build_report: the summary table of every variant."""
+"""Rule build_report: tables, figures and the quarantine summary of every run."""
+
+from pathlib import Path
 
 from harfuse.runlog import log_to
 from harfuse.stages import report
@@ -7,8 +9,7 @@ with log_to(snakemake.log[0]):
     report.run(
         list(snakemake.input.metrics),
         list(snakemake.input.quarantine),
+        snakemake.input.classes,
         list(snakemake.params.notes),
-        snakemake.output.csv,
-        snakemake.output.md,
-        snakemake.output.quarantine,
+        out_dir=Path(snakemake.output.csv).parent,
     )

@@ -14,6 +14,7 @@ with log_to(snakemake.log[0]):
         variant=snakemake.wildcards.variant,
         spec=spec,
         split=snakemake.wildcards.split,
+        experiment=dict(snakemake.params.experiment),
         train=dict(snakemake.params.train),
         inputs=dict(snakemake.params.inputs),
         device=snakemake.params.device,

@@ -1,4 +1,5 @@
-"""Stage ``report``: one table of every trained variant, plus the quarantine summary."""
+"""Stage ``report``: every trained run in one table, the mean ± std over splits, the
+hidden-class results, figures, and the quarantine summary."""
 
 from __future__ import annotations
 
@@ -8,37 +9,105 @@ from pathlib import Path
 
 import pandas as pd
 
+from harfuse import plots
+from harfuse.plan import FULL
 from harfuse.store.atomic import atomic_path, write_text
 from harfuse.store.quarantine import read_quarantine
 
-COLUMNS = ["variant", "modalities", "split", "top1", "top5", "macro_f1", "mean_class_acc"]
-
-
-def summary_table(metrics_paths: Sequence[str | Path]) -> pd.DataFrame:
-    """One row per ``metrics.json``, sorted by split then descending top-1."""
-    rows = []
-    for path in metrics_paths:
-        m = json.loads(Path(path).read_text())
-        rows.append({**{k: m[k] for k in COLUMNS}, "modalities": "+".join(m["modalities"])})
-    df = pd.DataFrame(rows, columns=COLUMNS)
-    return df.sort_values(
-        ["split", "top1", "variant"], ascending=[True, False, True], ignore_index=True
-    )
-
-
+METRICS = ["top1", "top5", "macro_f1", "mean_class_acc"]
+COLUMNS = ["variant", "modalities", "split", "experiment", *METRICS, "top1_hidden", "top1_seen"]
 #: quarantine rows shown per stage in summary.md (all of them are in quarantine.csv)
 SHOWN_PER_STAGE = 20
 
 
-def markdown(table: pd.DataFrame, quarantine: pd.DataFrame, notes: Sequence[str]) -> str:
-    """The ``summary.md`` text."""
-    head = "| " + " | ".join(table.columns) + " |\n|" + "---|" * len(table.columns) + "\n"
-    body = "".join(
-        "| " + " | ".join(f"{v:.3f}" if isinstance(v, float) else str(v) for v in row) + " |\n"
-        for row in table.itertuples(index=False)
+def load_runs(metrics_paths: Sequence[str | Path]) -> list[dict]:
+    """Every ``metrics.json``, ``modalities`` joined with ``+``."""
+    runs = []
+    for path in metrics_paths:
+        m = json.loads(Path(path).read_text())
+        runs.append({**m, "modalities": "+".join(m["modalities"])})
+    return runs
+
+
+def summary_table(runs: Sequence[dict]) -> pd.DataFrame:
+    """One row per run, sorted by split, experiment (``full`` first), descending top-1."""
+    df = pd.DataFrame([{k: r.get(k) for k in COLUMNS} for r in runs], columns=COLUMNS)
+    df[COLUMNS[4:]] = df[COLUMNS[4:]].astype(float)
+    order = df["experiment"].ne(FULL)
+    return (
+        df.assign(_order=order)
+        .sort_values(
+            ["split", "_order", "experiment", "top1", "variant"],
+            ascending=[True, True, True, False, True],
+        )
+        .drop(columns="_order")
+        .reset_index(drop=True)
     )
-    lines = ["# harfuse report", "", head + body]
+
+
+def aggregate(table: pd.DataFrame) -> pd.DataFrame:
+    """Mean and std over splits per (variant, experiment): ``{metric}_mean``,
+    ``{metric}_std`` (NaN with one split) and ``n_splits``."""
+    keys = ["variant", "modalities", "experiment"]
+    grouped = table.groupby(keys, sort=False)
+    out = grouped[METRICS].agg(["mean", "std"])
+    out.columns = [f"{m}_{stat}" for m, stat in out.columns]
+    out["n_splits"] = grouped.size()
+    return out.reset_index().sort_values(
+        ["experiment", "top1_mean"], ascending=[True, False], ignore_index=True
+    )
+
+
+def _markdown_table(df: pd.DataFrame) -> list[str]:
+    head = ["| " + " | ".join(df.columns) + " |", "|" + "---|" * len(df.columns)]
+    cell = lambda v: f"{v:.3f}" if isinstance(v, float) else ("" if v is None else str(v))  # noqa: E731
+    return head + [
+        "| " + " | ".join(cell(v) for v in row) + " |" for row in df.itertuples(index=False)
+    ]
+
+
+def markdown(
+    table: pd.DataFrame,
+    means: pd.DataFrame,
+    runs: Sequence[dict],
+    quarantine: pd.DataFrame,
+    notes: Sequence[str],
+) -> str:
+    """The ``summary.md`` text."""
+    lines = ["# harfuse report", ""]
+    lines += [*_markdown_table(table[COLUMNS[:8]]), ""]
     lines += [f"- {n}" for n in notes]
+    lines += [
+        "",
+        "## Mean ± std over splits",
+        "",
+        "| variant | experiment | splits | " + " | ".join(METRICS) + " |",
+        "|---|---|---|" + "---|" * len(METRICS),
+    ]
+    for r in means.itertuples(index=False):
+        cells = [
+            f"{getattr(r, m + '_mean'):.3f}"
+            + (f" ± {getattr(r, m + '_std'):.3f}" if r.n_splits > 1 else "")
+            for m in METRICS
+        ]
+        lines.append(f"| {r.variant} | {r.experiment} | {r.n_splits} | " + " | ".join(cells) + " |")
+    hidden = [r for r in runs if "hidden_classes" in r]
+    if hidden:
+        lines += [
+            "",
+            "## Hidden classes",
+            "",
+            "Classes withheld from one modality's stage-1 training; stage 2 saw every class.",
+            "",
+            "| variant | split | experiment | hidden classes | top1 hidden | top1 seen | top1 |",
+            "|---|---|---|---|---|---|---|",
+        ]
+        lines += [
+            f"| {r['variant']} | {r['split']} | {r['experiment']} | "
+            f"{', '.join(r['hidden_classes'])} | {r['top1_hidden']:.3f} | "
+            f"{r['top1_seen']:.3f} | {r['top1']:.3f} |"
+            for r in hidden
+        ]
     lines += ["", "## Quarantine", ""]
     if quarantine.empty:
         lines.append("No input was quarantined.")
@@ -56,17 +125,37 @@ def markdown(table: pd.DataFrame, quarantine: pd.DataFrame, notes: Sequence[str]
 def run(
     metrics_paths: Sequence[str | Path],
     quarantine_paths: Sequence[str | Path],
+    classes_path: str | Path,
     notes: Sequence[str],
-    csv_path: str | Path,
-    md_path: str | Path,
-    quarantine_csv: str | Path,
+    out_dir: str | Path,
 ) -> None:
-    """Write ``summary.csv``, ``summary.md`` and ``quarantine.csv`` (every quarantine row
-    of every stage, without repeats: training runs report the same missing samples)."""
-    table = summary_table(metrics_paths)
-    with atomic_path(csv_path) as tmp:
+    """Write under ``out_dir``: ``summary.csv`` (one row per variant, split and
+    experiment), ``aggregate.csv`` (mean ± std over splits), ``summary.md``,
+    ``quarantine.csv`` (every quarantine row of every stage, without repeats) and the
+    figures ``confusion.png``, ``variants.png``, ``learning_curves.png``,
+    ``ratio_sweep.png``."""
+    out_dir = Path(out_dir)
+    runs = load_runs(metrics_paths)
+    table = summary_table(runs)
+    means = aggregate(table)
+    with atomic_path(out_dir / "summary.csv") as tmp:
         table.to_csv(tmp, index=False, float_format="%.4f")
+    with atomic_path(out_dir / "aggregate.csv") as tmp:
+        means.to_csv(tmp, index=False, float_format="%.4f")
     quarantine = read_quarantine(quarantine_paths).drop_duplicates(ignore_index=True)
-    with atomic_path(quarantine_csv) as tmp:
+    with atomic_path(out_dir / "quarantine.csv") as tmp:
         quarantine.to_csv(tmp, index=False)
-    write_text(md_path, markdown(table, quarantine, notes))
+    write_text(out_dir / "summary.md", markdown(table, means, runs, quarantine, notes))
+
+    main = sorted(
+        (r for r in runs if r["experiment"] == FULL), key=lambda r: (r["split"], r["variant"])
+    )
+    first_split = [r for r in main if r["split"] == main[0]["split"]] if main else []
+    classes = json.loads(Path(classes_path).read_text())
+    plots.confusion_matrices(first_split, classes, out_dir / "confusion.png")
+    plots.variant_bars(means[means["experiment"] == FULL], out_dir / "variants.png")
+    plots.learning_curves(first_split, out_dir / "learning_curves.png")
+    sweep = pd.DataFrame(
+        [{"variant": r["variant"], "ratio": r.get("ratio"), "top1": r["top1"]} for r in runs]
+    )
+    plots.ratio_sweep(sweep, out_dir / "ratio_sweep.png")

@@ -26,7 +26,8 @@ from harfuse.store.dataset import (
 from harfuse.store.manifest import read_manifest
 from harfuse.store.quarantine import write_quarantine
 from harfuse.train.loop import TrainParams, fit, predict
-from harfuse.train.metrics import classification_metrics
+from harfuse.train.metrics import classification_metrics, top_k_accuracy
+from harfuse.train.splits import hidden_classes, stratified_pick
 
 log = logging.getLogger(__name__)
 
@@ -44,6 +45,16 @@ def build_sources(
     return {m: builders[m](paths) for m, paths in sorted(shards.items())}
 
 
+def experiment_rows(
+    train_rows: pd.DataFrame, experiment: dict[str, Any], seed: int
+) -> pd.DataFrame:
+    """The training rows an experiment uses: all of them, or a stratified ``ratio``."""
+    ratio = experiment.get("ratio", 1.0)
+    if ratio >= 1.0:
+        return train_rows
+    return train_rows[stratified_pick(train_rows["label_idx"].to_numpy(), ratio, seed, False)]
+
+
 def run(
     manifest_path: str | Path,
     classes_path: str | Path,
@@ -51,19 +62,27 @@ def run(
     variant: str,
     spec: dict[str, Any],
     split: str,
+    experiment: dict[str, Any],
     train: dict[str, Any],
     inputs: dict[str, Any],
     device: str,
     out_dir: str | Path,
     threads: int = 1,
 ) -> None:
-    """Train variant ``variant`` (``spec``: ``model``, ``modalities``, ``options``) and
-    write ``model.pt``, ``model.json``, ``metrics.json``, ``predictions.parquet`` and
-    ``quarantine.parquet`` (samples lacking a modality) under ``out_dir``."""
+    """Train variant ``variant`` (``spec``: ``model``, ``modalities``, ``options``) on split
+    ``split`` under ``experiment`` (``name``; ``ratio`` = fraction of the training split
+    used; ``hidden`` + ``count`` = classes withheld from that modality's stage-1 training)
+    and write ``model.pt``, ``model.json``, ``metrics.json``, ``predictions.parquet`` and
+    ``quarantine.parquet`` (samples lacking a modality) under ``out_dir``.
+
+    A stratified ``val_fraction`` of the (experiment's) training rows is held out for
+    early stopping and for what late fusion tunes; the test rows are only predicted.
+    """
     torch.set_num_threads(threads)
     out_dir = Path(out_dir)
     df = read_manifest(manifest_path)
     classes = json.loads(Path(classes_path).read_text())
+    params = TrainParams(**train)
     sources = build_sources({m: shards[m] for m in spec["modalities"]}, inputs)
     missing = [
         {"sample_id": s, "stage": "train", "reason": f"no {m} for {s} (quarantined upstream)"}
@@ -72,7 +91,12 @@ def run(
         if s not in src
     ]
     usable = df[~df["sample_id"].isin({r["sample_id"] for r in missing})]
-    train_rows, test_rows = (usable[usable[split] == part] for part in ("train", "test"))
+    fit_rows, test_rows = (usable[usable[split] == part] for part in ("train", "test"))
+    fit_rows = experiment_rows(fit_rows, experiment, params.seed)
+    held_out = stratified_pick(
+        fit_rows["label_idx"].to_numpy(), params.val_fraction, params.seed, True
+    )
+    train_rows, val_rows = fit_rows[~held_out], fit_rows[held_out]
     if train_rows.empty or test_rows.empty:
         raise ValueError(
             f"variant {variant}, split {split}: {len(train_rows)} train and "
@@ -83,39 +107,63 @@ def run(
         mean, std = imu_channel_stats(shards["imu"], list(train_rows["sample_id"]))
         sources["imu"] = imu_source(shards["imu"], mean, std)
         normalisation["imu"] = {"mean": mean.tolist(), "std": std.tolist()}
-    train_data = MultiModalDataset(train_rows["sample_id"], train_rows["label_idx"], sources)
-    test_data = MultiModalDataset(test_rows["sample_id"], test_rows["label_idx"], sources)
+    train_data, val_data, test_data = (
+        MultiModalDataset(rows["sample_id"], rows["label_idx"], sources)
+        for rows in (train_rows, val_rows, test_rows)
+    )
     shapes = {m: tuple(v.shape) for m, v in train_data[0].items() if m != "label"}
-    options = spec.get("options") or {}
-    params = TrainParams(**train)
+    options = dict(spec.get("options") or {})
+    hidden: list[int] = []
+    if "hidden" in experiment:
+        both = set(train_rows["label_idx"]) & set(test_rows["label_idx"])
+        hidden = hidden_classes([int(c) for c in both], experiment["count"], params.seed)
+        options["hidden_classes"] = {experiment["hidden"]: hidden}
     torch.manual_seed(params.seed)  # model init is part of the seeded run
     model = create_model(spec["model"], shapes, len(classes), **options)
+    if getattr(model, "needs_validation", False) and val_rows.empty:
+        raise ValueError(
+            f"variant {variant} fits on held-out predictions: set train.params.val_fraction > 0"
+        )
     dev = resolve_device(device)
     log.info(
-        "%s on %s: %d train, %d test samples, shapes %s",
+        "%s on %s (%s): %d train, %d validation, %d test samples, shapes %s",
         variant,
         split,
+        experiment["name"],
         len(train_data),
+        len(val_data),
         len(test_data),
         shapes,
     )
-    history = fit(model, train_data, params, dev)
+    history = fit(model, train_data, params, dev, val_data if len(val_data) else None)
     probs = predict(model, test_data, dev)
     labels = test_rows["label_idx"].to_numpy()
     metrics = classification_metrics(probs, labels)
+    if hidden:
+        is_hidden = np.isin(labels, hidden)
+        metrics["hidden_classes"] = [classes[i] for i in hidden]
+        metrics["top1_hidden"] = top_k_accuracy(probs[is_hidden], labels[is_hidden], 1)
+        metrics["top1_seen"] = top_k_accuracy(probs[~is_hidden], labels[~is_hidden], 1)
     log.info(
-        "%s on %s: top1 %.3f macro-F1 %.3f", variant, split, metrics["top1"], metrics["macro_f1"]
+        "%s on %s (%s): top1 %.3f macro-F1 %.3f",
+        variant,
+        split,
+        experiment["name"],
+        metrics["top1"],
+        metrics["macro_f1"],
     )
 
     description = {
         "variant": variant,
         "model": spec["model"],
         "modalities": spec["modalities"],
+        "features": spec.get("features"),
         "options": options,
         "shapes": {m: list(s) for m, s in shapes.items()},
         "classes": classes,
         "inputs": inputs,
         "split": split,
+        "experiment": experiment,
         "train": train,
         "normalisation": normalisation,
     }
@@ -140,8 +188,12 @@ def run(
             "variant": variant,
             "modalities": spec["modalities"],
             "split": split,
+            "experiment": experiment["name"],
+            # fraction of the training split used; None for hidden-class runs (not in the sweep)
+            "ratio": None if "hidden" in experiment else experiment.get("ratio", 1.0),
             "n_train": len(train_data),
+            "n_val": len(val_data),
             "n_test": len(test_data),
-            "loss_history": history,
+            "history": history,
         },
     )

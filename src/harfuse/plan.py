@@ -1,0 +1,73 @@
+"""What the workflow trains, from the config: each variant's feature set and experiments,
+and the cross-references the JSON schema cannot check."""
+
+from __future__ import annotations
+
+from typing import Any
+
+#: the main run of every variant: the whole training split
+FULL = "full"
+
+
+class ConfigError(ValueError):
+    """A config value that refers to something the config does not define."""
+
+
+def check_config(config: dict[str, Any]) -> None:
+    """Raise :class:`ConfigError` naming the key when a reference does not resolve."""
+    sets = config["features"]["sets"]
+    variants = config["train"]["variants"]
+    if config["features"]["default"] not in sets:
+        raise ConfigError(
+            f"features.default: {config['features']['default']!r} is not a set of "
+            f"features.sets ({', '.join(sets)})"
+        )
+    for name, spec in variants.items():
+        if "features" in spec and spec["features"] not in sets:
+            raise ConfigError(
+                f"train.variants.{name}.features: {spec['features']!r} is not a set of "
+                f"features.sets ({', '.join(sets)})"
+            )
+        if "features" in spec and "rgb" not in spec["modalities"]:
+            raise ConfigError(
+                f"train.variants.{name}.features: the variant has no rgb modality to read it"
+            )
+    unknown = set(config.get("experiments", {}).get("ratio_variants", [])) - set(variants)
+    if unknown:
+        raise ConfigError(
+            f"experiments.ratio_variants: {', '.join(sorted(unknown))} not in train.variants"
+        )
+
+
+def feature_set(config: dict[str, Any], variant: str) -> str:
+    """The features set the ``rgb`` modality of ``variant`` reads."""
+    return config["train"]["variants"][variant].get("features", config["features"]["default"])
+
+
+def feature_params(config: dict[str, Any], name: str) -> dict[str, Any]:
+    """Everything the features stage needs for set ``name``: the set plus shared keys."""
+    shared = {k: v for k, v in config["features"].items() if k not in ("default", "sets")}
+    return {**shared, **config["features"]["sets"][name]}
+
+
+def ratio_name(ratio: float) -> str:
+    """``0.25`` -> ``ratio25`` (percent, rounded)."""
+    return f"ratio{round(100 * ratio)}"
+
+
+def experiments(config: dict[str, Any], variant: str) -> dict[str, dict[str, Any]]:
+    """Experiment name -> spec for ``variant``: ``full``; ``ratio{P}`` with ``ratio`` for
+    the ratio sweep; ``hidden_{modality}`` with ``hidden`` and ``count`` for each modality
+    of a ``two_stage`` variant when ``experiments.hidden_classes`` is set."""
+    spec = config["train"]["variants"][variant]
+    settings = config.get("experiments", {})
+    out: dict[str, dict[str, Any]] = {FULL: {"name": FULL}}
+    swept = settings.get("ratio_variants") or list(config["train"]["variants"])
+    if variant in swept:
+        for ratio in settings.get("ratios", []):
+            out[ratio_name(ratio)] = {"name": ratio_name(ratio), "ratio": ratio}
+    count = settings.get("hidden_classes", 0)
+    if count and spec["model"] == "two_stage":
+        for m in spec["modalities"]:
+            out[f"hidden_{m}"] = {"name": f"hidden_{m}", "hidden": m, "count": count}
+    return out
