@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from harfuse.datasets.demo import DemoSpec, generate_demo
+from harfuse.stages import audio, features, flow, frames, imu, manifest
 
 REPO = Path(__file__).resolve().parents[1]
 #: 2 subjects x 6 actions x 1 trial = 12 samples; s1 trains, s2 tests
@@ -16,3 +17,38 @@ TINY_DEMO = DemoSpec(seed=3, subjects=2, trials=1, size=48)
 @pytest.fixture(scope="session")
 def demo_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return generate_demo(tmp_path_factory.mktemp("demo") / "demo", TINY_DEMO)
+
+
+TRAIN = {"epochs": 3, "batch_size": 4, "lr": 1e-3, "weight_decay": 0.0, "seed": 0}
+INPUTS = {"flow_length": 4, "audio_frames": 60}
+FRAMES = {"fps": 8.0, "size": 32, "storage": "raw"}
+AUDIO = {"sample_rate": 16000, "n_mels": 32, "n_fft": 512, "hop_length": 320}
+FLOW = {"method": "farneback", "bound": 20.0, "storage": "uint8"}
+FEATURES = {
+    "encoder": "resnet18",
+    "weights": "none",
+    "num_frames": 4,
+    "input_size": [32, 32],
+    "batch_size": 5,
+    "seed": 0,
+}
+
+
+@pytest.fixture(scope="session")
+def prepared(demo_root, tmp_path_factory) -> Path:
+    """Every stage run on the tiny demo, without Snakemake (one shard per stage)."""
+    out = tmp_path_factory.mktemp("stages")
+    manifest.run(
+        out / "manifest.parquet",
+        out / "classes.json",
+        out / "quarantine.parquet",
+        {"root": str(demo_root), "layout": "demo"},
+        samples_per_shard=100,
+    )
+    m = out / "manifest.parquet"
+    frames.run(m, 0, out / "frames.h5", FRAMES, "skip")
+    audio.run(m, 0, out / "audio.h5", AUDIO, "skip")
+    imu.run(m, 0, out / "imu.h5", {"rate": 50.0, "window": 100}, "skip")
+    flow.run(out / "frames.h5", out / "flow.h5", FLOW, "skip")
+    features.run(out / "frames.h5", out / "features.h5", FEATURES, "cpu")
+    return out

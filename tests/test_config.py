@@ -1,9 +1,12 @@
 import copy
+import re
 
 import pytest
 import yaml
 from snakemake.exceptions import WorkflowError
 from snakemake.utils import validate
+
+from harfuse.plan import ConfigError, check_config, experiments, feature_params, feature_set
 
 from .conftest import REPO
 
@@ -56,3 +59,46 @@ def test_every_config_key_is_commented():
             continue
         above = lines[i - 1].strip() if i else ""
         assert "#" in line or above.startswith("#"), f"config.yaml:{i + 1} lacks a comment"
+
+
+@pytest.mark.parametrize(
+    ("edit", "message"),
+    [
+        (
+            lambda c: c["features"].update(default="clip"),
+            "features.default: 'clip' is not a set of features.sets",
+        ),
+        (
+            lambda c: c["train"]["variants"]["rgb"].update(features="clip"),
+            "train.variants.rgb.features: 'clip' is not a set",
+        ),
+        (
+            lambda c: c["train"]["variants"]["imu"].update(features="video_cnn"),
+            "train.variants.imu.features: the variant has no rgb modality",
+        ),
+        (
+            lambda c: c["experiments"].update(ratio_variants=["imu", "nope"]),
+            "experiments.ratio_variants: nope not in train.variants",
+        ),
+    ],
+)
+def test_config_references_are_checked(edit, message):
+    cfg = copy.deepcopy(default_config())
+    edit(cfg)
+    with pytest.raises(ConfigError, match=re.escape(message)):
+        check_config(cfg)
+
+
+def test_experiments_of_each_variant():
+    cfg = default_config()
+    check_config(cfg)
+    assert list(experiments(cfg, "rgb")) == ["full"]
+    assert list(experiments(cfg, "imu")) == ["full", "ratio25", "ratio50"]
+    assert experiments(cfg, "two_stage")["hidden_imu"] == {
+        "name": "hidden_imu",
+        "hidden": "imu",
+        "count": 2,
+    }
+    assert feature_set(cfg, "rgb_video") == "video_cnn" and feature_set(cfg, "rgb") == "frame_cnn"
+    params = feature_params(cfg, "video_cnn")
+    assert params["encoder"] == "r3d_18" and params["batch_size"] == 4

@@ -87,7 +87,9 @@ def test_summary_rows_and_order(finished):
 def test_mean_and_std_over_splits(finished):
     agg = pd.read_csv(finished / "aggregate.csv").set_index(["variant", "experiment"])
     assert agg.loc[("fusion", "full"), "top1_mean"] == pytest.approx(0.8)
-    assert agg.loc[("fusion", "full"), "top1_std"] == pytest.approx(np.std([0.9, 0.7], ddof=1), abs=1e-4)
+    assert agg.loc[("fusion", "full"), "top1_std"] == pytest.approx(
+        np.std([0.9, 0.7], ddof=1), abs=1e-4
+    )
     assert agg.loc[("imu", "full"), "n_splits"] == 2
     assert agg.loc[("imu", "ratio50"), "n_splits"] == 1
     md = (finished / "summary.md").read_text()

@@ -9,51 +9,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from harfuse.stages import audio, features, flow, frames, imu, manifest, train
+from harfuse.stages import features, frames, train
 from harfuse.store.manifest import read_manifest, write_manifest
 from harfuse.store.quarantine import quarantine_path, read_quarantine
 from harfuse.store.shards import ShardReader, read_feature_shard
 
-TRAIN = {"epochs": 3, "batch_size": 4, "lr": 1e-3, "weight_decay": 0.0, "seed": 0}
-INPUTS = {"flow_length": 4, "audio_frames": 60}
-FEATURES = {
-    "encoder": "resnet18",
-    "weights": "none",
-    "num_frames": 4,
-    "input_size": [32, 32],
-    "batch_size": 5,
-    "seed": 0,
-}
-
-
-@pytest.fixture(scope="module")
-def prepared(demo_root, tmp_path_factory) -> Path:
-    out = tmp_path_factory.mktemp("stages")
-    manifest.run(
-        out / "manifest.parquet",
-        out / "classes.json",
-        out / "quarantine.parquet",
-        {"root": str(demo_root), "layout": "demo"},
-        samples_per_shard=100,
-    )
-    m = out / "manifest.parquet"
-    frames.run(m, 0, out / "frames.h5", {"fps": 8.0, "size": 32}, "skip")
-    audio.run(
-        m,
-        0,
-        out / "audio.h5",
-        {"sample_rate": 16000, "n_mels": 32, "n_fft": 512, "hop_length": 320},
-        "skip",
-    )
-    imu.run(m, 0, out / "imu.h5", {"rate": 50.0, "window": 100}, "skip")
-    flow.run(
-        out / "frames.h5",
-        out / "flow.h5",
-        {"method": "farneback", "bound": 20.0, "storage": "uint8"},
-        "skip",
-    )
-    features.run(out / "frames.h5", out / "features.h5", FEATURES, "cpu")
-    return out
+from .conftest import FEATURES, FRAMES, INPUTS, TRAIN
 
 
 def test_manifest_stage(prepared):
@@ -68,7 +29,7 @@ def test_shard_contents_and_provenance(prepared):
     clip = fr.read("a1_s1_t1", "frames")
     # 1.6-2.4 s at 8 fps, short side 32
     assert clip.dtype == np.uint8 and clip.shape[1:] == (32, 32, 3) and 12 <= len(clip) <= 20
-    assert fr.params == {"fps": 8.0, "size": 32}
+    assert fr.params == FRAMES
 
     au = ShardReader(prepared / "audio.h5")
     mel, attrs = au.read("a1_s1_t1", "audio"), au.attrs("a1_s1_t1", "audio")

@@ -4,7 +4,13 @@ import re
 from snakemake.utils import validate
 
 from harfuse.device import gpu_units
-from harfuse.plan import check_config, experiments, feature_params, feature_set
+from harfuse.plan import (
+    check_config,
+    experiments,
+    feature_params,
+    feature_set,
+    preprocessing,
+)
 from harfuse.provenance import code_version
 from harfuse.store.manifest import available_modalities, read_manifest, shard_ids
 from harfuse.workflow_env import export_src_on_pythonpath

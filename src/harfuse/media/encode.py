@@ -1,9 +1,11 @@
-"""Writing media with PyAV: the demo dataset and the test fixtures use this one writer."""
+"""Writing media with PyAV: the demo dataset, the test fixtures and ``harfuse predict
+--overlay`` use this one writer."""
 
 from __future__ import annotations
 
 import fractions
-from collections.abc import Sequence
+import itertools
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -14,7 +16,7 @@ _VFR_TIME_BASE = fractions.Fraction(1, 1000)
 
 def write_video(
     path: str | Path,
-    frames: np.ndarray,
+    frames: Iterable[np.ndarray],
     fps: float,
     audio: np.ndarray | None = None,
     audio_rate: int = 16000,
@@ -24,7 +26,8 @@ def write_video(
     qp: int = 0,
     audio_codec: str = "aac",
 ) -> None:
-    """Encode ``frames`` ``(T, H, W, 3)`` uint8 RGB, plus mono ``audio`` (float in [-1, 1])
+    """Encode ``frames`` (``(T, H, W, 3)`` uint8 RGB, or an iterable of ``(H, W, 3)``
+    frames, consumed one at a time), plus mono ``audio`` (float in [-1, 1])
     with ``audio_codec`` if given.
 
     ``times_s`` gives each frame's presentation time (variable frame rate, ms
@@ -35,10 +38,14 @@ def write_video(
     """
     import av
 
+    frames = iter(frames)
+    first = next(frames, None)
+    if first is None:
+        raise ValueError(f"{path}: no frames to write")
     rate = fractions.Fraction(fps).limit_denominator(1001)
     with av.open(str(path), "w", format=container_format) as out:
         vstream = out.add_stream(codec, rate=rate)
-        vstream.width, vstream.height = frames.shape[2], frames.shape[1]
+        vstream.height, vstream.width = first.shape[:2]
         vstream.pix_fmt = "yuv420p"
         if codec == "libx264":
             vstream.options = {"qp": str(qp), "preset": "veryfast"}
@@ -48,7 +55,7 @@ def write_video(
         astream = None
         if audio is not None:
             astream = out.add_stream(audio_codec, rate=audio_rate, layout="mono")
-        for i, rgb in enumerate(frames):
+        for i, rgb in enumerate(itertools.chain([first], frames)):
             frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(rgb), format="rgb24")
             frame.pts = i if times_s is None else round(times_s[i] / _VFR_TIME_BASE)
             frame.time_base = time_base

@@ -50,6 +50,21 @@ def encode_clips(
     return np.concatenate(out) if out else np.zeros((0, 1, encoder.out_dim), np.float32)
 
 
+def frozen_encoder(params: dict[str, Any], device: torch.device) -> torch.nn.Module:
+    """The frozen encoder of a features set (``encoder``, ``weights``, ``seed``,
+    ``allow_download``) on ``device``; ``weights: none`` gives the same random encoder
+    for the same seed."""
+    torch.manual_seed(params["seed"])
+    encoder = create_encoder(
+        params["encoder"],
+        weights=params["weights"],
+        allow_download=params.get("allow_download", False),
+    ).to(device)
+    if device.type == "cuda":
+        encoder = encoder.to(memory_format=torch.channels_last)
+    return encoder
+
+
 def run(
     frames_path: str | Path,
     out_path: str | Path,
@@ -62,14 +77,7 @@ def run(
     clip backbones)."""
     torch.set_num_threads(threads)
     dev = resolve_device(device)
-    torch.manual_seed(params["seed"])  # makes `weights: none` the same random encoder every run
-    encoder = create_encoder(
-        params["encoder"],
-        weights=params["weights"],
-        allow_download=params.get("allow_download", False),
-    ).to(dev)
-    if dev.type == "cuda":
-        encoder = encoder.to(memory_format=torch.channels_last)
+    encoder = frozen_encoder(params, dev)
     size = tuple(params["input_size"])
     frames = ShardReader(frames_path)
     ids = frames.sample_ids()

@@ -68,12 +68,16 @@ def run(
     device: str,
     out_dir: str | Path,
     threads: int = 1,
+    preprocessing: dict[str, Any] | None = None,
 ) -> None:
     """Train variant ``variant`` (``spec``: ``model``, ``modalities``, ``options``) on split
     ``split`` under ``experiment`` (``name``; ``ratio`` = fraction of the training split
     used; ``hidden`` + ``count`` = classes withheld from that modality's stage-1 training)
     and write ``model.pt``, ``model.json``, ``metrics.json``, ``predictions.parquet`` and
-    ``quarantine.parquet`` (samples lacking a modality) under ``out_dir``.
+    ``quarantine.parquet`` (samples lacking a modality) under ``out_dir``. ``model.pt``
+    (state dict) and ``model.json`` (model, classes, input shapes, normalisation and the
+    ``preprocessing`` config sections) make a self-describing model directory
+    (:mod:`harfuse.predict`).
 
     A stratified ``val_fraction`` of the (experiment's) training rows is held out for
     early stopping and for what late fusion tunes; the test rows are only predicted.
@@ -162,6 +166,7 @@ def run(
         "shapes": {m: list(s) for m, s in shapes.items()},
         "classes": classes,
         "inputs": inputs,
+        "preprocessing": preprocessing or {},
         "split": split,
         "experiment": experiment,
         "train": train,

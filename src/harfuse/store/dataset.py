@@ -62,26 +62,31 @@ class FeatureSource:
         return self._rows[sample_id]
 
 
+def fit_flow(stored: np.ndarray, bound: float, length: int) -> np.ndarray:
+    """Stored flow ``(T-1, H, W, 2)`` (uint8 codes or float16 px) -> ``(length, H, W, 2)``
+    float32 px: ``length`` fields sampled uniformly in time."""
+    picked = stored[uniform_indices(len(stored), length)]
+    if stored.dtype == np.uint8:
+        return dequantize(picked, bound)
+    return picked.astype(np.float32)
+
+
+def fit_audio(mel: np.ndarray, frames: int) -> np.ndarray:
+    """Log-mel ``(n_mels, F)`` -> ``(n_mels, frames)`` float32 dB: zero-padded or cut at the end."""
+    fitted, _ = pad_or_truncate(mel.T.astype(np.float32), frames)
+    return np.ascontiguousarray(fitted.T)
+
+
 def flow_source(shard_paths: Sequence[str | os.PathLike[str]], length: int) -> SampleShardSource:
-    """Flow ``(length, H, W, 2)`` float32 px: ``length`` fields sampled uniformly in time."""
-
-    def fit(codes: np.ndarray, attrs: dict) -> np.ndarray:
-        picked = codes[uniform_indices(len(codes), length)]
-        if codes.dtype == np.uint8:
-            return dequantize(picked, float(attrs["bound"]))
-        return picked.astype(np.float32)
-
-    return SampleShardSource(shard_paths, "flow", fit)
+    """Flow of each sample fitted by :func:`fit_flow`."""
+    return SampleShardSource(
+        shard_paths, "flow", lambda codes, attrs: fit_flow(codes, float(attrs["bound"]), length)
+    )
 
 
 def audio_source(shard_paths: Sequence[str | os.PathLike[str]], frames: int) -> SampleShardSource:
-    """Log-mel ``(n_mels, frames)`` float32 dB: zero-padded or cut at the end."""
-
-    def fit(mel: np.ndarray, attrs: dict) -> np.ndarray:
-        fitted, _ = pad_or_truncate(mel.T.astype(np.float32), frames)
-        return np.ascontiguousarray(fitted.T)
-
-    return SampleShardSource(shard_paths, "audio", fit)
+    """Log-mel of each sample fitted by :func:`fit_audio`."""
+    return SampleShardSource(shard_paths, "audio", lambda mel, attrs: fit_audio(mel, frames))
 
 
 def imu_source(
@@ -93,13 +98,20 @@ def imu_source(
     ``std`` (``(C,)``), the valid steps are standardised and the padding stays zero."""
 
     def fit(x: np.ndarray, attrs: dict) -> np.ndarray:
-        x = x.astype(np.float32)
-        if mean is not None and std is not None:
-            valid = int(attrs["valid_length"])
-            x[:valid] = (x[:valid] - mean) / std
-        return x
+        return standardise_imu(x, int(attrs["valid_length"]), mean, std)
 
     return SampleShardSource(shard_paths, "imu", fit)
+
+
+def standardise_imu(
+    x: np.ndarray, valid: int, mean: np.ndarray | None, std: np.ndarray | None
+) -> np.ndarray:
+    """IMU window ``(T, C)`` as float32 with its first ``valid`` steps standardised by
+    ``mean`` and ``std`` ``(C,)`` (unchanged when they are None); padding stays zero."""
+    x = x.astype(np.float32)
+    if mean is not None and std is not None:
+        x[:valid] = (x[:valid] - mean) / std
+    return x
 
 
 def imu_channel_stats(

@@ -37,20 +37,32 @@ def _chunks(shape: tuple[int, ...], target_bytes: int, itemsize: int) -> tuple[i
     return (max(1, min(shape[0], target_bytes // max(step, 1))), *shape[1:])
 
 
-def _write_jpeg(group: h5py.Group, name: str, frames: np.ndarray, quality: int) -> h5py.Dataset:
-    """``(T, H, W, 3)`` uint8 RGB -> a ``(T,)`` dataset of JPEG byte strings."""
+def encode_jpeg(rgb: np.ndarray, quality: int) -> np.ndarray:
+    """``(H, W, 3)`` uint8 RGB -> JPEG bytes as a ``(N,)`` uint8 array (OpenCV's quality scale)."""
     import cv2
 
+    ok, encoded = cv2.imencode(".jpg", rgb[..., ::-1], [cv2.IMWRITE_JPEG_QUALITY, quality])
+    if not ok:
+        raise ValueError(f"JPEG encoding failed for a {rgb.shape} frame")
+    return encoded.reshape(-1)
+
+
+def decode_jpeg(buf: np.ndarray) -> np.ndarray:
+    """JPEG bytes -> ``(H, W, 3)`` uint8 RGB."""
+    import cv2
+
+    return cv2.imdecode(buf, cv2.IMREAD_COLOR)[..., ::-1]
+
+
+def _write_jpeg(group: h5py.Group, name: str, frames: np.ndarray, quality: int) -> h5py.Dataset:
+    """``(T, H, W, 3)`` uint8 RGB -> a ``(T,)`` dataset of JPEG byte strings."""
     if frames.ndim != 4 or frames.shape[-1] != 3 or frames.dtype != np.uint8:
         raise ValueError(
             f"JPEG storage takes (T, H, W, 3) uint8, got {frames.shape} {frames.dtype}"
         )
     ds = group.create_dataset(name, (len(frames),), dtype=h5py.vlen_dtype(np.uint8))
     for i, rgb in enumerate(frames):
-        ok, encoded = cv2.imencode(".jpg", rgb[..., ::-1], [cv2.IMWRITE_JPEG_QUALITY, quality])
-        if not ok:
-            raise ValueError(f"JPEG encoding failed for frame {i} of {name}")
-        ds[i] = encoded.reshape(-1)
+        ds[i] = encode_jpeg(rgb, quality)
     ds.attrs["encoding"] = "jpeg"
     ds.attrs["jpeg_quality"] = quality
     return ds
@@ -58,9 +70,7 @@ def _write_jpeg(group: h5py.Group, name: str, frames: np.ndarray, quality: int) 
 
 def _read_jpeg(ds: h5py.Dataset) -> np.ndarray:
     """Decode a JPEG frame dataset back to ``(T, H, W, 3)`` uint8 RGB."""
-    import cv2
-
-    return np.stack([cv2.imdecode(buf, cv2.IMREAD_COLOR)[..., ::-1] for buf in ds[()]])
+    return np.stack([decode_jpeg(buf) for buf in ds[()]])
 
 
 class ShardWriter:

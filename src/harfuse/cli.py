@@ -1,0 +1,222 @@
+"""The ``harfuse`` command: ``predict`` (name the activity in video files) and
+``inspect`` (summarise a shard or a manifest). The workflow itself runs with snakemake."""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import io
+import json
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+#: exit statuses
+OK, SOME_FAILED, USAGE = 0, 1, 2
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="harfuse",
+        description="Multimodal human activity recognition: predict with a trained model, "
+        "inspect pipeline files. Run the pipeline itself with `snakemake --cores N`.",
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    p = sub.add_parser(
+        "predict",
+        help="name the activity in video files",
+        description="Print the top labels with probabilities for each video, using a model "
+        "folder the workflow trained. Exit status: 0 = every video predicted, 1 = some "
+        "video could not be used (its error on stderr; the others go on), 2 = bad "
+        "arguments or model folder.",
+    )
+    p.add_argument(
+        "videos",
+        nargs="+",
+        metavar="VIDEO",
+        help="video files (.mp4, .avi, .MTS, .mkv, ... anything FFmpeg decodes)",
+    )
+    p.add_argument(
+        "--model",
+        required=True,
+        metavar="DIR",
+        help="a trained run: results/DATASET/runs/VARIANT/SPLIT/EXPERIMENT "
+        "(holds model.pt and model.json)",
+    )
+    p.add_argument(
+        "--top",
+        type=int,
+        default=5,
+        metavar="K",
+        help="labels printed per video or segment (default: 5)",
+    )
+    p.add_argument(
+        "--window",
+        type=float,
+        metavar="S",
+        help="also predict segments of S seconds (a timeline for long videos)",
+    )
+    p.add_argument(
+        "--stride",
+        type=float,
+        metavar="S",
+        help="seconds between segment starts (default: --window; at most --window)",
+    )
+    p.add_argument(
+        "--timeline",
+        metavar="FILE",
+        help="write the segment timeline to FILE, .csv or .json (needs --window); "
+        "columns video, start_s, end_s, label, probability and the top-K",
+    )
+    p.add_argument(
+        "--overlay",
+        metavar="OUT",
+        help="write the video with the predicted label drawn on it (.mp4, .mkv, "
+        ".mov, .avi); with several videos OUT is a folder of VIDEO_STEM.mp4 files",
+    )
+    p.add_argument("--json", action="store_true", help="print one JSON document instead of text")
+    p.add_argument(
+        "--device",
+        default="auto",
+        choices=["auto", "cpu", "cuda"],
+        help="where the model and flow run (default: auto = CUDA when present)",
+    )
+
+    i = sub.add_parser(
+        "inspect",
+        help="summarise an HDF5 shard, a manifest or a quarantine table",
+        description="Print what a pipeline file holds: a shard's stage, parameters, sample "
+        "count, array shapes and attributes, and its quarantined inputs; a manifest's "
+        "samples, classes, splits and modalities. Exit status 2 when the file cannot be read.",
+    )
+    i.add_argument("file", metavar="FILE", help="a .h5 shard or a .parquet manifest / quarantine")
+    i.add_argument(
+        "--samples",
+        type=int,
+        default=3,
+        metavar="N",
+        help="samples of a shard whose arrays are listed (default: 3)",
+    )
+    i.add_argument("--json", action="store_true", help="print JSON instead of text")
+    return parser
+
+
+def _error(message: str) -> None:
+    print(f"harfuse: error: {message}", file=sys.stderr)
+
+
+def _timeline_rows(predictions, k: int) -> list[dict]:
+    rows = []
+    for pred in predictions:
+        for start, end, probs in pred.timeline:
+            top = pred.top(k, probs)
+            row = {
+                "video": str(pred.path),
+                "start_s": round(start, 3),
+                "end_s": round(end, 3),
+                "label": top[0][0],
+                "probability": round(top[0][1], 4),
+            }
+            for rank, (label, p) in enumerate(top, 1):
+                row[f"top{rank}"], row[f"p{rank}"] = label, round(p, 4)
+            rows.append(row)
+    return rows
+
+
+def _write_timeline(path: Path, rows: list[dict]) -> None:
+    from harfuse.store.atomic import write_text
+
+    if path.suffix.lower() == ".json":
+        write_text(path, json.dumps(rows, indent=1) + "\n")
+        return
+    buf = io.StringIO()
+    writer = csv.DictWriter(buf, fieldnames=list(rows[0]) if rows else ["video"])
+    writer.writeheader()
+    writer.writerows(rows)
+    write_text(path, buf.getvalue())
+
+
+def predict_command(args: argparse.Namespace) -> int:
+    from harfuse.media.decode import DecodeError
+    from harfuse.predict import PredictError, TrainedModel, predict_video, write_overlay
+
+    if args.stride is not None and args.window is None:
+        _error("--stride needs --window")
+        return USAGE
+    if args.timeline and args.window is None:
+        _error("--timeline needs --window")
+        return USAGE
+    if args.timeline and Path(args.timeline).suffix.lower() not in (".csv", ".json"):
+        _error(f"{args.timeline}: --timeline must end in .csv or .json")
+        return USAGE
+    if args.top < 1:
+        _error("--top must be >= 1")
+        return USAGE
+    try:
+        trained = TrainedModel.load(args.model, args.device)
+    except PredictError as exc:
+        _error(str(exc))
+        return USAGE
+    predictions, failed = [], 0
+    for video in args.videos:
+        try:
+            pred = predict_video(trained, video, args.window, args.stride)
+            if args.overlay:
+                out = Path(args.overlay)
+                if len(args.videos) > 1:
+                    out.mkdir(parents=True, exist_ok=True)
+                    out = out / f"{Path(video).stem}.mp4"
+                write_overlay(video, pred, out)
+        except (PredictError, DecodeError) as exc:
+            _error(str(exc))
+            failed += 1
+            continue
+        predictions.append(pred)
+        if not args.json:
+            print(f"{video} ({pred.duration_s:.1f} s)")
+            for rank, (label, p) in enumerate(pred.top(args.top), 1):
+                print(f"  {rank}. {label}  {p:.3f}")
+            if pred.timeline and not args.timeline:
+                for start, end, probs in pred.timeline:
+                    label, p = pred.top(1, probs)[0]
+                    print(f"  [{start:7.2f} s - {end:7.2f} s] {label}  {p:.3f}")
+    rows = _timeline_rows(predictions, args.top)
+    if args.timeline:
+        _write_timeline(Path(args.timeline), rows)
+    if args.json:
+        doc = [
+            {
+                "video": str(p.path),
+                "duration_s": p.duration_s,
+                "top": [{"label": lab, "probability": pr} for lab, pr in p.top(args.top)],
+                "timeline": [r for r in rows if r["video"] == str(p.path)],
+            }
+            for p in predictions
+        ]
+        print(json.dumps({"model": str(args.model), "videos": doc}, indent=1))
+    return SOME_FAILED if failed else OK
+
+
+def inspect_command(args: argparse.Namespace) -> int:
+    from harfuse.inspection import InspectError, inspect_file, render
+
+    try:
+        summary = inspect_file(args.file, args.samples)
+    except InspectError as exc:
+        _error(str(exc))
+        return USAGE
+    print(json.dumps(summary, indent=1, default=str) if args.json else render(summary), end="")
+    if args.json:
+        print()
+    return OK
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    command = {"predict": predict_command, "inspect": inspect_command}[args.command]
+    return command(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

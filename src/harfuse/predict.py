@@ -1,0 +1,302 @@
+"""Name the activity in a video file with a trained model directory.
+
+A model directory is what the workflow's train stage writes for every run
+(``results/{dataset}/runs/{variant}/{split}/{experiment}/``): ``model.pt`` (a state dict,
+loaded with ``torch.load(weights_only=True)``) and ``model.json`` (model name, options,
+class names, per-modality input shapes, IMU normalisation, and the config sections of
+the preprocessing). Prediction repeats that preprocessing with the workflow's own code:
+frames (and their JPEG round trip when the frames stage stored JPEG), the frozen-encoder
+features, optical flow, the log-mel spectrogram.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from harfuse.device import resolve_device
+from harfuse.flow import compute_flow, quantize
+from harfuse.fusion import Classifier, create_model
+from harfuse.media.audio import AudioParams, log_mel
+from harfuse.media.decode import DecodeError, iter_frames_at_fps, open_media, read_audio
+from harfuse.media.encode import write_video
+from harfuse.media.frames import FrameParams, extract_frames
+from harfuse.stages.features import clip, encode_clips, frozen_encoder
+from harfuse.store.atomic import atomic_path
+from harfuse.store.dataset import fit_audio, fit_flow
+from harfuse.store.shards import decode_jpeg, encode_jpeg
+
+
+class PredictError(RuntimeError):
+    """A model directory or a video that prediction cannot use; the message says which
+    file and why."""
+
+
+@dataclass
+class TrainedModel:
+    """A trained variant, ready to predict: the classifier, its description and, for
+    rgb, the frozen encoder that made its features."""
+
+    directory: Path
+    model: Classifier
+    description: dict[str, Any]
+    device: torch.device
+    encoder: torch.nn.Module | None = None
+
+    @property
+    def classes(self) -> list[str]:
+        return self.description["classes"]
+
+    @property
+    def modalities(self) -> list[str]:
+        return self.description["modalities"]
+
+    @property
+    def preprocessing(self) -> dict[str, Any]:
+        return self.description["preprocessing"]
+
+    @classmethod
+    def load(cls, directory: str | Path, device: str = "auto") -> TrainedModel:
+        """Load ``directory``; :class:`PredictError` names a missing or unusable file."""
+        directory = Path(directory)
+        for name in ("model.json", "model.pt"):
+            if not (directory / name).is_file():
+                raise PredictError(
+                    f"{directory / name}: missing; --model takes a run folder "
+                    "of the workflow (results/DATASET/runs/VARIANT/SPLIT/EXPERIMENT)"
+                )
+        try:
+            description = json.loads((directory / "model.json").read_text())
+            state = torch.load(directory / "model.pt", map_location="cpu", weights_only=True)
+        except (ValueError, RuntimeError, OSError) as exc:
+            raise PredictError(f"{directory}: unreadable model files: {exc}") from exc
+        prep = description.get("preprocessing") or {}
+        needed = {"rgb": ("frames", "features"), "flow": ("frames", "flow"), "audio": ("audio",)}
+        for m in description["modalities"]:
+            lacking = [s for s in needed.get(m, ()) if s not in prep]
+            if lacking:
+                raise PredictError(
+                    f"{directory / 'model.json'}: no {', '.join(lacking)} preprocessing "
+                    f"for modality {m}; retrain the run with this version of harfuse"
+                )
+        dev = resolve_device(device)
+        shapes = {m: tuple(s) for m, s in description["shapes"].items()}
+        model = create_model(
+            description["model"], shapes, len(description["classes"]), **description["options"]
+        )
+        model.load_state_dict(state)
+        model.to(dev).eval()
+        encoder = frozen_encoder(prep["features"], dev).eval() if "rgb" in shapes else None
+        return cls(directory, model, description, dev, encoder)
+
+
+@dataclass
+class Media:
+    """One video decoded for a model: frames at the model's ``frames.fps`` (as the
+    frames stage stored them) and the mono audio track at ``audio.sample_rate``."""
+
+    path: Path
+    duration_s: float
+    frames: np.ndarray | None = None  # (T, H, W, 3) uint8 RGB
+    fps: float = 0.0
+    wave: np.ndarray | None = None  # (S,) float32
+
+
+def load_media(path: str | Path, trained: TrainedModel) -> Media:
+    """Decode what ``trained`` needs from ``path``; :class:`DecodeError` /
+    :class:`PredictError` say why a file cannot be used."""
+    path = Path(path)
+    if not path.is_file():
+        raise PredictError(f"{path}: no such file")
+    prep = trained.preprocessing
+    if "imu" in trained.modalities:
+        raise PredictError(
+            f"{path}: model {trained.description['variant']} needs imu, which a video file "
+            "does not have"
+        )
+    media = Media(path, 0.0)
+    if "frames" in prep:
+        cfg = prep["frames"]
+        size = cfg["size"] if isinstance(cfg["size"], int) else tuple(cfg["size"])
+        frames = extract_frames(path, FrameParams(cfg["fps"], size, cfg.get("max_duration_s")))
+        if cfg.get("storage", "jpeg") == "jpeg":
+            quality = cfg.get("jpeg_quality", 95)
+            frames = np.stack([decode_jpeg(encode_jpeg(f, quality)) for f in frames])
+        media.frames, media.fps = frames, float(cfg["fps"])
+        media.duration_s = len(frames) / media.fps
+    if "audio" in trained.modalities:
+        wave = read_audio(path, prep["audio"]["sample_rate"])
+        if wave is None or len(wave) == 0:
+            raise PredictError(
+                f"{path}: no audio track; model {trained.description['variant']} needs audio"
+            )
+        media.wave = wave
+        if media.frames is None:
+            media.duration_s = len(wave) / prep["audio"]["sample_rate"]
+    return media
+
+
+def segment_inputs(
+    trained: TrainedModel, media: Media, start_s: float, end_s: float
+) -> dict[str, np.ndarray]:
+    """The model's inputs for ``[start_s, end_s)`` of ``media``, one array per modality
+    fitted exactly as the training data were (without the batch axis)."""
+    prep, inputs = trained.preprocessing, trained.description["inputs"]
+    out: dict[str, np.ndarray] = {}
+    frames = None
+    if media.frames is not None:
+        a = min(int(np.ceil(start_s * media.fps - 1e-9)), len(media.frames) - 1)
+        b = max(int(np.ceil(end_s * media.fps - 1e-9)), a + 1)
+        frames = media.frames[a:b]
+    if "rgb" in trained.modalities:
+        feats = prep["features"]
+        clips = [clip(frames, feats["num_frames"], tuple(feats["input_size"]))]
+        out["rgb"] = encode_clips(trained.encoder, clips, 1, trained.device)[0]
+    if "flow" in trained.modalities:
+        cfg = prep["flow"]
+        pair = frames if len(frames) > 1 else np.concatenate([frames, frames])  # one frame: still
+        flow = compute_flow(
+            pair,
+            cfg["method"],
+            backend=cfg.get("backend", "auto"),
+            device=str(trained.device),
+            batch_size=cfg.get("batch_size", 32),
+            **(cfg.get("params") or {}),
+        )
+        bound = float(cfg["bound"])
+        stored = quantize(flow, bound) if cfg["storage"] == "uint8" else flow.astype(np.float16)
+        out["flow"] = fit_flow(stored, bound, inputs["flow_length"])
+    if "audio" in trained.modalities:
+        cfg = AudioParams(**prep["audio"])
+        rate = cfg.sample_rate
+        wave = media.wave[int(start_s * rate) : max(int(end_s * rate), int(start_s * rate) + 1)]
+        mel = log_mel(wave, cfg).astype(np.float16)  # the audio stage stores float16
+        out["audio"] = fit_audio(mel, inputs["audio_frames"])
+    return out
+
+
+@torch.no_grad()
+def class_probabilities(
+    trained: TrainedModel, inputs: Sequence[dict[str, np.ndarray]]
+) -> np.ndarray:
+    """Softmax probabilities ``(N, K)`` for ``N`` input dicts."""
+    batch = {
+        m: torch.from_numpy(np.stack([x[m] for x in inputs])).to(trained.device) for m in inputs[0]
+    }
+    return trained.model(batch).float().softmax(-1).cpu().numpy()
+
+
+def segments(duration_s: float, window_s: float, stride_s: float) -> list[tuple[float, float]]:
+    """``[start, end)`` windows every ``stride_s`` covering ``[0, duration_s]``; the last
+    one ends at the end of the video (it starts earlier when a full window fits)."""
+    if window_s <= 0 or stride_s <= 0:
+        raise PredictError(f"--window and --stride must be > 0 s, got {window_s}, {stride_s}")
+    if stride_s > window_s:
+        raise PredictError(f"--stride {stride_s} s > --window {window_s} s would leave gaps")
+    if duration_s <= window_s:
+        return [(0.0, duration_s)]
+    out = []
+    start = 0.0
+    while start + window_s < duration_s - 1e-9:
+        out.append((start, start + window_s))
+        start += stride_s
+    out.append((max(0.0, duration_s - window_s), duration_s))
+    return out
+
+
+@dataclass
+class Prediction:
+    """Class probabilities of a whole video and, with a window, of each segment."""
+
+    path: Path
+    classes: list[str]
+    duration_s: float
+    probs: np.ndarray  # (K,)
+    timeline: list[tuple[float, float, np.ndarray]] = field(default_factory=list)
+
+    def top(self, k: int, probs: np.ndarray | None = None) -> list[tuple[str, float]]:
+        """The ``k`` most probable ``(label, probability)``, best first."""
+        p = self.probs if probs is None else probs
+        order = np.argsort(-p, kind="stable")[:k]
+        return [(self.classes[i], float(p[i])) for i in order]
+
+    def label_at(self, t: float) -> tuple[str, float]:
+        """The top label at time ``t``: of the segment whose centre is nearest, or of the
+        whole video without a timeline."""
+        if not self.timeline:
+            return self.top(1)[0]
+        _, _, p = min(self.timeline, key=lambda s: abs((s[0] + s[1]) / 2 - t))
+        return self.top(1, p)[0]
+
+
+def predict_video(
+    trained: TrainedModel,
+    path: str | Path,
+    window_s: float | None = None,
+    stride_s: float | None = None,
+    batch_size: int = 16,
+) -> Prediction:
+    """Predict the whole video and, with ``window_s``, each segment of the timeline."""
+    media = load_media(path, trained)
+    whole = class_probabilities(trained, [segment_inputs(trained, media, 0.0, media.duration_s)])
+    prediction = Prediction(Path(path), trained.classes, media.duration_s, whole[0])
+    if window_s is not None:
+        spans = segments(media.duration_s, window_s, stride_s or window_s)
+        for i in range(0, len(spans), batch_size):
+            chunk = spans[i : i + batch_size]
+            probs = class_probabilities(
+                trained, [segment_inputs(trained, media, a, b) for a, b in chunk]
+            )
+            prediction.timeline += [(a, b, p) for (a, b), p in zip(chunk, probs, strict=True)]
+    return prediction
+
+
+def _annotated(path: Path, prediction: Prediction, fps: float) -> Iterator[np.ndarray]:
+    import cv2
+
+    for t, rgb in iter_frames_at_fps(path, fps):
+        h, w = rgb.shape[0] // 2 * 2, rgb.shape[1] // 2 * 2  # H.264 4:2:0 needs even sizes
+        frame = np.ascontiguousarray(rgb[:h, :w])
+        label, p = prediction.label_at(t)
+        scale = max(h / 400, 0.35)
+        text = f"{label} {p:.2f}"
+        (tw, th), base = cv2.getTextSize(text, cv2.FONT_HERSHEY_SIMPLEX, scale, 1)
+        cv2.rectangle(frame, (0, 0), (tw + 8, th + base + 8), (0, 0, 0), -1)
+        cv2.putText(
+            frame,
+            text,
+            (4, th + 4),
+            cv2.FONT_HERSHEY_SIMPLEX,
+            scale,
+            (255, 255, 255),
+            1,
+            cv2.LINE_AA,
+        )
+        yield frame
+
+
+#: overlay file extension -> container (the video is H.264 in each)
+OVERLAY_FORMATS = {".mp4": "mp4", ".mkv": "matroska", ".mov": "mov", ".avi": "avi"}
+
+
+def write_overlay(path: str | Path, prediction: Prediction, out: str | Path) -> None:
+    """``out``: the video at its own frame rate (H.264), with the top label and its
+    probability drawn in the top-left corner (per segment with a timeline)."""
+    path = Path(path)
+    with open_media(path) as container:
+        if not container.streams.video:
+            raise DecodeError(f"{path}: no video stream")
+        rate = container.streams.video[0].average_rate
+    fps = float(rate) if rate else 25.0
+    out = Path(out)
+    container = OVERLAY_FORMATS.get(out.suffix.lower())
+    if container is None:
+        raise PredictError(f"{out}: overlay must end in one of {', '.join(OVERLAY_FORMATS)}")
+    with atomic_path(out) as tmp:
+        write_video(tmp, _annotated(path, prediction, fps), fps, container_format=container, qp=20)
