@@ -143,17 +143,18 @@ def load_media(path: str | Path, trained: TrainedModel) -> Media:
 
 
 def segment_inputs(
-    trained: TrainedModel, media: Media, start_s: float, end_s: float
+    trained: TrainedModel, media: Media, start_s: float = 0.0, end_s: float | None = None
 ) -> dict[str, np.ndarray]:
-    """The model's inputs for ``[start_s, end_s)`` of ``media``, one array per modality
-    fitted exactly as the training data were (without the batch axis)."""
+    """The model's inputs for ``[start_s, end_s)`` of ``media`` (``end_s=None``: the
+    whole video, every frame and all of the audio, as the workflow takes it), one array
+    per modality fitted exactly as the training data were (without the batch axis)."""
     prep, inputs = trained.preprocessing, trained.description["inputs"]
     out: dict[str, np.ndarray] = {}
-    frames = None
-    if media.frames is not None:
-        a = min(int(np.ceil(start_s * media.fps - 1e-9)), len(media.frames) - 1)
+    frames = media.frames
+    if frames is not None and end_s is not None:
+        a = min(int(np.ceil(start_s * media.fps - 1e-9)), len(frames) - 1)
         b = max(int(np.ceil(end_s * media.fps - 1e-9)), a + 1)
-        frames = media.frames[a:b]
+        frames = frames[a:b]
     if "rgb" in trained.modalities:
         feats = prep["features"]
         clips = [clip(frames, feats["num_frames"], tuple(feats["input_size"]))]
@@ -174,8 +175,10 @@ def segment_inputs(
         out["flow"] = fit_flow(stored, bound, inputs["flow_length"])
     if "audio" in trained.modalities:
         cfg = AudioParams(**prep["audio"])
-        rate = cfg.sample_rate
-        wave = media.wave[int(start_s * rate) : max(int(end_s * rate), int(start_s * rate) + 1)]
+        wave = media.wave
+        if end_s is not None:
+            a = int(start_s * cfg.sample_rate)
+            wave = wave[a : max(int(end_s * cfg.sample_rate), a + 1)]
         mel = log_mel(wave, cfg).astype(np.float16)  # the audio stage stores float16
         out["audio"] = fit_audio(mel, inputs["audio_frames"])
     return out
@@ -244,7 +247,7 @@ def predict_video(
 ) -> Prediction:
     """Predict the whole video and, with ``window_s``, each segment of the timeline."""
     media = load_media(path, trained)
-    whole = class_probabilities(trained, [segment_inputs(trained, media, 0.0, media.duration_s)])
+    whole = class_probabilities(trained, [segment_inputs(trained, media)])
     prediction = Prediction(Path(path), trained.classes, media.duration_s, whole[0])
     if window_s is not None:
         spans = segments(media.duration_s, window_s, stride_s or window_s)
