@@ -187,6 +187,33 @@ def test_model_folder_errors(capsys, model_dir, manifest, tmp_path):
     assert status == cli.SOME_FAILED and "would leave gaps" in err
 
 
+def test_video_without_audio_for_a_model_without_audio(capsys, prepared, manifest, tmp_path):
+    train.run(
+        prepared / "manifest.parquet",
+        prepared / "classes.json",
+        {"flow": [str(prepared / "flow.h5")]},
+        "flow",
+        {"model": "single", "modalities": ["flow"]},
+        "cross_subject",
+        {"name": "full"},
+        {"epochs": 2, "val_fraction": 0},
+        INPUTS,
+        "cpu",
+        tmp_path / "flow",
+        preprocessing={"frames": FRAMES, "flow": FLOW},
+    )
+    silent = reencode(
+        manifest["video_path"].iloc[0],
+        tmp_path / "silent.mp4",
+        "libx264",
+        "aac",
+        "mp4",
+        audio=False,
+    )
+    doc = predict_json(capsys, tmp_path / "flow", silent)
+    assert len(doc["videos"]) == 1 and len(doc["videos"][0]["top"]) == 5
+
+
 def test_imu_models_need_imu(capsys, prepared, manifest, tmp_path):
     train.run(
         prepared / "manifest.parquet",

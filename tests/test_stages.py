@@ -75,14 +75,20 @@ def test_features_stage_with_a_video_backbone(prepared, tmp_path):
 
 
 def run_training(
-    prepared: Path, out: Path, variant: str, spec: dict, experiment: dict | None = None, **train_
+    prepared: Path,
+    out: Path,
+    variant: str,
+    spec: dict,
+    experiment: dict | None = None,
+    manifest_path: Path | None = None,
+    **train_,
 ) -> dict:
     shards = {
         m: [str(prepared / f"{n}.h5")]
         for m, n in (("rgb", "features"), ("flow", "flow"), ("audio", "audio"), ("imu", "imu"))
     }
     train.run(
-        prepared / "manifest.parquet",
+        manifest_path or prepared / "manifest.parquet",
         prepared / "classes.json",
         shards,
         variant,
@@ -97,14 +103,43 @@ def run_training(
     return json.loads((out / "metrics.json").read_text())
 
 
-def test_training_is_deterministic_on_cpu(prepared, tmp_path):
-    spec = {"model": "mid", "modalities": ["rgb", "flow", "audio", "imu"]}
-    first = run_training(prepared, tmp_path / "a", "mid_fusion", spec)
-    second = run_training(prepared, tmp_path / "b", "mid_fusion", spec)
-    assert first == second
-    assert first["n_train"] == 6 and first["n_test"] == 6
+ALL_MODALITIES = ["rgb", "flow", "audio", "imu"]
+
+
+@pytest.mark.parametrize(
+    "spec",
+    [
+        {"model": "mid", "modalities": ALL_MODALITIES},
+        {"model": "early", "modalities": ALL_MODALITIES},
+        {"model": "late", "modalities": ["rgb", "imu"], "options": {"combine": "meta"}},
+        {"model": "two_stage", "modalities": ["rgb", "imu"]},
+        {
+            "model": "single",
+            "modalities": ["rgb"],
+            "options": {"encoders": {"rgb": "feature_lstm"}},
+        },
+    ],
+    ids=lambda spec: spec["model"],
+)
+def test_training_is_deterministic_on_cpu(prepared, tmp_path, spec):
+    # a validation split needs two training samples of a class: s2's a1-a4 train too
+    df = read_manifest(prepared / "manifest.parquet")
+    df.loc[df["sample_id"].str.match(r"a[1-4]_s2"), "cross_subject"] = "train"
+    write_manifest(df, tmp_path / "manifest.parquet", ["cross_subject"])
+    runs = [
+        run_training(
+            prepared, tmp_path / d, "v", spec, None, tmp_path / "manifest.parquet", val_fraction=0.5
+        )
+        for d in ("a", "b")
+    ]
+    assert runs[0] == runs[1]
+    import torch
+
+    a, b = (torch.load(tmp_path / d / "model.pt", weights_only=True) for d in ("a", "b"))
+    assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+    assert (runs[0]["n_train"], runs[0]["n_val"], runs[0]["n_test"]) == (6, 4, 2)
     description = json.loads((tmp_path / "a" / "model.json").read_text())
-    assert description["shapes"]["flow"] == [4, 32, 32, 2]
+    assert description["shapes"]["rgb"] == [4, 512]
 
 
 def test_hidden_class_experiment_withholds_classes_from_one_modality(prepared, tmp_path):

@@ -142,3 +142,11 @@ def test_changing_a_section_reruns_exactly_its_stage_and_dependents(finished_run
     assert expected["train_variant"] < sum(
         len(experiments(cfg, v)) for v in cfg["train"]["variants"]
     )
+
+
+def test_switching_a_variant_to_another_feature_set_reuses_its_cache(finished_run):
+    cfg = tiny_config()
+    cfg["train"]["variants"]["rgb"]["features"] = "video_cnn"
+    (finished_run / "config-switch.yaml").write_text(yaml.safe_dump(cfg))
+    out = snakemake(finished_run, "--dry-run", config="config-switch.yaml")
+    assert job_counts(out) == {"train_variant": 1, "build_report": 1, "all": 1}
