@@ -102,3 +102,45 @@ def test_experiments_of_each_variant():
     assert feature_set(cfg, "rgb_video") == "video_cnn" and feature_set(cfg, "rgb") == "frame_cnn"
     params = feature_params(cfg, "video_cnn")
     assert params["encoder"] == "r3d_18" and params["batch_size"] == 4
+
+
+@pytest.mark.parametrize("profile", ["default", "slurm"])
+def test_profile_keys_are_commented(profile):
+    """Each top-level key of a profile has a comment on the line above."""
+    lines = (REPO / "profiles" / profile / "config.yaml").read_text().splitlines()
+    for i, line in enumerate(lines):
+        if not line.strip() or line.startswith(("#", " ", "-")) or ":" not in line:
+            continue
+        assert lines[i - 1].startswith("#"), f"profiles/{profile}/config.yaml:{i + 1}"
+
+
+def env_pins() -> dict[str, dict[str, str]]:
+    """envs/{role}.yaml -> {package: pinned version} of its pip section."""
+    pins = {}
+    for path in sorted((REPO / "envs").glob("*.yaml")):
+        deps = yaml.safe_load(path.read_text())["dependencies"]
+        pip = next(d["pip"] for d in deps if isinstance(d, dict) and "pip" in d)
+        pins[path.stem] = dict(line.split("==") for line in pip)
+    return pins
+
+
+def test_environments_pin_what_pyproject_requires():
+    """Every pin names a dependency of pyproject.toml, within its range, at the version the
+    test suite runs with; every dependency a job imports is pinned in some role."""
+    import importlib.metadata
+    import tomllib
+
+    from packaging.requirements import Requirement
+
+    project = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]
+    required = {(r := Requirement(d)).name.lower(): r.specifier for d in project["dependencies"]}
+    pins = env_pins()
+    assert set(pins) == {"video", "audio", "torch", "io"}
+    for role, pinned in pins.items():
+        for name, version in pinned.items():
+            where = f"envs/{role}.yaml: {name}=={version}"
+            assert name in required, f"{where} is not a dependency in pyproject.toml"
+            assert required[name].contains(version), f"{where} is outside {required[name]}"
+            assert importlib.metadata.version(name) == version, f"{where} is not what tests use"
+    # the workflow runner's own packages need no job environment
+    assert set(required) - {"snakemake", "jsonschema"} <= set().union(*pins.values())

@@ -58,6 +58,16 @@ def finished(tmp_path):
     write_quarantine(tmp_path / "q1.parquet", rows)
     write_quarantine(tmp_path / "q2.parquet", rows[:5])  # a repeat from another run
     (tmp_path / "classes.json").write_text(json.dumps(CLASSES))
+    bench = tmp_path / "benchmarks"
+    header = "s\th:m:s\tmax_rss\tmax_vms\tmax_uss\tmax_pss\tio_in\tio_out\tmean_load\tcpu_time\n"
+    for rule, shard, seconds, rss in [
+        ("extract_frames", 0, 2.0, 100.0),
+        ("extract_frames", 1, 4.0, 150.0),
+        ("train_variant", 0, 10.0, 300.0),
+    ]:
+        path = bench / rule / "ds" / f"shard-{shard}.tsv"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(header + f"{seconds}\t0:00:0{seconds:.0f}\t{rss}\t1\t1\t1\t0\t0\t50\t1.5\n")
     out = tmp_path / "report"
     report.run(
         runs,
@@ -65,6 +75,8 @@ def finished(tmp_path):
         tmp_path / "classes.json",
         ["a note"],
         out,
+        benchmark_paths=report.benchmark_files(bench, "ds"),
+        benchmark_root=bench,
     )
     return out
 
@@ -110,3 +122,14 @@ def test_figures_are_pngs(finished):
     for name in ("confusion", "variants", "learning_curves", "ratio_sweep"):
         data = (finished / f"{name}.png").read_bytes()
         assert data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) > 2000, name
+
+
+def test_time_and_memory_per_stage(finished):
+    table = pd.read_csv(finished / "benchmarks.csv").set_index("rule")
+    assert list(table.index) == ["train_variant", "extract_frames"]  # by total time
+    frames = table.loc["extract_frames"]
+    assert (frames["jobs"], frames["total_s"], frames["mean_s"], frames["max_s"]) == (2, 6, 3, 4)
+    assert frames["cpu_s"] == 3 and frames["max_rss_mb"] == 150
+    md = (finished / "summary.md").read_text()
+    assert "## Time and memory per stage" in md
+    assert "| extract_frames | 2 | 6.000 | 3.000 | 4.000 | 3.000 | 150.000 |" in md

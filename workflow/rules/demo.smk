@@ -10,6 +10,10 @@ rule generate_demo:
         "benchmarks/generate_demo/demo.tsv"
     conda:
         "../../envs/video.yaml"
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=30,
     params:
         code_version=code_version("harfuse.stages.demo"),
         demo=lookup(dpath="demo", within=config),

@@ -15,6 +15,10 @@ checkpoint build_manifest:
         "benchmarks/build_manifest/{dataset}.tsv"
     conda:
         "../../envs/io.yaml"
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=60,
     params:
         code_version=code_version("harfuse.stages.manifest"),
         dataset=lookup(dpath="dataset", within=config),

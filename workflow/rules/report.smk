@@ -1,4 +1,5 @@
-# Stage report: every run in one table, mean ± std over splits, figures, quarantine.
+# Stage report: every run in one table, mean ± std over splits, figures, quarantine, and
+# the time and memory of each stage's jobs (from their benchmark: files).
 # The files flagged with report() also go into `snakemake --report report.html`.
 
 
@@ -19,6 +20,11 @@ rule build_report:
             category="Results",
         ),
         md="results/{dataset}/report/summary.md",
+        benchmarks=report(
+            "results/{dataset}/report/benchmarks.csv",
+            caption="../report/benchmarks.rst",
+            category="Resources",
+        ),
         quarantine=report(
             "results/{dataset}/report/quarantine.csv",
             caption="../report/quarantine.rst",
@@ -50,6 +56,10 @@ rule build_report:
         "benchmarks/build_report/{dataset}.tsv"
     conda:
         "../../envs/io.yaml"
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=30,
     params:
         code_version=code_version("harfuse.stages.report"),
         notes=report_notes,

@@ -58,6 +58,44 @@ def aggregate(table: pd.DataFrame) -> pd.DataFrame:
     )
 
 
+def benchmark_files(benchmark_dir: str | Path, dataset: str) -> list[Path]:
+    """Snakemake ``benchmark:`` files of ``dataset``'s jobs:
+    ``{benchmark_dir}/{rule}/{dataset}/...tsv`` and ``{benchmark_dir}/{rule}/{dataset}.tsv``."""
+    root = Path(benchmark_dir)
+    return sorted([*root.glob(f"*/{dataset}/**/*.tsv"), *root.glob(f"*/{dataset}.tsv")])
+
+
+def benchmark_table(paths: Sequence[str | Path], root: str | Path) -> pd.DataFrame:
+    """Per rule (the first folder under ``root``): ``jobs``, wall-clock ``total_s``,
+    ``mean_s`` and ``max_s``, summed ``cpu_s``, and the largest ``max_rss_mb`` of a job."""
+    rows = []
+    for path in paths:
+        bench = pd.read_csv(path, sep="\t").iloc[-1]  # the last repeat of the job
+        rows.append(
+            {
+                "rule": Path(path).relative_to(root).parts[0],
+                "s": float(bench["s"]),
+                "cpu_s": float(pd.to_numeric(bench.get("cpu_time"), errors="coerce")),
+                "max_rss_mb": float(pd.to_numeric(bench.get("max_rss"), errors="coerce")),
+            }
+        )
+    columns = ["rule", "jobs", "total_s", "mean_s", "max_s", "cpu_s", "max_rss_mb"]
+    if not rows:
+        return pd.DataFrame(columns=columns)
+    df = pd.DataFrame(rows).groupby("rule", sort=False)
+    out = pd.DataFrame(
+        {
+            "jobs": df.size(),
+            "total_s": df["s"].sum(),
+            "mean_s": df["s"].mean(),
+            "max_s": df["s"].max(),
+            "cpu_s": df["cpu_s"].sum(min_count=1),
+            "max_rss_mb": df["max_rss_mb"].max(),
+        }
+    )
+    return out.reset_index().sort_values("total_s", ascending=False, ignore_index=True)[columns]
+
+
 def _markdown_table(df: pd.DataFrame) -> list[str]:
     head = ["| " + " | ".join(df.columns) + " |", "|" + "---|" * len(df.columns)]
     cell = lambda v: f"{v:.3f}" if isinstance(v, float) else ("" if v is None else str(v))  # noqa: E731
@@ -72,6 +110,7 @@ def markdown(
     runs: Sequence[dict],
     quarantine: pd.DataFrame,
     notes: Sequence[str],
+    benchmarks: pd.DataFrame | None = None,
 ) -> str:
     """The ``summary.md`` text."""
     lines = ["# harfuse report", ""]
@@ -108,6 +147,16 @@ def markdown(
             f"{r['top1_seen']:.3f} | {r['top1']:.3f} |"
             for r in hidden
         ]
+    if benchmarks is not None and not benchmarks.empty:
+        lines += [
+            "",
+            "## Time and memory per stage",
+            "",
+            "Wall-clock seconds and peak resident memory of the jobs of each rule "
+            "(Snakemake `benchmark:` files; this report's own job is not included).",
+            "",
+        ]
+        lines += _markdown_table(benchmarks)
     lines += ["", "## Quarantine", ""]
     if quarantine.empty:
         lines.append("No input was quarantined.")
@@ -128,12 +177,15 @@ def run(
     classes_path: str | Path,
     notes: Sequence[str],
     out_dir: str | Path,
+    benchmark_paths: Sequence[str | Path] = (),
+    benchmark_root: str | Path = "benchmarks",
 ) -> None:
     """Write under ``out_dir``: ``summary.csv`` (one row per variant, split and
     experiment), ``aggregate.csv`` (mean ± std over splits), ``summary.md``,
-    ``quarantine.csv`` (every quarantine row of every stage, without repeats) and the
-    figures ``confusion.png``, ``variants.png``, ``learning_curves.png``,
-    ``ratio_sweep.png``."""
+    ``quarantine.csv`` (every quarantine row of every stage, without repeats),
+    ``benchmarks.csv`` (time and memory per rule from ``benchmark_paths``, files under
+    ``benchmark_root``) and the figures ``confusion.png``, ``variants.png``,
+    ``learning_curves.png``, ``ratio_sweep.png``."""
     out_dir = Path(out_dir)
     runs = load_runs(metrics_paths)
     table = summary_table(runs)
@@ -145,7 +197,10 @@ def run(
     quarantine = read_quarantine(quarantine_paths).drop_duplicates(ignore_index=True)
     with atomic_path(out_dir / "quarantine.csv") as tmp:
         quarantine.to_csv(tmp, index=False)
-    write_text(out_dir / "summary.md", markdown(table, means, runs, quarantine, notes))
+    benchmarks = benchmark_table(benchmark_paths, benchmark_root)
+    with atomic_path(out_dir / "benchmarks.csv") as tmp:
+        benchmarks.to_csv(tmp, index=False, float_format="%.2f")
+    write_text(out_dir / "summary.md", markdown(table, means, runs, quarantine, notes, benchmarks))
 
     main = sorted(
         (r for r in runs if r["experiment"] == FULL), key=lambda r: (r["split"], r["variant"])

@@ -1,0 +1,94 @@
+"""The workflow through profiles/slurm on a real SLURM (CI starts a single-node cluster with
+profiles/slurm/single-node-cluster.sh), compared with a local run."""
+
+from __future__ import annotations
+
+import importlib.util
+import shutil
+import subprocess
+
+import pandas as pd
+import pytest
+
+from harfuse.datasets import adapter
+from harfuse.store.manifest import read_manifest
+from harfuse.store.shards import read_feature_shard
+
+from .helpers import REPO, SNAKEMAKE, snakemake, write_config
+from .test_datasets import tiny_config
+
+SETUP = "profiles/slurm/single-node-cluster.sh"
+
+
+def slurm_unavailable() -> str | None:
+    """Why the test cannot run here, or None."""
+    if importlib.util.find_spec("snakemake_executor_plugin_slurm") is None:
+        return "snakemake-executor-plugin-slurm is not installed (pip install -e '.[dev]')"
+    if shutil.which("sbatch") is None or shutil.which("sinfo") is None:
+        return f"SLURM is not installed: run {SETUP} as root (.ci/run does)"
+    state = subprocess.run(["sinfo", "-h", "-o", "%T"], capture_output=True, text=True)
+    if state.returncode != 0 or not any(
+        s.startswith(("idle", "mixed", "allocated")) for s in state.stdout.split()
+    ):
+        return f"no SLURM node is up ({state.stdout.strip() or state.stderr.strip()}): run {SETUP}"
+    return None
+
+
+def slurm_comments() -> set[str]:
+    """The comment (``rule_{name}_wildcards_...``) of every job SLURM still lists."""
+    out = subprocess.run(
+        ["squeue", "--states=all", "-h", "-o", "%k"], capture_output=True, text=True, check=True
+    )
+    return set(out.stdout.split())
+
+
+@pytest.mark.slow
+def test_workflow_through_slurm_equals_a_local_run(tmp_path_factory):
+    reason = slurm_unavailable()
+    if reason:
+        pytest.skip(reason)
+    root = adapter("image_csv").write_fixture(tmp_path_factory.mktemp("stills") / "data")
+    cfg = tiny_config("image_csv", root)
+    local, cluster = tmp_path_factory.mktemp("local"), tmp_path_factory.mktemp("slurm")
+    for workdir in (local, cluster):
+        write_config(workdir, cfg)
+    snakemake(local)
+
+    before = slurm_comments()
+    cmd = [
+        "timeout", "-s", "KILL", "600",  # the plugin can wait forever on a broken cluster
+        SNAKEMAKE,
+        "--snakefile", str(REPO / "Snakefile"),
+        "--directory", str(cluster),
+        "--configfile", str(cluster / "config.yaml"),
+        "--profile", str(REPO / "profiles/slurm"),
+        "--slurm-no-account",
+        "--slurm-status-command", "squeue",
+        "--slurm-init-seconds-before-status-checks", "2",
+        # the GPU path of the profile: --gpus=1 on the node's (fake) GPU, run on the CPU
+        "--set-resources", "train_variant:gpu=1",
+    ]  # fmt: skip
+    proc = subprocess.run(cmd, capture_output=True, text=True)
+    assert proc.returncode == 0, (proc.stdout + proc.stderr)[-4000:]
+
+    jobs = slurm_comments() - before
+    rules = {c.split("_wildcards_")[0].removeprefix("rule_") for c in jobs}
+    assert {"build_manifest", "extract_frames", "extract_features", "train_variant"} <= rules
+    name = cfg["dataset"]["name"]
+    res_local, res_cluster = local / f"results/{name}", cluster / f"results/{name}"
+    pd.testing.assert_frame_equal(
+        read_manifest(res_cluster / "manifest.parquet"),
+        read_manifest(res_local / "manifest.parquet"),
+    )
+    for shard in sorted((res_local / "features/still_image").glob("shard-*.h5")):
+        a, b = (
+            read_feature_shard(shard),
+            read_feature_shard(res_cluster / shard.relative_to(res_local)),
+        )
+        assert a["sample_id"] == b["sample_id"]
+        assert (a["temporal"] == b["temporal"]).all()
+    for table in ("summary.csv", "aggregate.csv"):
+        assert (res_cluster / "report" / table).read_text() == (
+            res_local / "report" / table
+        ).read_text()
+    assert "Nothing to be done" in snakemake(cluster, "--dry-run")
