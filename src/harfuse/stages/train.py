@@ -126,7 +126,10 @@ def run(
     model = create_model(spec["model"], shapes, len(classes), **options)
     if getattr(model, "needs_validation", False) and val_rows.empty:
         raise ValueError(
-            f"variant {variant} fits on held-out predictions: set train.params.val_fraction > 0"
+            f"variant {variant} ({experiment['name']}) fits on held-out predictions, but "
+            f"train.params.val_fraction {params.val_fraction} of its {len(fit_rows)} training "
+            "samples leaves no validation sample (a class's last sample stays in training); "
+            "raise val_fraction or use more training data"
         )
     dev = resolve_device(device)
     log.info(
