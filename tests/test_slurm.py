@@ -34,12 +34,12 @@ def slurm_unavailable() -> str | None:
     return None
 
 
-def slurm_comments() -> set[str]:
-    """The comment (``rule_{name}_wildcards_...``) of every job SLURM still lists."""
+def slurm_jobs() -> dict[int, str]:
+    """Job id -> comment (``rule_{name}_wildcards_...``) of every job SLURM still lists."""
     out = subprocess.run(
-        ["squeue", "--states=all", "-h", "-o", "%k"], capture_output=True, text=True, check=True
+        ["squeue", "--states=all", "-h", "-o", "%i %k"], capture_output=True, text=True, check=True
     )
-    return set(out.stdout.split())
+    return {int(i): c for i, c in (line.split(maxsplit=1) for line in out.stdout.splitlines())}
 
 
 @pytest.mark.slow
@@ -54,7 +54,7 @@ def test_workflow_through_slurm_equals_a_local_run(tmp_path_factory):
         write_config(workdir, cfg)
     snakemake(local)
 
-    before = slurm_comments()
+    before = max(slurm_jobs(), default=0)
     cmd = [
         "timeout", "-s", "KILL", "600",  # the plugin can wait forever on a broken cluster
         SNAKEMAKE,
@@ -71,7 +71,7 @@ def test_workflow_through_slurm_equals_a_local_run(tmp_path_factory):
     proc = subprocess.run(cmd, capture_output=True, text=True)
     assert proc.returncode == 0, (proc.stdout + proc.stderr)[-4000:]
 
-    jobs = slurm_comments() - before
+    jobs = [c for i, c in slurm_jobs().items() if i > before]
     rules = {c.split("_wildcards_")[0].removeprefix("rule_") for c in jobs}
     assert {"build_manifest", "extract_frames", "extract_features", "train_variant"} <= rules
     name = cfg["dataset"]["name"]
