@@ -11,7 +11,7 @@ import yaml
 
 from harfuse.datasets import LayoutError, adapter, scan_dataset
 from harfuse.datasets.common import safe_id, stratified_folds, stratified_test_mask, unique_ids
-from harfuse.plan import experiments
+from harfuse.plan import check_config, experiments
 from harfuse.store.manifest import available_modalities, read_manifest
 
 from .helpers import REPO, snakemake, write_config
@@ -252,6 +252,7 @@ def test_example_configs_are_valid():
     for layout in [*LAYOUTS]:
         cfg = yaml.safe_load((REPO / "configs" / f"{layout}.yaml").read_text())
         validate(cfg, str(REPO / "workflow/schemas/config.schema.yaml"))
+        check_config(cfg)
         assert cfg["dataset"]["layout"] == layout
 
 
