@@ -23,36 +23,44 @@ from .conftest import AUDIO, FEATURES, FLOW, FRAMES, INPUTS
 SPEC = {"model": "mid", "modalities": ["rgb", "flow", "audio"]}
 
 
-@pytest.fixture(scope="module")
-def model_dir(prepared, tmp_path_factory) -> Path:
-    """A mid-fusion model over rgb, flow and audio, as the workflow writes it."""
-    out = tmp_path_factory.mktemp("model")
-    shards = {
-        m: [str(prepared / f"{n}.h5")]
-        for m, n in (("rgb", "features"), ("flow", "flow"), ("audio", "audio"))
-    }
+#: stage shard of each modality in the ``prepared`` fixture
+SHARD_OF = {"rgb": "features", "flow": "flow", "audio": "audio", "imu": "imu"}
+
+
+def train_model(prepared: Path, out: Path, variant: str, spec: dict, preprocessing: dict, **train_):
+    """Train ``spec`` on the prepared tiny demo into ``out``, as the train stage does."""
     train.run(
         prepared / "manifest.parquet",
         prepared / "classes.json",
-        shards,
-        "mid_fusion",
-        SPEC,
+        {m: [str(prepared / f"{SHARD_OF[m]}.h5")] for m in spec["modalities"]},
+        variant,
+        spec,
         "cross_subject",
         {"name": "full"},
-        {
-            "epochs": 60,
-            "batch_size": 6,
-            "lr": 3e-3,
-            "weight_decay": 0.0,
-            "seed": 0,
-            "val_fraction": 0,
-        },
+        {"val_fraction": 0, **train_},
         INPUTS,
         "cpu",
         out,
-        preprocessing={"frames": FRAMES, "features": FEATURES, "flow": FLOW, "audio": AUDIO},
+        preprocessing=preprocessing,
     )
     return out
+
+
+@pytest.fixture(scope="module")
+def model_dir(prepared, tmp_path_factory) -> Path:
+    """A mid-fusion model over rgb, flow and audio, as the workflow writes it."""
+    return train_model(
+        prepared,
+        tmp_path_factory.mktemp("model"),
+        "mid_fusion",
+        SPEC,
+        {"frames": FRAMES, "features": FEATURES, "flow": FLOW, "audio": AUDIO},
+        epochs=60,
+        batch_size=6,
+        lr=3e-3,
+        weight_decay=0.0,
+        seed=0,
+    )
 
 
 @pytest.fixture(scope="module")
@@ -188,19 +196,13 @@ def test_model_folder_errors(capsys, model_dir, manifest, tmp_path):
 
 
 def test_video_without_audio_for_a_model_without_audio(capsys, prepared, manifest, tmp_path):
-    train.run(
-        prepared / "manifest.parquet",
-        prepared / "classes.json",
-        {"flow": [str(prepared / "flow.h5")]},
+    flow_model = train_model(
+        prepared,
+        tmp_path / "flow",
         "flow",
         {"model": "single", "modalities": ["flow"]},
-        "cross_subject",
-        {"name": "full"},
-        {"epochs": 2, "val_fraction": 0},
-        INPUTS,
-        "cpu",
-        tmp_path / "flow",
-        preprocessing={"frames": FRAMES, "flow": FLOW},
+        {"frames": FRAMES, "flow": FLOW},
+        epochs=2,
     )
     silent = reencode(
         manifest["video_path"].iloc[0],
@@ -210,25 +212,13 @@ def test_video_without_audio_for_a_model_without_audio(capsys, prepared, manifes
         "mp4",
         audio=False,
     )
-    doc = predict_json(capsys, tmp_path / "flow", silent)
+    doc = predict_json(capsys, flow_model, silent)
     assert len(doc["videos"]) == 1 and len(doc["videos"][0]["top"]) == 5
 
 
 def test_imu_models_need_imu(capsys, prepared, manifest, tmp_path):
-    train.run(
-        prepared / "manifest.parquet",
-        prepared / "classes.json",
-        {"imu": [str(prepared / "imu.h5")]},
-        "imu",
-        {"model": "single", "modalities": ["imu"]},
-        "cross_subject",
-        {"name": "full"},
-        {"epochs": 1, "val_fraction": 0},
-        INPUTS,
-        "cpu",
-        tmp_path,
-        preprocessing={"imu": {}},
-    )
+    spec = {"model": "single", "modalities": ["imu"]}
+    train_model(prepared, tmp_path, "imu", spec, {"imu": {}}, epochs=1)
     status, _, err = run_cli(capsys, "predict", manifest["video_path"].iloc[0], "--model", tmp_path)
     assert (
         status == cli.SOME_FAILED and "model imu needs imu, which a video file does not have" in err
