@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import torch
 
-from harfuse.flow import compute_flow, quantize
+from harfuse.flow import compute_flow, quantize, synthetic
 from harfuse.flow.farneback_torch import farneback
 
 #: (pyr_scale, levels, winsize, iterations, poly_n, poly_sigma, flags)
@@ -20,39 +20,9 @@ NAMES = ("pyr_scale", "levels", "winsize", "iterations", "poly_n", "poly_sigma",
 CUDA = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
 
 
-def texture(h: int, w: int, seed: int = 0) -> np.ndarray:
-    """Multi-scale blurred noise on 0..255 (float64), ``(h, w)``."""
-    import cv2
-
-    rng = np.random.default_rng(seed)
-    big = sum(cv2.GaussianBlur(rng.standard_normal((h, w)), (0, 0), s) * s for s in (1.5, 4, 10))
-    return (big - big.min()) / (big.max() - big.min()) * 255
-
-
-def pair(matrix: np.ndarray, h: int = 96, w: int = 128, seed: int = 0) -> np.ndarray:
-    """Two uint8 frames: a crop, and the same crop of the affinely warped texture."""
-    import cv2
-
-    big = texture(h + 40, w + 40, seed).astype(np.float32)
-    moved = cv2.warpAffine(big, matrix, (w + 40, h + 40), flags=cv2.INTER_CUBIC)
-    crop = (slice(20, 20 + h), slice(20, 20 + w))
-    return np.stack([big[crop], np.clip(moved[crop], 0, 255)]).astype(np.uint8)
-
-
-def affine(tx: float = 0, ty: float = 0, degrees: float = 0, zoom: float = 1) -> np.ndarray:
-    import cv2
-
-    m = cv2.getRotationMatrix2D((84.0, 68.0), degrees, zoom)
-    m[:, 2] += (tx, ty)
-    return m.astype(np.float32)
-
-
 CASES = {
-    "translation_small": pair(affine(1.5, -0.75)),
-    "translation_large": pair(affine(6.3, 4.1)),
-    "rotation_3deg": pair(affine(degrees=3)),
-    "zoom_1.04": pair(affine(zoom=1.04)),
-    "odd_size": pair(affine(1.5, -0.75), h=41, w=57),
+    **{k: v for k, v in synthetic.cases(seed=0).items() if not k.startswith("moving")},
+    "odd_size": synthetic.affine_pair(synthetic.affine(1.5, -0.75), h=41, w=57),
 }
 
 
@@ -146,15 +116,52 @@ def test_tvl1_matches_cv2_iteration_for_iteration(case):
     assert (quantize(ours) == quantize(ref)).mean() >= 0.999
 
 
-def test_tvl1_defaults_as_accurate_as_cv2():
-    frames = CASES["translation_small"]
-    truth = np.array([1.5, -0.75])
-    ref = compute_flow(frames, "tvl1", backend="cv2")
-    ours = compute_flow(frames, "tvl1", backend="torch", device="cpu")
-    err_ref = np.linalg.norm(ref[:, 16:-16, 16:-16] - truth, axis=-1).mean()
-    err_ours = np.linalg.norm(ours[:, 16:-16, 16:-16] - truth, axis=-1).mean()
-    assert err_ours <= err_ref + 0.02 and err_ours <= 0.06
-    assert np.linalg.norm(ours - ref, axis=-1).mean() <= 0.01
+@pytest.mark.parametrize("case", ["rotation_3deg", "odd_size"])
+def test_tvl1_one_warp_is_bit_exact_with_cv2(case):
+    """One scale, one warp (sampled at whole pixels), OpenCV's early stopping and median
+    filter: every operation follows OpenCV's float32 order, so the flow is bit-identical."""
+    frames = CASES[case]
+    params = {"nscales": 1, "warps": 1}
+    ref = compute_flow(frames, "tvl1", backend="cv2", **params)
+    ours = compute_flow(frames, "tvl1", backend="torch", device="cpu", **params)
+    np.testing.assert_array_equal(ours, ref)
+
+
+def _cv2_tvl1(first: np.ndarray, second: np.ndarray) -> np.ndarray:
+    import cv2
+
+    return cv2.optflow.DualTVL1OpticalFlow_create().calc(first, second, None)
+
+
+def test_tvl1_defaults_within_cv2s_own_rounding_sensitivity():
+    """With OpenCV's defaults, TV-L1 amplifies float rounding (early-stopping thresholds,
+    median selections, 25 warps): cv2 itself moves by ~1e-3-5e-2 px mean when its input
+    moves by < 1e-4 grey levels. The port must stay within that floor, and as close to
+    the true flow as cv2 (gpu-flow.md §7; benchmarks/flow_parity.py has the figures)."""
+    rng = np.random.default_rng(0)
+    ours_epe, floor_epe, ours_codes, floor_codes = {}, {}, {}, {}
+    for seed in range(3):
+        for name, frames in synthetic.cases(seed).items():
+            ref = _cv2_tvl1(frames[0], frames[1])
+            ours = compute_flow(frames, "tvl1", backend="torch", device="cpu")[0]
+            noisy = frames.astype(np.float32) / 255
+            noisy[0] += rng.uniform(0, 1e-4, noisy[0].shape).astype(np.float32) / 255
+            floor = _cv2_tvl1(noisy[0], noisy[1])
+            for epe, codes, flow in ((ours_epe, ours_codes, ours), (floor_epe, floor_codes, floor)):
+                epe.setdefault(name, []).append(np.linalg.norm(flow - ref, axis=-1).mean())
+                codes.setdefault(name, []).append((quantize(flow) == quantize(ref)).mean())
+            if name == "translation_small":
+                inner = (slice(16, -16), slice(16, -16))
+                err = [np.linalg.norm(f[inner] - (1.5, -0.75), axis=-1).mean() for f in (ours, ref)]
+                assert err[0] <= err[1] + 0.02 and err[0] <= 0.06
+    for name in ours_epe:
+        ours, floor = np.mean(ours_epe[name]), np.mean(floor_epe[name])
+        assert ours <= 1.25 * floor, (name, ours, floor)
+        assert np.mean(ours_codes[name]) >= np.mean(floor_codes[name]) - 0.002, name
+        if floor <= 0.01:
+            assert ours <= 0.01, (name, ours)
+    total = sum(np.mean(v) for v in ours_epe.values())
+    assert total <= sum(np.mean(v) for v in floor_epe.values())
 
 
 def test_tvl1_batch_stops_each_pair_like_alone_and_fast_equals_parity():
@@ -201,3 +208,31 @@ def test_raft_from_a_local_weights_file(tmp_path):
         compute_flow(frames, "raft")
     with pytest.raises(ValueError, match="at least 128 px"):
         compute_flow(frames[:, :64, :64], "raft", device="cpu", **params)
+
+
+def test_tvl1_resampling_follows_opencv():
+    """The pyramid resize is bit-exact with cv2.resize; the bicubic warp and the flow
+    upscaling agree with cv2.remap / cv2.resize to float rounding (grid_sample, which
+    normalises coordinates, was 10x further off at the borders)."""
+    import cv2
+
+    from harfuse.flow.tvl1_torch import _downscale, _upscale, _warp_bicubic
+
+    image = CASES["rotation_3deg"][1].astype(np.float32)
+    h, w = image.shape
+    down = _downscale(torch.from_numpy(image)[None, None], 0.8)[0, 0].numpy()
+    np.testing.assert_array_equal(down, cv2.resize(image, None, fx=0.8, fy=0.8))
+    rng = np.random.default_rng(0)
+    coarse = (rng.standard_normal((77, 102)) * 3).astype(np.float32)
+    up = _upscale(torch.from_numpy(coarse)[None, None], (h, w))[0, 0].numpy()
+    np.testing.assert_allclose(up, cv2.resize(coarse, (w, h)), rtol=0, atol=1e-4)
+    ys, xs = np.mgrid[:h, :w].astype(np.float32)
+    map_x = xs + (rng.standard_normal((h, w)) * 3).astype(np.float32)
+    map_y = ys + (rng.standard_normal((h, w)) * 3).astype(np.float32)
+    ref = cv2.remap(image, map_x, map_y, cv2.INTER_CUBIC)
+    ours = _warp_bicubic(
+        torch.from_numpy(image)[None, None],
+        torch.from_numpy(map_x)[None],
+        torch.from_numpy(map_y)[None],
+    )[0, 0].numpy()
+    np.testing.assert_allclose(ours, ref, rtol=0, atol=5e-4)
