@@ -3,6 +3,9 @@ CPU here and on CUDA where there is one."""
 
 from __future__ import annotations
 
+import functools
+import shutil
+
 import numpy as np
 import pytest
 import torch
@@ -177,6 +180,20 @@ def test_tvl1_batch_stops_each_pair_like_alone_and_fast_equals_parity():
     torch.testing.assert_close(tvl1(prev, nxt, mode="fast", **params), batched, rtol=0, atol=1e-6)
     with pytest.raises(ValueError, match="mode must be one of"):
         tvl1(prev, nxt, mode="turbo")
+
+
+@pytest.mark.skipif(
+    shutil.which("c++") is None and shutil.which("g++") is None,
+    reason="torch.compile on the CPU needs a C++ compiler",
+)
+def test_tvl1_torch_compile_equals_eager():
+    """The compiled iteration (one dynamic-shape compilation for every level and frame
+    size) gives the eager flow bit for bit."""
+    params = {"nscales": 2, "warps": 2}
+    for case in ("rotation_3deg", "odd_size"):
+        frames = np.concatenate([CASES[case], CASES[case][::-1]])
+        run = functools.partial(compute_flow, frames, "tvl1", backend="torch", device="cpu")
+        np.testing.assert_array_equal(run(torch_compile=True, **params), run(**params))
 
 
 @CUDA

@@ -21,7 +21,8 @@ import numpy as np
 import torch
 
 from harfuse.device import resolve_device
-from harfuse.flow import compute_flow, quantize
+from harfuse.flow import quantize
+from harfuse.flow.compute import flow_from_config
 from harfuse.fusion import Classifier, create_model
 from harfuse.media.audio import AudioParams, log_mel
 from harfuse.media.decode import DecodeError, iter_frames_at_fps, open_media, read_audio
@@ -162,14 +163,7 @@ def segment_inputs(
     if "flow" in trained.modalities:
         cfg = prep["flow"]
         pair = frames if len(frames) > 1 else np.concatenate([frames, frames])  # one frame: still
-        flow = compute_flow(
-            pair,
-            cfg["method"],
-            backend=cfg.get("backend", "auto"),
-            device=str(trained.device),
-            batch_size=cfg.get("batch_size", 32),
-            **(cfg.get("params") or {}),
-        )
+        flow = flow_from_config(pair, cfg, str(trained.device))
         bound = float(cfg["bound"])
         stored = quantize(flow, bound) if cfg["storage"] == "uint8" else flow.astype(np.float16)
         out["flow"] = fit_flow(stored, bound, inputs["flow_length"])

@@ -52,6 +52,7 @@ def compute_flow(
     device: str = "auto",
     batch_size: int = 32,
     mode: str = "parity",
+    torch_compile: bool = False,
     **params: Any,
 ) -> np.ndarray:
     """Flow from frame ``t`` to ``t+1`` for every consecutive pair.
@@ -66,6 +67,7 @@ def compute_flow(
         device: torch device for ``backend="torch"``: ``"auto"``, ``"cpu"`` or ``"cuda"``.
         batch_size: frame pairs per torch batch.
         mode: TV-L1 on torch: ``"parity"`` or ``"fast"`` (:mod:`harfuse.flow.tvl1_torch`).
+        torch_compile: TV-L1 on torch: run its inner iteration through ``torch.compile``.
         params: overrides of OpenCV's defaults, the same names for both backends:
             :data:`FARNEBACK_DEFAULTS`, or :data:`TVL1_DEFAULTS` (snake case).
 
@@ -91,8 +93,24 @@ def compute_flow(
     if backend == "auto":
         backend = "torch" if _cuda_available() else "cv2"
     if backend == "torch":
-        return _torch_flow(gray, method, device, batch_size, mode, params)
+        return _torch_flow(gray, method, device, batch_size, mode, torch_compile, params)
     return _cv2_flow(gray, method, params)
+
+
+def flow_from_config(frames: np.ndarray, config: dict[str, Any], device: str) -> np.ndarray:
+    """:func:`compute_flow` with the workflow's ``flow:`` config section (method, backend,
+    batch_size, mode, torch_compile, params), as the flow stage and ``harfuse predict``
+    run it."""
+    return compute_flow(
+        frames,
+        config["method"],
+        backend=config.get("backend", "auto"),
+        device=device,
+        batch_size=config.get("batch_size", 32),
+        mode=config.get("mode", "fast"),
+        torch_compile=config.get("torch_compile", False),
+        **(config.get("params") or {}),
+    )
 
 
 def _raft(frames: np.ndarray, device: str, batch_size: int, params: dict[str, Any]) -> np.ndarray:
@@ -157,6 +175,7 @@ def _torch_flow(
     device: str,
     batch_size: int,
     mode: str,
+    torch_compile: bool,
     params: dict[str, Any],
 ) -> np.ndarray:
     import torch
@@ -168,7 +187,7 @@ def _torch_flow(
     def run(prev: torch.Tensor, nxt: torch.Tensor) -> torch.Tensor:
         if method == "farneback":
             return farneback(prev, nxt, **params)
-        return tvl1(prev, nxt, mode=mode, **params)
+        return tvl1(prev, nxt, mode=mode, torch_compile=torch_compile, **params)
 
     dev = resolve_device(device)
     frames = torch.from_numpy(gray).to(dev)

@@ -21,6 +21,8 @@ converged.
 
 from __future__ import annotations
 
+import functools
+
 import torch
 import torch.nn.functional as F
 
@@ -151,13 +153,55 @@ def _error(d1: torch.Tensor, d2: torch.Tensor) -> torch.Tensor:
     return terms.double().sum(dim=1).float().reshape(b, 1, 1, 1)
 
 
-def _one_scale(i0, i1, u1, u2, p, check_every):
+def _iteration(state: tuple, warped: tuple, constants: tuple) -> tuple:
+    """One inner iteration for a batch: the threshold step (v), the primal step (u), the
+    dual step (p) and the per-pair convergence test, in OpenCV's float32 order.
+
+    ``state`` is ``(u1, u2, p11, p12, p21, p22, active)``, each ``(B, 1, H, W)`` but
+    ``active`` ``(B, 1, 1, 1)`` bool (a pair that has converged keeps its state);
+    ``warped`` is ``(I1wx, I1wy, grad, rho_c)`` of the current warp; ``constants`` is
+    ``(λθ, τ/θ, θ, ε²·H·W)`` as float32 values. Returns the new state."""
+    u1, u2, p11, p12, p21, p22, active = state
+    i1wx, i1wy, grad, rho_c = warped
+    l_t, taut, theta, scaled_eps = constants
+    rho = rho_c + (i1wx * u1 + i1wy * u2)
+    fi = torch.where(grad > _FLT_EPSILON, -rho / grad.clamp_min(_FLT_EPSILON), 0.0)
+    below, above = rho < -l_t * grad, rho > l_t * grad
+    d1 = torch.where(below, l_t * i1wx, torch.where(above, -l_t * i1wx, fi * i1wx))
+    d2 = torch.where(below, l_t * i1wy, torch.where(above, -l_t * i1wy, fi * i1wy))
+    new1 = (u1 + d1) + theta * _divergence(p11, p12)
+    new2 = (u2 + d2) + theta * _divergence(p21, p22)
+    error = _error(new1 - u1, new2 - u2)
+    u1 = torch.where(active, new1, u1)
+    u2 = torch.where(active, new2, u2)
+    u1x, u1y = _forward_gradient(u1)
+    u2x, u2y = _forward_gradient(u2)
+    ng1 = 1 + taut * torch.hypot(u1x, u1y)
+    ng2 = 1 + taut * torch.hypot(u2x, u2y)
+    p11 = torch.where(active, (p11 + taut * u1x) / ng1, p11)
+    p12 = torch.where(active, (p12 + taut * u1y) / ng1, p12)
+    p21 = torch.where(active, (p21 + taut * u2x) / ng2, p21)
+    p22 = torch.where(active, (p22 + taut * u2y) / ng2, p22)
+    return u1, u2, p11, p12, p21, p22, active & (error > scaled_eps)
+
+
+@functools.cache
+def _compiled_iteration():
+    """:func:`_iteration` through ``torch.compile`` (dynamic shapes: one compilation serves
+    every pyramid level and batch size). Fuses the ~40 elementwise kernels of an
+    iteration; bit-identical to eager on the CPU (``tests/test_flow_torch.py``)."""
+    return torch.compile(_iteration, dynamic=True, fullgraph=True)
+
+
+def _one_scale(i0, i1, u1, u2, p, check_every, iteration=_iteration):
     """``procOneScale`` for a batch; ``u1``, ``u2`` ``(B, 1, H, W)`` updated in place."""
     b, _, h, w = i0.shape
-    l_t = _f32(p["lambda_"] * p["theta"])
-    taut = _f32(p["tau"] / p["theta"])
-    theta = _f32(p["theta"])
-    scaled_eps = _f32(p["epsilon"] ** 2 * h * w)
+    constants = (
+        _f32(p["lambda_"] * p["theta"]),
+        _f32(p["tau"] / p["theta"]),
+        _f32(p["theta"]),
+        _f32(p["epsilon"] ** 2 * h * w),
+    )
     i1x, i1y = _centred_gradient(i1)
     stack = torch.cat([i1, i1x, i1y], 1)
     ys, xs = torch.meshgrid(
@@ -178,33 +222,9 @@ def _one_scale(i0, i1, u1, u2, p, check_every):
                 u1 = torch.where(active, _median5(u1), u1)
                 u2 = torch.where(active, _median5(u2), u2)
             for _ in range(p["inner_iterations"]):
-                rho = rho_c + (i1wx * u1 + i1wy * u2)
-                fi = torch.where(grad > _FLT_EPSILON, -rho / grad.clamp_min(_FLT_EPSILON), 0.0)
-                d1 = torch.where(
-                    rho < -l_t * grad,
-                    l_t * i1wx,
-                    torch.where(rho > l_t * grad, -l_t * i1wx, fi * i1wx),
+                u1, u2, p11, p12, p21, p22, active = iteration(
+                    (u1, u2, p11, p12, p21, p22, active), (i1wx, i1wy, grad, rho_c), constants
                 )
-                d2 = torch.where(
-                    rho < -l_t * grad,
-                    l_t * i1wy,
-                    torch.where(rho > l_t * grad, -l_t * i1wy, fi * i1wy),
-                )
-                v1, v2 = u1 + d1, u2 + d2
-                new1 = v1 + theta * _divergence(p11, p12)
-                new2 = v2 + theta * _divergence(p21, p22)
-                error = _error(new1 - u1, new2 - u2)
-                u1 = torch.where(active, new1, u1)
-                u2 = torch.where(active, new2, u2)
-                u1x, u1y = _forward_gradient(u1)
-                u2x, u2y = _forward_gradient(u2)
-                ng1 = 1 + taut * torch.hypot(u1x, u1y)
-                ng2 = 1 + taut * torch.hypot(u2x, u2y)
-                p11 = torch.where(active, (p11 + taut * u1x) / ng1, p11)
-                p12 = torch.where(active, (p12 + taut * u1y) / ng1, p12)
-                p21 = torch.where(active, (p21 + taut * u2x) / ng2, p21)
-                p22 = torch.where(active, (p22 + taut * u2y) / ng2, p22)
-                active = active & (error > scaled_eps)
                 step += 1
                 if step % check_every == 0 and not bool(active.any()):
                     break
@@ -215,12 +235,19 @@ def _one_scale(i0, i1, u1, u2, p, check_every):
 
 
 @torch.inference_mode()
-def tvl1(prev: torch.Tensor, nxt: torch.Tensor, mode: str = "parity", **params) -> torch.Tensor:
+def tvl1(
+    prev: torch.Tensor,
+    nxt: torch.Tensor,
+    mode: str = "parity",
+    torch_compile: bool = False,
+    **params,
+) -> torch.Tensor:
     """Flow from ``prev`` to ``nxt``, both ``(B, H, W)`` gray on a 0..255 scale; returns
     ``(B, H, W, 2)`` float32 px (x then y). ``params`` override :data:`DEFAULTS` (OpenCV's,
     with ``lambda_``, ``inner_iterations``, ``outer_iterations``, ``scale_step``,
     ``median_filtering`` spelled in snake case); ``gamma`` and an initial flow are not
-    supported."""
+    supported. ``torch_compile`` runs the inner iteration through ``torch.compile`` (the first
+    call compiles, ~10-30 s; needs a C++ compiler on the CPU, Triton on CUDA)."""
     unknown = set(params) - set(DEFAULTS)
     if unknown:
         raise ValueError(f"unknown TV-L1 parameters {sorted(unknown)}")
@@ -236,11 +263,12 @@ def tvl1(prev: torch.Tensor, nxt: torch.Tensor, mode: str = "parity", **params) 
             break
         for pyr, level in zip(pyramids, smaller, strict=True):
             pyr.append(level)
+    iteration = _compiled_iteration() if torch_compile else _iteration
     coarsest = pyramids[0][-1]
     u1 = torch.zeros_like(coarsest)
     u2 = torch.zeros_like(coarsest)
     for s in range(len(pyramids[0]) - 1, -1, -1):
-        u1, u2 = _one_scale(pyramids[0][s], pyramids[1][s], u1, u2, p, MODES[mode])
+        u1, u2 = _one_scale(pyramids[0][s], pyramids[1][s], u1, u2, p, MODES[mode], iteration)
         if s > 0:
             size = pyramids[0][s - 1].shape[-2:]
             u1 = _upscale(u1, size) * _f32(1 / p["scale_step"])

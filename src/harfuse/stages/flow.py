@@ -7,7 +7,8 @@ from typing import Any
 
 import numpy as np
 
-from harfuse.flow import compute_flow, quantize
+from harfuse.flow import quantize
+from harfuse.flow.compute import flow_from_config
 from harfuse.flow.quantize import flow_scale
 from harfuse.stages.shard_job import SampleArrays, write_sample_shard
 from harfuse.store.shards import ShardReader
@@ -28,17 +29,9 @@ def run(
     cv2.setNumThreads(threads)
     frames = ShardReader(frames_path)
     bound, storage = float(params["bound"]), params["storage"]
-    method_params = params.get("params") or {}
 
     def compute(sid: str) -> SampleArrays:
-        flow = compute_flow(
-            frames.read(sid, "frames"),
-            params["method"],
-            backend=params.get("backend", "auto"),
-            device=device,
-            batch_size=params.get("batch_size", 32),
-            **method_params,
-        )
+        flow = flow_from_config(frames.read(sid, "frames"), params, device)
         attrs = {"method": params["method"], "bound": bound, "storage": storage}
         if storage == "uint8":
             return {"flow": (quantize(flow, bound), {**attrs, "scale": flow_scale(bound)})}
