@@ -49,3 +49,17 @@ def test_quantization_convention():
     assert err.max() <= step / 2 + 1e-5
     with pytest.raises(ValueError, match="bound must be > 0"):
         quantize(x, 0.0)
+
+
+def test_flow_from_config_forwards_every_key():
+    from harfuse.flow.compute import flow_from_config
+    from harfuse.flow.synthetic import affine, affine_pair
+
+    frames = affine_pair(affine(1.5, -0.75), h=41, w=57)
+    config = {"method": "tvl1", "backend": "torch", "batch_size": 1, "params": {"warps": 1}}
+    direct = compute_flow(frames, "tvl1", backend="torch", device="cpu", warps=1)
+    np.testing.assert_array_equal(flow_from_config(frames, config, "cpu"), direct)
+    with pytest.raises(ValueError, match="mode must be one of"):
+        flow_from_config(frames, {**config, "mode": "turbo"}, "cpu")
+    with pytest.raises(ValueError, match=r"unknown tvl1 parameters \['winsize'\]"):
+        flow_from_config(frames, {**config, "params": {"winsize": 3}}, "cpu")

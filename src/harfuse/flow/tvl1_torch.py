@@ -6,8 +6,8 @@ A port of OpenCV's CPU ``cv::optflow::DualTVL1OpticalFlow`` (opencv_contrib
 ``active`` mask), so a batch gives what cv2 gives pair by pair.
 
 Every step follows OpenCV's float32 operation order (constants rounded to float, the
-``rho`` and divergence associations, the error summed like ``estimateU``), so one scale
-and one warp give cv2's flow bit for bit; the pyramid resize is bit-exact too, and the
+``rho`` and divergence associations), so one scale and one warp give cv2's flow bit for
+bit; the pyramid resize is bit-exact too, and the
 bicubic warp agrees with ``cv::remap`` to ~1e-4 grey levels. With OpenCV's defaults the
 25 warps, median selections and early-stopping thresholds amplify such rounding: cv2
 itself moves by 1e-3 to 5e-2 px mean when its input moves by < 1e-4 grey levels, and
@@ -90,9 +90,9 @@ def _warp_bicubic(img: torch.Tensor, x: torch.Tensor, y: torch.Tensor) -> torch.
     """``cv::remap(img, x, y, INTER_CUBIC)`` with the default zero border: ``img``
     ``(B, C, h, w)`` sampled at pixel coordinates ``x``, ``y`` ``(B, H, W)``.
 
-    An explicit 16-tap gather in pixel units rather than ``grid_sample``: normalising the
-    coordinates to [−1, 1] and back costs ~1e-5 px, which the 25 warps of TV-L1 amplify
-    to 1e-2 px mean (7e-3 on a 1.5 px translation) against cv2; this is ~1e-4."""
+    An explicit 16-tap gather in pixel units rather than ``grid_sample``, which normalises
+    the coordinates to [−1, 1] and back (~1e-5 px) and so differs from ``cv::remap`` by up
+    to 1.7e-3 grey levels at the borders; this gather is within 1.4e-4."""
     b, c, h, w = img.shape
     left, top = torch.floor(x), torch.floor(y)
     wx, wy = _cubic_weights(x - left), _cubic_weights(y - top)
@@ -144,10 +144,10 @@ def _median5(u: torch.Tensor) -> torch.Tensor:
 
 
 def _error(d1: torch.Tensor, d2: torch.Tensor) -> torch.Tensor:
-    """Σ |u_new − u_old|² per pair, ``(B, 1, 1, 1)`` float32, accumulated in float64 like
-    ``cv::sum`` and then rounded to float32 as OpenCV's ``estimateU`` returns it. (A
-    row-major float32 sum stops the same iterations on the test pairs: the remaining
-    difference to cv2 with early stopping is not in this sum; see the README.)"""
+    """Σ |u_new − u_old|² per pair, ``(B, 1, 1, 1)`` float32. OpenCV's CPU ``estimateU``
+    adds the terms one by one into a float; a sequential float sum has no fast batched
+    form, so this sums in float64 and rounds to float32, which takes the same stopping
+    decisions on the test pairs (``test_tvl1_one_warp_is_bit_exact_with_cv2``)."""
     b = d1.shape[0]
     terms = (d1 * d1 + d2 * d2).reshape(b, -1)
     return terms.double().sum(dim=1).float().reshape(b, 1, 1, 1)
