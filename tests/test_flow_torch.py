@@ -23,6 +23,20 @@ NAMES = ("pyr_scale", "levels", "winsize", "iterations", "poly_n", "poly_sigma",
 CUDA = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
 
 
+def _cv2_runs_fma_and_ipp() -> bool:
+    import cv2
+
+    cv_cpu_fma3 = 12  # OpenCV's CV_CPU_FMA3; the Python bindings do not export the enum
+    return cv2.ipp.useIPP() and cv2.checkHardwareSupport(cv_cpu_fma3)
+
+
+#: cv2 resizes through IPP and remaps with fused multiply-adds on an x86 CPU with FMA3; the
+#: port follows that arithmetic, so bit-for-bit checks need such a CPU (CI's has one)
+EXACT_CV2 = pytest.mark.skipif(
+    not _cv2_runs_fma_and_ipp(), reason="cv2 runs its IPP / FMA kernels only on an FMA3 CPU"
+)
+
+
 CASES = {
     **{k: v for k, v in synthetic.cases(seed=0).items() if not k.startswith("moving")},
     "odd_size": synthetic.affine_pair(synthetic.affine(1.5, -0.75), h=41, w=57),
@@ -117,12 +131,15 @@ def test_tvl1_matches_cv2_iteration_for_iteration(case):
     epe = np.linalg.norm(ours - ref, axis=-1)
     assert epe.mean() <= 1e-3 and np.percentile(epe, 99) <= 1e-2
     assert (quantize(ours) == quantize(ref)).mean() >= 0.999
+    if _cv2_runs_fma_and_ipp():
+        np.testing.assert_array_equal(ours, ref)
 
 
 @pytest.mark.parametrize("case", ["rotation_3deg", "odd_size"])
 def test_tvl1_one_warp_is_bit_exact_with_cv2(case):
     """One scale, one warp (sampled at whole pixels), OpenCV's early stopping and median
-    filter: every operation follows OpenCV's float32 order, so the flow is bit-identical."""
+    filter: every operation follows OpenCV's float32 order, so the flow is bit-identical
+    on any CPU."""
     frames = CASES[case]
     params = {"nscales": 1, "warps": 1}
     ref = compute_flow(frames, "tvl1", backend="cv2", **params)
@@ -130,41 +147,54 @@ def test_tvl1_one_warp_is_bit_exact_with_cv2(case):
     np.testing.assert_array_equal(ours, ref)
 
 
-def _cv2_tvl1(first: np.ndarray, second: np.ndarray) -> np.ndarray:
-    import cv2
+@EXACT_CV2
+def test_tvl1_defaults_match_cv2():
+    """gpu-flow.md §7 with OpenCV's defaults (5 scales, 25 warps, early stopping, median
+    filter) on every synthetic case of three textures and an odd size: mean EPE <= 0.01 px
+    and >= 99.9 % identical uint8 codes per pair. TV-L1 with the defaults moves by 1e-3 to
+    5e-2 px when its input moves by 1e-4 grey levels (benchmarks/flow_parity.py), so this
+    holds only because the port reproduces cv2's arithmetic: most pairs come out bit for
+    bit, and as close to the true flow as cv2."""
+    pairs = [(f"{name}/{seed}", frames) for seed in range(3) for name, frames in synthetic.cases(seed).items()]
+    pairs.append(("odd_size", CASES["odd_size"]))
+    identical = 0
+    for name, frames in pairs:
+        ref = compute_flow(frames, "tvl1", backend="cv2")
+        ours = compute_flow(frames, "tvl1", backend="torch", device="cpu")
+        epe = np.linalg.norm(ours - ref, axis=-1)
+        assert epe.mean() <= 0.01, (name, epe.mean())
+        assert (quantize(ours) == quantize(ref)).mean() >= 0.999, name
+        identical += bool((ours == ref).all())
+        if name.startswith("translation_small"):
+            inner = (0, slice(16, -16), slice(16, -16))
+            err = [np.linalg.norm(f[inner] - (1.5, -0.75), axis=-1).mean() for f in (ours, ref)]
+            assert err[0] <= err[1] + 1e-3 and err[0] <= 0.06
+    assert identical >= 0.9 * len(pairs), (identical, len(pairs))
 
-    return cv2.optflow.DualTVL1OpticalFlow_create().calc(first, second, None)
 
+def test_tvl1_parity_mode_settles_stopping_by_opencvs_float_sum():
+    """OpenCV stops on a sequential float32 sum; the float64 sum can fall on the other side
+    of the threshold only within n·2⁻²⁴ of it, and there the float32 sum decides."""
+    from harfuse.flow.tvl1_torch import _settle_near_threshold
 
-def test_tvl1_defaults_within_cv2s_own_rounding_sensitivity():
-    """With OpenCV's defaults, TV-L1 amplifies float rounding (early-stopping thresholds,
-    median selections, 25 warps): cv2 itself moves by ~1e-3-5e-2 px mean when its input
-    moves by < 1e-4 grey levels. The port must stay within that floor, and as close to
-    the true flow as cv2 (gpu-flow.md §7; benchmarks/flow_parity.py has the figures)."""
     rng = np.random.default_rng(0)
-    ours_epe, floor_epe, ours_codes, floor_codes = {}, {}, {}, {}
-    for seed in range(3):
-        for name, frames in synthetic.cases(seed).items():
-            ref = _cv2_tvl1(frames[0], frames[1])
-            ours = compute_flow(frames, "tvl1", backend="torch", device="cpu")[0]
-            noisy = frames.astype(np.float32) / 255
-            noisy[0] += rng.uniform(0, 1e-4, noisy[0].shape).astype(np.float32) / 255
-            floor = _cv2_tvl1(noisy[0], noisy[1])
-            for epe, codes, flow in ((ours_epe, ours_codes, ours), (floor_epe, floor_codes, floor)):
-                epe.setdefault(name, []).append(np.linalg.norm(flow - ref, axis=-1).mean())
-                codes.setdefault(name, []).append((quantize(flow) == quantize(ref)).mean())
-            if name == "translation_small":
-                inner = (slice(16, -16), slice(16, -16))
-                err = [np.linalg.norm(f[inner] - (1.5, -0.75), axis=-1).mean() for f in (ours, ref)]
-                assert err[0] <= err[1] + 0.02 and err[0] <= 0.06
-    for name in ours_epe:
-        ours, floor = np.mean(ours_epe[name]), np.mean(floor_epe[name])
-        assert ours <= 1.25 * floor, (name, ours, floor)
-        assert np.mean(ours_codes[name]) >= np.mean(floor_codes[name]) - 0.002, name
-        if floor <= 0.01:
-            assert ours <= 0.01, (name, ours)
-    total = sum(np.mean(v) for v in ours_epe.values())
-    assert total <= sum(np.mean(v) for v in floor_epe.values())
+    change = torch.from_numpy(rng.uniform(0, 0.02, (2, 1, 40, 50)).astype(np.float32))
+    old = (torch.zeros_like(change), torch.zeros_like(change))
+    new = (change, torch.zeros_like(change))
+    terms = (change * change).reshape(2, -1).numpy()
+    exact = terms.astype(np.float64).sum(axis=1)
+    sequential = np.add.accumulate(terms, axis=1, dtype=np.float32)[:, -1]
+    assert (sequential != exact.astype(np.float32)).all()
+    # a threshold between the float32 and the float64 sums of pair 0; pair 1 is far from it
+    threshold = float((np.float64(sequential[0]) + exact[0]) / 2)
+    error = torch.from_numpy(exact).reshape(2, 1, 1, 1)
+    was_active = torch.ones(2, 1, 1, 1, dtype=torch.bool)
+    by_float64 = error > threshold
+    settled = _settle_near_threshold(was_active, by_float64, error, old, new, threshold)
+    assert bool(settled[0]) == bool(sequential[0] > np.float32(threshold)) != bool(by_float64[0])
+    assert bool(settled[1]) == bool(by_float64[1])
+    stopped = torch.tensor([False, True]).reshape(2, 1, 1, 1)
+    assert not bool(_settle_near_threshold(stopped, by_float64 & stopped, error, old, new, threshold)[0])
 
 
 def test_tvl1_batch_stops_each_pair_like_alone_and_fast_equals_parity():
@@ -228,28 +258,34 @@ def test_raft_from_a_local_weights_file(tmp_path):
 
 
 def test_tvl1_resampling_follows_opencv():
-    """The pyramid resize is bit-exact with cv2.resize; the bicubic warp and the flow
-    upscaling agree with cv2.remap / cv2.resize to float rounding (grid_sample, which
-    normalises coordinates, was 10x further off at the borders)."""
+    """The pyramid resize, the flow upscaling and the bicubic warp give cv2.resize /
+    cv2.remap bit for bit where cv2 runs its IPP / FMA kernels, and agree to float
+    rounding elsewhere."""
     import cv2
 
     from harfuse.flow.tvl1_torch import _downscale, _upscale, _warp_bicubic
 
-    image = CASES["rotation_3deg"][1].astype(np.float32)
-    h, w = image.shape
-    down = _downscale(torch.from_numpy(image)[None, None], 0.8)[0, 0].numpy()
-    np.testing.assert_array_equal(down, cv2.resize(image, None, fx=0.8, fy=0.8))
+    def same(ours: torch.Tensor, ref: np.ndarray, atol: float) -> None:
+        ours = ours[0, 0].numpy()
+        if _cv2_runs_fma_and_ipp():
+            np.testing.assert_array_equal(ours, ref)
+        np.testing.assert_allclose(ours, ref, rtol=0, atol=atol)
+
     rng = np.random.default_rng(0)
-    coarse = (rng.standard_normal((77, 102)) * 3).astype(np.float32)
-    up = _upscale(torch.from_numpy(coarse)[None, None], (h, w))[0, 0].numpy()
-    np.testing.assert_allclose(up, cv2.resize(coarse, (w, h)), rtol=0, atol=1e-4)
-    ys, xs = np.mgrid[:h, :w].astype(np.float32)
-    map_x = xs + (rng.standard_normal((h, w)) * 3).astype(np.float32)
-    map_y = ys + (rng.standard_normal((h, w)) * 3).astype(np.float32)
-    ref = cv2.remap(image, map_x, map_y, cv2.INTER_CUBIC)
-    ours = _warp_bicubic(
-        torch.from_numpy(image)[None, None],
-        torch.from_numpy(map_x)[None],
-        torch.from_numpy(map_y)[None],
-    )[0, 0].numpy()
-    np.testing.assert_allclose(ours, ref, rtol=0, atol=5e-4)
+    # random (not whole-number) values, so that every rounding shows
+    for h, w in ((96, 128), (41, 57)):
+        image = (rng.random((h, w)) * 255).astype(np.float32)
+        for factor in (0.8, 0.5):
+            small = _downscale(torch.from_numpy(image)[None, None], factor)
+            same(small, cv2.resize(image, None, fx=factor, fy=factor), atol=1e-4)
+        coarse = (rng.standard_normal((h * 4 // 5, w * 4 // 5 + 1)) * 3).astype(np.float32)
+        same(_upscale(torch.from_numpy(coarse)[None, None], (h, w)), cv2.resize(coarse, (w, h)), 1e-5)
+        ys, xs = np.mgrid[:h, :w].astype(np.float32)
+        map_x = xs + (rng.standard_normal((h, w)) * 4).astype(np.float32)
+        map_y = ys + (rng.standard_normal((h, w)) * 4).astype(np.float32)
+        ours = _warp_bicubic(
+            torch.from_numpy(image)[None, None],
+            torch.from_numpy(map_x)[None],
+            torch.from_numpy(map_y)[None],
+        )
+        same(ours, cv2.remap(image, map_x, map_y, cv2.INTER_CUBIC), atol=5e-4)

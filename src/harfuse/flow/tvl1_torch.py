@@ -22,13 +22,24 @@ converged.
 from __future__ import annotations
 
 import functools
+from typing import NamedTuple
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 
 from harfuse.flow.compute import TVL1_DEFAULTS as DEFAULTS
 
-MODES = {"parity": 1, "fast": 10}
+class Mode(NamedTuple):
+    """How a run checks convergence: ``check_every`` iterations it asks the device whether
+    any pair is still active (a host sync); ``exact_stop`` settles the stopping decisions
+    that lie within float rounding of the threshold by OpenCV's sequential float sum."""
+
+    check_every: int
+    exact_stop: bool
+
+
+MODES = {"parity": Mode(1, True), "fast": Mode(10, False)}
 _MIN_SIZE = 16  # a pyramid level smaller than this is not used, px
 _FLT_EPSILON = 1.1920929e-07
 
@@ -38,29 +49,44 @@ def _f32(value: float) -> float:
     return torch.tensor(value, dtype=torch.float32).item()
 
 
+def _fma(a: torch.Tensor, b: torch.Tensor, c: torch.Tensor) -> torch.Tensor:
+    """Float32 ``a·b + c`` rounded once, as a fused multiply-add: the float32 product is
+    exact in float64, so only the sum rounds (twice, float64 then float32, which differs
+    from one rounding only on exact float32 ties)."""
+    return torch.addcmul(c.double(), a.double(), b.double()).float()
+
+
 def _linear_taps(n_src: int, n_dst: int, scale: float, device) -> tuple:
-    """Source indices and weights of ``cv::resize(INTER_LINEAR)`` along one axis: source
-    coordinate ``(dst + 0.5)·scale − 0.5`` computed in double and rounded to float, clamped
-    to the first / last sample (weight 0 on the second tap there)."""
-    dst = torch.arange(n_dst, dtype=torch.float64, device=device)
-    pos = ((dst + 0.5) * scale - 0.5).float()
-    first = torch.floor(pos)
-    frac = pos - first
+    """Source indices and float32 fractions of ``cv::resize(INTER_LINEAR)`` along one axis, as
+    the IPP kernel that OpenCV's x86 wheels run computes them: source coordinate
+    ``(dst + 0.5)·scale − 0.5`` in float64, clamped below at 0. Shrinking, it is also
+    clamped to ``n_src − 1`` and the last interval interpolated with fraction up to 1;
+    enlarging, a coordinate past ``n_src − 1`` takes the last sample."""
+    pos = ((torch.arange(n_dst, dtype=torch.float64, device=device) + 0.5) * scale - 0.5).clamp_min(0)
+    if n_dst < n_src:
+        pos = pos.clamp_max(n_src - 1)
+        first = torch.floor(pos).clamp_max(n_src - 2)
+        frac = pos - first
+    else:
+        first = torch.floor(pos)
+        frac = torch.where(first >= n_src - 1, 0.0, pos - first)
+        first = first.clamp_max(n_src - 1)
     first = first.long()
-    frac = torch.where((first < 0) | (first >= n_src - 1), 0.0, frac)
-    first = first.clamp(0, n_src - 1)
-    return first, (first + 1).clamp_max(n_src - 1), 1 - frac, frac
+    return first, (first + 1).clamp_max(n_src - 1), frac.float()
 
 
 def _resize(img: torch.Tensor, size: tuple[int, int], scale: tuple[float, float]) -> torch.Tensor:
     """``cv::resize(..., INTER_LINEAR)`` of ``(B, C, h, w)`` float32 to ``size`` (h, w), with
     ``scale`` = source px per destination px (y, x) as OpenCV computes it: a horizontal
-    pass, then a vertical one, in float32 (bit-exact with cv2 on the pyramid levels)."""
+    pass, then a vertical one, each ``a + (b − a)·t`` as a fused multiply-add in float32
+    (bit-exact with the IPP path of cv2 on an FMA CPU)."""
     (h, w), (nh, nw) = img.shape[-2:], size
-    x0, x1, ax0, ax1 = _linear_taps(w, nw, scale[1], img.device)
-    y0, y1, ay0, ay1 = _linear_taps(h, nh, scale[0], img.device)
-    rows = img[..., x0] * ax0 + img[..., x1] * ax1
-    return ay0[:, None] * rows[..., y0, :] + ay1[:, None] * rows[..., y1, :]
+    x0, x1, tx = _linear_taps(w, nw, scale[1], img.device)
+    y0, y1, ty = _linear_taps(h, nh, scale[0], img.device)
+    left = img[..., x0]
+    rows = _fma(img[..., x1] - left, tx, left)
+    top = rows[..., y0, :]
+    return _fma(rows[..., y1, :] - top, ty[:, None], top)
 
 
 def _downscale(img: torch.Tensor, factor: float) -> torch.Tensor:
@@ -75,40 +101,48 @@ def _upscale(u: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
     return _resize(u, size, (1 / (size[0] / h), 1 / (size[1] / w)))
 
 
-def _cubic_weights(frac: torch.Tensor) -> tuple[torch.Tensor, ...]:
-    """OpenCV's ``interpolateCubic`` (Keys, a = −0.75) for the 4 taps at −1, 0, 1, 2; the
-    last is ``1 − the others`` as OpenCV computes it."""
-    a = -0.75
-    c0 = ((a * (frac + 1) - 5 * a) * (frac + 1) + 8 * a) * (frac + 1) - 4 * a
-    c1 = ((a + 2) * frac - (a + 3)) * frac * frac + 1
-    rest = 1 - frac
-    c2 = ((a + 2) * rest - (a + 3)) * rest * rest + 1
-    return c0, c1, c2, 1 - c0 - c1 - c2
+_CUBIC_A = -0.75
+
+
+def _cubic_weights(t: torch.Tensor) -> tuple[torch.Tensor, ...]:
+    """Keys cubic weights (a = −0.75) of the 4 taps at −1, 0, 1, 2 for the float32 fraction
+    ``t``, in the factored float32 form of OpenCV 5's remap kernel: the outer taps as
+    ``a·t·(1 − t)²`` and ``a·t²·(1 − t)``, the tap at 0 by two fused multiply-adds, the tap
+    at 1 as the rest of 1."""
+    t2 = t * t
+    rest = 1 - t
+    w0 = _CUBIC_A * (t * (rest * rest))
+    w3 = _CUBIC_A * (t2 * rest)
+    w1 = _fma(t2, _fma(torch.full_like(t, _CUBIC_A + 2), t, torch.full_like(t, -(_CUBIC_A + 3))), torch.ones_like(t))
+    return w0, w1, ((1 - w0) - w1) - w3, w3
 
 
 def _warp_bicubic(img: torch.Tensor, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
     """``cv::remap(img, x, y, INTER_CUBIC)`` with the default zero border: ``img``
     ``(B, C, h, w)`` sampled at pixel coordinates ``x``, ``y`` ``(B, H, W)``.
 
-    An explicit 16-tap gather in pixel units rather than ``grid_sample``, which normalises
-    the coordinates to [−1, 1] and back (~1e-5 px) and so differs from ``cv::remap`` by up
-    to 1.7e-3 grey levels at the borders; this gather is within 1.4e-4."""
+    An explicit 16-tap gather in pixel units in OpenCV 5's order: each row of 4 taps summed
+    with fused multiply-adds along x, then the rows along y (bit-exact with cv2 on an FMA
+    CPU). ``grid_sample`` normalises the coordinates to [−1, 1] and back, ~1e-5 px off."""
     b, c, h, w = img.shape
     left, top = torch.floor(x), torch.floor(y)
     wx, wy = _cubic_weights(x - left), _cubic_weights(y - top)
     left, top = left.long() - 1, top.long() - 1
     flat = img.reshape(b, c, h * w)
-    out = torch.zeros((b, c, *x.shape[1:]), dtype=img.dtype, device=img.device)
+    out = None
     for i in range(4):
-        row = torch.zeros_like(out)
         yy = top + i
+        row = None
         for j in range(4):
             xx = left + j
             inside = (yy >= 0) & (yy < h) & (xx >= 0) & (xx < w)
             index = (yy.clamp(0, h - 1) * w + xx.clamp(0, w - 1)).reshape(b, 1, -1)
-            taps = flat.gather(2, index.expand(b, c, -1)).reshape(out.shape)
-            row = row + taps * (inside * wx[j])[:, None]
-        out = out + row * wy[i][:, None]
+            taps = flat.gather(2, index.expand(b, c, -1)).reshape(b, c, *x.shape[1:])
+            taps = taps * inside[:, None]
+            weight = wx[j][:, None].expand_as(taps)
+            row = taps * weight if row is None else _fma(taps, weight, row)
+        weight = wy[i][:, None].expand_as(row)
+        out = row * weight if out is None else _fma(row, weight, out)
     return out
 
 
@@ -143,24 +177,63 @@ def _median5(u: torch.Tensor) -> torch.Tensor:
     return patches.median(dim=1).values.reshape(b, 1, h, w)
 
 
+def _change(d1: torch.Tensor, d2: torch.Tensor) -> torch.Tensor:
+    """The float32 terms ``d1² + d2²`` of OpenCV's stopping error, ``(B, H·W)`` in row-major
+    order, from the changes ``d1``, ``d2`` ``(B, 1, H, W)`` of u1 and u2."""
+    return (d1 * d1 + d2 * d2).reshape(d1.shape[0], -1)
+
+
 def _error(d1: torch.Tensor, d2: torch.Tensor) -> torch.Tensor:
-    """Σ |u_new − u_old|² per pair, ``(B, 1, 1, 1)`` float32. OpenCV's CPU ``estimateU``
-    adds the terms one by one into a float; a sequential float sum has no fast batched
-    form, so this sums in float64 and rounds to float32, which takes the same stopping
-    decisions on the test pairs (``test_tvl1_one_warp_is_bit_exact_with_cv2``)."""
-    b = d1.shape[0]
-    terms = (d1 * d1 + d2 * d2).reshape(b, -1)
-    return terms.double().sum(dim=1).float().reshape(b, 1, 1, 1)
+    """Σ |u_new − u_old|² per pair, ``(B, 1, 1, 1)`` float64, summed in float64 (within
+    ~1e-11 of the exact sum). OpenCV's CPU ``estimateU`` adds the terms one by one into a
+    float, which has no batched form; :func:`_settle_near_threshold` redoes that sum where
+    the two can fall on different sides of the threshold."""
+    return _change(d1, d2).double().sum(dim=1).reshape(-1, 1, 1, 1)
 
 
-def _iteration(state: tuple, warped: tuple, constants: tuple) -> tuple:
+def _settle_near_threshold(
+    was_active: torch.Tensor,
+    active: torch.Tensor,
+    error: torch.Tensor,
+    old: tuple[torch.Tensor, torch.Tensor],
+    new: tuple[torch.Tensor, torch.Tensor],
+    scaled_eps: float,
+) -> torch.Tensor:
+    """The stopping decisions ``active`` ``(B, 1, 1, 1)`` as OpenCV takes them, from its
+    sequential float32 sum. A sequential float sum of n non-negative terms is within
+    γ = n·u / (1 − n·u) (u = 2⁻²⁴) of the exact sum relative to it, so only a pair whose
+    float64 ``error`` lies that close to ``scaled_eps`` can decide otherwise; for those
+    (rare) pairs the terms are summed one by one on the host. ``old`` / ``new`` are
+    (u1, u2) before and after the iteration."""
+    n = old[0][0].numel()
+    gamma = 1.01 * n * 2.0**-24 / (1 - n * 2.0**-24)
+    near = was_active & ((error - scaled_eps).abs() <= gamma * error)
+    if not bool(near.any()):
+        return active
+    active = active.clone()
+    for i in torch.nonzero(near.flatten()).flatten().tolist():
+        terms = _change(new[0][i : i + 1] - old[0][i : i + 1], new[1][i : i + 1] - old[1][i : i + 1])
+        total = np.add.accumulate(terms.flatten().cpu().numpy(), dtype=np.float32)[-1]
+        active[i] = bool(total > np.float32(scaled_eps))
+    return active
+
+
+def _hypot(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    """``static_cast<float>(hypot(x, y))`` as OpenCV computes it: in float64, then rounded.
+    Float32 ``torch.hypot`` is off by one ulp on ~1e-7 of inputs on the CPU (and CUDA's
+    ``hypotf`` by up to 3 ulp), enough to move TV-L1's flow now and then."""
+    return torch.hypot(x.double(), y.double()).float()
+
+
+def _iteration(state: tuple, warped: tuple, constants: tuple) -> tuple[tuple, torch.Tensor]:
     """One inner iteration for a batch: the threshold step (v), the primal step (u), the
     dual step (p) and the per-pair convergence test, in OpenCV's float32 order.
 
     ``state`` is ``(u1, u2, p11, p12, p21, p22, active)``, each ``(B, 1, H, W)`` but
     ``active`` ``(B, 1, 1, 1)`` bool (a pair that has converged keeps its state);
     ``warped`` is ``(I1wx, I1wy, grad, rho_c)`` of the current warp; ``constants`` is
-    ``(λθ, τ/θ, θ, ε²·H·W)`` as float32 values. Returns the new state."""
+    ``(λθ, τ/θ, θ, ε²·H·W)`` as float32 values. Returns the new state and the float64
+    stopping error ``(B, 1, 1, 1)`` (see :func:`_error`)."""
     u1, u2, p11, p12, p21, p22, active = state
     i1wx, i1wy, grad, rho_c = warped
     l_t, taut, theta, scaled_eps = constants
@@ -176,13 +249,13 @@ def _iteration(state: tuple, warped: tuple, constants: tuple) -> tuple:
     u2 = torch.where(active, new2, u2)
     u1x, u1y = _forward_gradient(u1)
     u2x, u2y = _forward_gradient(u2)
-    ng1 = 1 + taut * torch.hypot(u1x, u1y)
-    ng2 = 1 + taut * torch.hypot(u2x, u2y)
+    ng1 = 1 + taut * _hypot(u1x, u1y)
+    ng2 = 1 + taut * _hypot(u2x, u2y)
     p11 = torch.where(active, (p11 + taut * u1x) / ng1, p11)
     p12 = torch.where(active, (p12 + taut * u1y) / ng1, p12)
     p21 = torch.where(active, (p21 + taut * u2x) / ng2, p21)
     p22 = torch.where(active, (p22 + taut * u2y) / ng2, p22)
-    return u1, u2, p11, p12, p21, p22, active & (error > scaled_eps)
+    return (u1, u2, p11, p12, p21, p22, active & (error > scaled_eps)), error
 
 
 @functools.cache
@@ -193,7 +266,7 @@ def _compiled_iteration():
     return torch.compile(_iteration, dynamic=True, fullgraph=True)
 
 
-def _one_scale(i0, i1, u1, u2, p, check_every, iteration=_iteration):
+def _one_scale(i0, i1, u1, u2, p, mode: Mode, iteration=_iteration):
     """``procOneScale`` for a batch; ``u1``, ``u2`` ``(B, 1, H, W)`` updated in place."""
     b, _, h, w = i0.shape
     constants = (
@@ -222,11 +295,16 @@ def _one_scale(i0, i1, u1, u2, p, check_every, iteration=_iteration):
                 u1 = torch.where(active, _median5(u1), u1)
                 u2 = torch.where(active, _median5(u2), u2)
             for _ in range(p["inner_iterations"]):
-                u1, u2, p11, p12, p21, p22, active = iteration(
+                old, was_active = (u1, u2), active
+                (u1, u2, p11, p12, p21, p22, active), error = iteration(
                     (u1, u2, p11, p12, p21, p22, active), (i1wx, i1wy, grad, rho_c), constants
                 )
+                if mode.exact_stop:
+                    active = _settle_near_threshold(
+                        was_active, active, error, old, (u1, u2), constants[3]
+                    )
                 step += 1
-                if step % check_every == 0 and not bool(active.any()):
+                if step % mode.check_every == 0 and not bool(active.any()):
                     break
             else:
                 continue
