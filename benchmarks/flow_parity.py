@@ -8,8 +8,9 @@ flow on the same frames plus uniform noise below 1e-4 grey levels (fed as float3
 cv2 scales by 255 like its uint8 path). The last is cv2's own sensitivity to rounding: a
 port that is not bit-exact cannot be expected closer to cv2 than that. Prints, per case,
 the mean over seeds of the mean / p99 endpoint error (px) and of the share of identical
-uint8 codes (bound 20), for torch vs cv2 and for the noise floor, and the interior
-(16 px margin) error against the true flow of the affine cases.
+uint8 codes (bound 20), for torch vs cv2 and for the noise floor, how many pairs the port
+gives bit for bit, and the interior (16 px margin) error against the true flow of the
+translation cases.
 """
 
 from __future__ import annotations
@@ -49,11 +50,13 @@ def main() -> None:
     w, h = (int(v) for v in args.size.split("x"))
     rng = np.random.default_rng(0)
     rows: dict[str, list[tuple]] = {}
+    identical: dict[str, int] = {}
     for seed in range(args.seeds):
         for name, frames in cases(seed, h, w).items():
             ref = compute_flow(frames, args.method, backend="cv2")[0]
             ours = compute_flow(frames, args.method, backend="torch", device=args.device)[0]
             row = compare(ours, ref)
+            identical[name] = identical.get(name, 0) + bool((ours == ref).all())
             if args.method == "tvl1":
                 noisy = frames.astype(np.float32) / 255
                 noisy[0] += rng.uniform(0, 1e-4, noisy[0].shape).astype(np.float32) / 255
@@ -69,13 +72,13 @@ def main() -> None:
         f"{args.method} torch ({args.device}) vs cv2 {__import__('cv2').__version__}, "
         f"{w}x{h}, {args.seeds} seeds, OpenCV defaults; torch {torch.__version__}"
     )
-    head = f"{'case':20s} {'mean EPE':>9s} {'p99 EPE':>9s} {'codes':>8s}"
+    head = f"{'case':20s} {'mean EPE':>9s} {'p99 EPE':>9s} {'codes':>8s} {'bit-equal':>9s}"
     if args.method == "tvl1":
         head += f" | floor: {'mean':>8s} {'p99':>8s} {'codes':>8s}"
     print(head + " | interior EPE to truth: torch / cv2")
     for name, values in rows.items():
         m = np.mean(np.array([v[:6] if args.method == "tvl1" else v[:3] for v in values]), 0)
-        line = f"{name:20s} {m[0]:9.2e} {m[1]:9.2e} {m[2] * 100:7.3f}%"
+        line = f"{name:20s} {m[0]:9.2e} {m[1]:9.2e} {m[2] * 100:7.3f}% {identical[name]:>5d}/{len(values):<3d}"
         if args.method == "tvl1":
             line += f" |        {m[3]:8.2e} {m[4]:8.2e} {m[5] * 100:7.3f}%"
         if name in TRUTH:

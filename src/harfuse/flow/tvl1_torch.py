@@ -5,19 +5,23 @@ A port of OpenCV's CPU ``cv::optflow::DualTVL1OpticalFlow`` (opencv_contrib
 ``shared/research/gpu-flow.md`` §1. Each pair stops on its own convergence test (an
 ``active`` mask), so a batch gives what cv2 gives pair by pair.
 
-Every step follows OpenCV's float32 operation order (constants rounded to float, the
-``rho`` and divergence associations), so one scale and one warp give cv2's flow bit for
-bit; the pyramid resize is bit-exact too, and the
-bicubic warp agrees with ``cv::remap`` to ~1e-4 grey levels. With OpenCV's defaults the
-25 warps, median selections and early-stopping thresholds amplify such rounding: cv2
-itself moves by 1e-3 to 5e-2 px mean when its input moves by < 1e-4 grey levels, and
-this port stays within that (``benchmarks/flow_parity.py``).
+Every step follows the arithmetic cv2 5.0 runs on an x86 CPU with FMA3: OpenCV's float32
+operation order in the iteration (constants rounded to float, the ``rho`` and divergence
+associations, ``hypot`` in float64), the IPP kernel behind ``cv::resize`` (float64
+coordinates, ``a + (b − a)·t`` as a fused multiply-add) and OpenCV 5's bicubic ``remap``
+(factored Keys weights, fused multiply-adds along x, then along y). TV-L1 with OpenCV's
+defaults is ill-conditioned (cv2 moves by 1e-3 to 5e-2 px mean when its input moves by
+1e-4 grey levels), so near-parity needs this: in ``parity`` mode the port gives cv2's flow
+bit for bit on nearly every pair (``benchmarks/flow_parity.py``).
 
 ``check_every`` is how often the loop asks the device whether any pair is still active
-(a host sync): 1 in ``parity`` mode, 10 in ``fast`` mode. The per-pair stopping is exact
-in both; ``fast`` only runs masked no-op iterations up to 9 times after the last pair
-converged.
+(a host sync): 1 in ``parity`` mode, 10 in ``fast`` mode; ``fast`` runs masked no-op
+iterations up to 9 times after the last pair converged. OpenCV stops on a sequential
+float32 sum, which has no batched form; both modes sum in float64, and ``parity`` mode
+redoes the float32 sum on the host for the rare pair whose float64 sum lies within
+rounding of the threshold (``fast`` then may stop one iteration apart).
 """
+
 
 from __future__ import annotations
 
