@@ -155,7 +155,11 @@ def test_tvl1_defaults_match_cv2():
     5e-2 px when its input moves by 1e-4 grey levels (benchmarks/flow_parity.py), so this
     holds only because the port reproduces cv2's arithmetic: most pairs come out bit for
     bit, and as close to the true flow as cv2."""
-    pairs = [(f"{name}/{seed}", frames) for seed in range(3) for name, frames in synthetic.cases(seed).items()]
+    pairs = [
+        (f"{name}/{seed}", frames)
+        for seed in range(3)
+        for name, frames in synthetic.cases(seed).items()
+    ]
     pairs.append(("odd_size", CASES["odd_size"]))
     identical = 0
     for name, frames in pairs:
@@ -194,7 +198,9 @@ def test_tvl1_parity_mode_settles_stopping_by_opencvs_float_sum():
     assert bool(settled[0]) == bool(sequential[0] > np.float32(threshold)) != bool(by_float64[0])
     assert bool(settled[1]) == bool(by_float64[1])
     stopped = torch.tensor([False, True]).reshape(2, 1, 1, 1)
-    assert not bool(_settle_near_threshold(stopped, by_float64 & stopped, error, old, new, threshold)[0])
+    assert not bool(
+        _settle_near_threshold(stopped, by_float64 & stopped, error, old, new, threshold)[0]
+    )
 
 
 def test_tvl1_batch_stops_each_pair_like_alone_and_fast_equals_parity():
@@ -279,7 +285,9 @@ def test_tvl1_resampling_follows_opencv():
             small = _downscale(torch.from_numpy(image)[None, None], factor)
             same(small, cv2.resize(image, None, fx=factor, fy=factor), atol=1e-4)
         coarse = (rng.standard_normal((h * 4 // 5, w * 4 // 5 + 1)) * 3).astype(np.float32)
-        same(_upscale(torch.from_numpy(coarse)[None, None], (h, w)), cv2.resize(coarse, (w, h)), 1e-5)
+        same(
+            _upscale(torch.from_numpy(coarse)[None, None], (h, w)), cv2.resize(coarse, (w, h)), 1e-5
+        )
         ys, xs = np.mgrid[:h, :w].astype(np.float32)
         map_x = xs + (rng.standard_normal((h, w)) * 4).astype(np.float32)
         map_y = ys + (rng.standard_normal((h, w)) * 4).astype(np.float32)

@@ -22,7 +22,6 @@ redoes the float32 sum on the host for the rare pair whose float64 sum lies with
 rounding of the threshold (``fast`` then may stop one iteration apart).
 """
 
-
 from __future__ import annotations
 
 import functools
@@ -33,6 +32,7 @@ import torch
 import torch.nn.functional as F
 
 from harfuse.flow.compute import TVL1_DEFAULTS as DEFAULTS
+
 
 class Mode(NamedTuple):
     """How a run checks convergence: ``check_every`` iterations it asks the device whether
@@ -66,7 +66,8 @@ def _linear_taps(n_src: int, n_dst: int, scale: float, device) -> tuple:
     ``(dst + 0.5)·scale − 0.5`` in float64, clamped below at 0. Shrinking, it is also
     clamped to ``n_src − 1`` and the last interval interpolated with fraction up to 1;
     enlarging, a coordinate past ``n_src − 1`` takes the last sample."""
-    pos = ((torch.arange(n_dst, dtype=torch.float64, device=device) + 0.5) * scale - 0.5).clamp_min(0)
+    dst = torch.arange(n_dst, dtype=torch.float64, device=device)
+    pos = ((dst + 0.5) * scale - 0.5).clamp_min(0)
     if n_dst < n_src:
         pos = pos.clamp_max(n_src - 1)
         first = torch.floor(pos).clamp_max(n_src - 2)
@@ -117,7 +118,8 @@ def _cubic_weights(t: torch.Tensor) -> tuple[torch.Tensor, ...]:
     rest = 1 - t
     w0 = _CUBIC_A * (t * (rest * rest))
     w3 = _CUBIC_A * (t2 * rest)
-    w1 = _fma(t2, _fma(torch.full_like(t, _CUBIC_A + 2), t, torch.full_like(t, -(_CUBIC_A + 3))), torch.ones_like(t))
+    slope = _fma(torch.full_like(t, _CUBIC_A + 2), t, torch.full_like(t, -(_CUBIC_A + 3)))
+    w1 = _fma(t2, slope, torch.ones_like(t))
     return w0, w1, ((1 - w0) - w1) - w3, w3
 
 
@@ -216,7 +218,8 @@ def _settle_near_threshold(
         return active
     active = active.clone()
     for i in torch.nonzero(near.flatten()).flatten().tolist():
-        terms = _change(new[0][i : i + 1] - old[0][i : i + 1], new[1][i : i + 1] - old[1][i : i + 1])
+        pair = slice(i, i + 1)
+        terms = _change(new[0][pair] - old[0][pair], new[1][pair] - old[1][pair])
         total = np.add.accumulate(terms.flatten().cpu().numpy(), dtype=np.float32)[-1]
         active[i] = bool(total > np.float32(scaled_eps))
     return active
