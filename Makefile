@@ -1,27 +1,52 @@
 # make demo: run the workflow on the embedded demo dataset.
 # make test: format/lint gates and the test suite.
-# Both create .venv (Python >= 3.11) with every dependency when it is missing.
+# Both create .venv with every dependency at the exact version of the lock
+# (requirements/lock-py$(PYVER)-linux-x86_64.txt, hashes checked) when it is missing.
+# make lock: re-resolve the lock from pyproject.toml's ranges and requirements/holds.txt.
+# make check-lock: fail, listing the differences, when .venv differs from the lock.
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.harfuse-installed
+# The Python the lock is for: the one CI runs. `make lock PYVER=3.12` writes another.
+PYVER ?= 3.11
+LOCK := requirements/lock-py$(PYVER)-linux-x86_64.txt
+UV_VERSION := 0.13.9
 
-.PHONY: demo test lint venv clean
+.PHONY: demo test lint venv lock check-lock clean
 
 venv: $(STAMP)
 
-$(STAMP): pyproject.toml
+$(STAMP): $(LOCK) pyproject.toml
+	@$(PYTHON) -c 'import platform, sys; v = "%d.%d" % sys.version_info[:2]; \
+	ok = v == "$(PYVER)" and platform.machine() == "x86_64" and sys.platform == "linux"; \
+	ok or sys.exit(f"$(LOCK) is for CPython $(PYVER) on Linux x86-64; $(PYTHON) is {v} " \
+	f"on {sys.platform} {platform.machine()}. Use PYTHON=python$(PYVER), or `make lock " \
+	f"PYVER={v}` for a lock of your own, or `pip install -e .` for pyproject ranges.")'
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	$(BIN)/python -m pip install --quiet --require-hashes --no-deps -r $(LOCK)
+	$(BIN)/python -m pip install --quiet --no-deps --no-build-isolation -e .
+	$(BIN)/python tools/lockcheck.py $(LOCK)
 	touch $(STAMP)
+
+lock:
+	test -x $(VENV)-uv/bin/uv || ($(PYTHON) -m venv $(VENV)-uv && \
+		$(VENV)-uv/bin/pip install --quiet uv==$(UV_VERSION))
+	$(VENV)-uv/bin/uv pip compile pyproject.toml --extra dev \
+		--python-version $(PYVER) --python-platform x86_64-manylinux_2_28 \
+		--constraints requirements/holds.txt --generate-hashes \
+		--custom-compile-command 'make lock' --output-file $(LOCK)
+	$(PYTHON) tools/envpins.py $(LOCK)
+
+check-lock: $(STAMP)
+	$(BIN)/python tools/lockcheck.py $(LOCK)
 
 demo: $(STAMP)
 	$(BIN)/snakemake --cores all
 
 lint: $(STAMP)
-	$(BIN)/ruff check src tests workflow/scripts
-	$(BIN)/ruff format --check src tests workflow/scripts
+	$(BIN)/ruff check src tests workflow/scripts tools benchmarks
+	$(BIN)/ruff format --check src tests workflow/scripts tools benchmarks
 	$(BIN)/snakefmt --check Snakefile workflow/rules
 	$(BIN)/snakemake --lint
 

@@ -11,6 +11,7 @@ from harfuse.plan import ConfigError, check_config, experiments, feature_params,
 from .conftest import REPO
 
 SCHEMA = str(REPO / "workflow" / "schemas" / "config.schema.yaml")
+LOCK = REPO / "requirements" / "lock-py3.11-linux-x86_64.txt"
 
 
 def default_config() -> dict:
@@ -124,23 +125,69 @@ def env_pins() -> dict[str, dict[str, str]]:
     return pins
 
 
-def test_environments_pin_what_pyproject_requires():
-    """Every pin names a dependency of pyproject.toml, within its range, at the version the
-    test suite runs with; every dependency a job imports is pinned in some role."""
-    import importlib.metadata
+def test_environments_pin_the_lock():
+    """Every environment pins exactly what the lock pins for its roots and their
+    dependencies (what `make lock` writes); every root is a dependency of pyproject.toml
+    within its range; every dependency a job imports is a root of some role. Compared
+    with the lock file, not with whatever this machine has installed."""
     import tomllib
 
     from packaging.requirements import Requirement
 
+    from tools import envpins
+    from tools.lockcheck import read_lock
+
     project = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]
     required = {(r := Requirement(d)).name.lower(): r.specifier for d in project["dependencies"]}
+    locked = read_lock(LOCK)
     pins = env_pins()
     assert set(pins) == {"video", "audio", "torch", "io"}
+    roots = {}
     for role, pinned in pins.items():
+        path = REPO / "envs" / f"{role}.yaml"
+        text = path.read_text()
+        assert envpins.render(text, path, LOCK) == text, f"{path} is stale: run `make lock`"
         for name, version in pinned.items():
-            where = f"envs/{role}.yaml: {name}=={version}"
-            assert name in required, f"{where} is not a dependency in pyproject.toml"
-            assert required[name].contains(version), f"{where} is outside {required[name]}"
-            assert importlib.metadata.version(name) == version, f"{where} is not what tests use"
+            assert locked[name] == version, (
+                f"envs/{role}.yaml: {name}=={version}, lock {locked[name]}"
+            )
+        roots[role] = envpins.roots(text, path)
+        for name in roots[role]:
+            assert name in required, f"envs/{role}.yaml: root {name} is not in pyproject.toml"
+            assert required[name].contains(pinned[name]), f"envs/{role}.yaml: {name} out of range"
     # the workflow runner's own packages need no job environment
-    assert set(required) - {"snakemake", "jsonschema"} <= set().union(*pins.values())
+    assert set(required) - {"snakemake", "jsonschema"} <= set().union(*roots.values())
+    # transitive dependencies come along (torch's CUDA wheels), nothing beyond them
+    assert "nvidia-cublas" in pins["torch"] and "torch" not in pins["io"]
+
+
+def test_lock_pins_every_requirement_within_pyproject_ranges():
+    """The lock holds every dependency (dev extras included) at a version pyproject.toml
+    admits, and the holds of requirements/holds.txt at exactly their versions."""
+    import tomllib
+
+    from packaging.requirements import Requirement
+
+    from tools.lockcheck import read_lock, read_pins
+
+    project = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]
+    extras = [d for d in project["optional-dependencies"]["dev"] if not d.startswith("harfuse")]
+    locked = read_lock(LOCK)
+    for spec in project["dependencies"] + extras + project["optional-dependencies"]["cluster"]:
+        req = Requirement(spec)
+        name = req.name.lower()
+        assert name in locked, f"{name} is not in {LOCK.name}"
+        assert req.specifier.contains(locked[name]), f"{LOCK.name}: {name} outside {req.specifier}"
+    holds = read_pins((REPO / "requirements" / "holds.txt").read_text().splitlines())
+    assert holds and all(locked[k] == v for k, v in holds.items())
+
+
+def test_lockcheck_lists_every_difference():
+    from tools.lockcheck import differences
+
+    assert differences({"a": "1", "b": "2"}, {"a": "1", "b": "2"}) == []
+    assert differences({"a": "1", "b": "2", "c": "3"}, {"a": "1.1", "b": "2", "d": "4"}) == [
+        "a: locked 1, installed 1.1",
+        "c: locked 3, not installed",
+        "d: installed 4, not in the lock",
+    ]
