@@ -5,10 +5,12 @@ A port of OpenCV's CPU ``cv::optflow::DualTVL1OpticalFlow`` (opencv_contrib
 ``shared/research/gpu-flow.md`` §1. Each pair stops on its own convergence test (an
 ``active`` mask), so a batch gives what cv2 gives pair by pair.
 
-Every step follows the arithmetic cv2 5.0 runs on an x86 CPU with FMA3: OpenCV's float32
+Every step follows the arithmetic cv2 5.1 runs on an x86 CPU with FMA3
+(``harfuse.flow.opencv_version``): OpenCV's float32
 operation order in the iteration (constants rounded to float, the ``rho`` and divergence
 associations, ``hypot`` in float64), the IPP kernel behind ``cv::resize`` (float64
-coordinates, ``a + (b − a)·t`` as a fused multiply-add) and OpenCV 5's bicubic ``remap``
+coordinates, ``a + (b − a)·t`` as a fused multiply-add; 5.1's 2x2 mean for an exact
+half) and OpenCV 5's bicubic ``remap``
 (factored Keys weights, fused multiply-adds along x, then along y). TV-L1 with OpenCV's
 defaults is ill-conditioned (cv2 moves by 1e-3 to 5e-2 px mean when its input moves by
 1e-4 grey levels), so near-parity needs this: in ``parity`` mode the port gives cv2's flow
@@ -95,9 +97,17 @@ def _resize(img: torch.Tensor, size: tuple[int, int], scale: tuple[float, float]
 
 
 def _downscale(img: torch.Tensor, factor: float) -> torch.Tensor:
-    """``cv::resize(img, Size(), factor, factor, INTER_LINEAR)``: size ``round(n·factor)``."""
+    """``cv::resize(img, Size(), factor, factor, INTER_LINEAR)``: size ``round(n·factor)``.
+
+    OpenCV 5.1 shrinks by exactly one half on both axes (even sizes) as the mean of each
+    2x2 block, ``((a + b) + (c + d))·0.25`` in float32 with ``a, b`` the upper row; other
+    factors go through the linear kernel of ``_resize``."""
     h, w = img.shape[-2:]
-    return _resize(img, (round(h * factor), round(w * factor)), (1 / factor, 1 / factor))
+    nh, nw = round(h * factor), round(w * factor)
+    if (2 * nh, 2 * nw) == (h, w):
+        top = img[..., 0::2, 0::2] + img[..., 0::2, 1::2]
+        return (top + (img[..., 1::2, 0::2] + img[..., 1::2, 1::2])) * 0.25
+    return _resize(img, (nh, nw), (1 / factor, 1 / factor))
 
 
 def _upscale(u: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
