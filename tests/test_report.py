@@ -28,6 +28,8 @@ def write_run(tmp_path, variant, split, experiment="full", top1=0.5, **extra):
         "mean_class_acc": top1,
         "confusion": np.eye(3, dtype=int).tolist(),
         "history": history,
+        "environment": "CPU X, 2 cores, Linux x86_64, Python 3.11.7; torch 2.14.1",
+        "torch_threads": 1,
         **extra,
     }
     path.write_text(json.dumps(metrics))
@@ -41,7 +43,7 @@ def finished(tmp_path):
         write_run(tmp_path, "imu", "split2", top1=0.6),
         write_run(tmp_path, "fusion", "split1", top1=0.9),
         write_run(tmp_path, "fusion", "split2", top1=0.7),
-        write_run(tmp_path, "imu", "split1", "ratio50", top1=0.3, ratio=0.5),
+        write_run(tmp_path, "imu", "split1", "ratio50", top1=0.3, ratio=0.5, torch_threads=2),
         write_run(
             tmp_path,
             "fusion",
@@ -116,6 +118,8 @@ def test_markdown_sections(finished):
     assert "- manifest: 30 samples" in md and "10 more rows in quarantine.csv." in md
     assert "| v19 | manifest | no audio |" in md and "| v20 |" not in md
     assert len(pd.read_csv(finished / "quarantine.csv")) == 30
+    where = "- 5 runs: CPU X, 2 cores, Linux x86_64, Python 3.11.7; torch 2.14.1; 1 torch thread"
+    assert where in md and md.count("torch threads\n") == 1  # the ratio50 run, 2 threads
 
 
 def test_figures_are_pngs(finished):

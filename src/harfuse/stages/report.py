@@ -4,6 +4,7 @@ hidden-class results, figures, and the quarantine summary."""
 from __future__ import annotations
 
 import json
+from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -157,6 +158,23 @@ def markdown(
             "",
         ]
         lines += _markdown_table(benchmarks)
+    environments = Counter(
+        (r["environment"], r["torch_threads"]) for r in runs if "environment" in r
+    )
+    if environments:
+        lines += [
+            "",
+            "## Where these figures come from",
+            "",
+            "Training runs by machine, library versions and torch threads. Metrics are "
+            "identical for the same seed on the same machine, versions and thread count; "
+            "elsewhere they may move (README, Reproducibility).",
+            "",
+        ]
+        lines += [
+            f"- {n} runs: {env}; {threads} torch thread{'s' * (threads != 1)}"
+            for (env, threads), n in sorted(environments.items())
+        ]
     lines += ["", "## Quarantine", ""]
     if quarantine.empty:
         lines.append("No input was quarantined.")

@@ -13,6 +13,7 @@ import pandas as pd
 import torch
 
 from harfuse.device import resolve_device
+from harfuse.environment import describe
 from harfuse.fusion import create_model
 from harfuse.store.atomic import atomic_path, write_json
 from harfuse.store.dataset import (
@@ -203,5 +204,8 @@ def run(
             "n_val": len(val_data),
             "n_test": len(test_data),
             "history": history,
+            # floating-point results hold for this machine, these versions, this thread count
+            "environment": describe(),
+            "torch_threads": threads,
         },
     )
