@@ -17,12 +17,16 @@ UV_VERSION := 0.13.9
 
 venv: $(STAMP)
 
+$(LOCK):
+	@echo "no lock for CPython $(PYVER) on Linux x86-64 ($(LOCK)): use Python 3.11," \
+		"or write one with 'make lock PYVER=$(PYVER)'" >&2; exit 1
+
 $(STAMP): $(LOCK) pyproject.toml
 	@$(PYTHON) -c 'import platform, sys; v = "%d.%d" % sys.version_info[:2]; \
 	ok = v == "$(PYVER)" and platform.machine() == "x86_64" and sys.platform == "linux"; \
 	ok or sys.exit(f"$(LOCK) is for CPython $(PYVER) on Linux x86-64; $(PYTHON) is {v} " \
-	f"on {sys.platform} {platform.machine()}. Use PYTHON=python$(PYVER), or `make lock " \
-	f"PYVER={v}` for a lock of your own, or `pip install -e .` for pyproject ranges.")'
+	f"on {sys.platform} {platform.machine()}. Use PYTHON=python$(PYVER); or PYVER={v}, " \
+	f"after `make lock PYVER={v}` if there is no lock for it; or `pip install -e .`.")'
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --require-hashes --no-deps -r $(LOCK)
 	$(BIN)/python -m pip install --quiet --no-deps --no-build-isolation -e .

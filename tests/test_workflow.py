@@ -104,6 +104,17 @@ def test_stage_outputs_follow_the_layout(finished_run):
     assert not list(res.rglob(".*.tmp"))  # no temporary file left behind
 
 
+def test_a_fresh_run_gives_byte_identical_tables(finished_run, tmp_path_factory):
+    """Same machine, same config (seeds), same cores: the whole DAG again from scratch in
+    another folder gives the same bytes in every table of the report."""
+    again = tmp_path_factory.mktemp("again")
+    (again / "config.yaml").write_text(yaml.safe_dump(tiny_config()))
+    snakemake(again)
+    for name in ("summary.csv", "aggregate.csv"):
+        table = Path("results/demo/report") / name
+        assert (again / table).read_bytes() == (finished_run / table).read_bytes(), name
+
+
 def test_second_run_has_nothing_to_do(finished_run):
     out = snakemake(finished_run, "--dry-run")
     assert "Nothing to be done" in out
