@@ -9,7 +9,7 @@ Runs the workflow on ``--configfile`` in ``{workdir}/base`` with ``--cores 2``, 
 - ``again``: the same from scratch in another folder (same machine, seed, threads);
 - ``cores1``: from scratch with ``--cores 1`` (the features jobs get 1 thread, not 2);
 - ``train_threads2``: a copy of ``base`` with the training jobs rerun on 2 torch threads
-  (``--set-threads train_variant=2``; the workflow gives them 1);
+  (``train.params.threads: 2``; the default is 1);
 - ``isa_default``: a copy of ``base`` with features and training rerun under
   ``ATEN_CPU_CAPABILITY=default`` and ``ONEDNN_MAX_CPU_ISA=SSE41`` (torch's kernels without
   AVX2 / AVX-512: what an older or other CPU would run).
@@ -92,17 +92,20 @@ def main() -> None:
     rows["again"] = compare(base, root / "again", dataset)
     run_workflow(config, root / "cores1", "1")
     rows["cores1"] = compare(base, root / "cores1", dataset)
-    for name, extra, env in (
-        ("train_threads2", ("--set-threads", "train_variant=2", "-R", "train_variant"), {}),
+    threads2 = {**config, "train": {**config["train"]}}
+    threads2["train"]["params"] = {**config["train"]["params"], "threads": 2}
+    for name, changed, extra, env in (
+        ("train_threads2", threads2, (), {}),
         (
             "isa_default",
+            config,
             ("-R", "extract_features", "train_variant"),
             {"ATEN_CPU_CAPABILITY": "default", "ONEDNN_MAX_CPU_ISA": "SSE41"},
         ),
     ):
         shutil.rmtree(root / name, ignore_errors=True)
         shutil.copytree(base, root / name, symlinks=True)
-        run_workflow(config, root / name, "2", extra, env)
+        run_workflow(changed, root / name, "2", extra, env)
         rows[name] = compare(base, root / name, dataset)
     print(describe())
     print(f"against {base} ({args.configfile}, --cores 2):")

@@ -140,6 +140,23 @@ def test_training_is_deterministic_on_cpu(prepared, tmp_path, spec):
     assert (runs[0]["n_train"], runs[0]["n_val"], runs[0]["n_test"]) == (6, 4, 2)
     description = json.loads((tmp_path / "a" / "model.json").read_text())
     assert description["shapes"]["rgb"] == [4, 512]
+    # the run says where its figures hold: this machine, these versions, this thread count
+    assert runs[0]["torch_threads"] == 1 and "torch " in runs[0]["environment"]
+
+
+def test_training_threads_are_a_parameter_of_the_run(prepared, tmp_path):
+    """The torch thread count comes from train.params.threads (metrics move with it), not
+    from the cores the scheduler gives the job, and is recorded with the metrics."""
+    import torch
+
+    before = torch.get_num_threads()
+    try:
+        metrics = run_training(
+            prepared, tmp_path, "v", {"model": "single", "modalities": ["imu"]}, threads=2
+        )
+        assert torch.get_num_threads() == 2 and metrics["torch_threads"] == 2
+    finally:
+        torch.set_num_threads(before)
 
 
 def test_hidden_class_experiment_withholds_classes_from_one_modality(prepared, tmp_path):

@@ -19,7 +19,7 @@ rule train_variant:
         "benchmarks/train_variant/{dataset}/{variant}/{split}/{experiment}.tsv"
     conda:
         "../../envs/torch.yaml"
-    threads: 1
+    threads: config["train"]["params"]["threads"]
     resources:
         mem_mb=4000,
         runtime=120,

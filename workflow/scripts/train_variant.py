@@ -20,5 +20,4 @@ with log_to(snakemake.log[0]):
         preprocessing=dict(snakemake.params.preprocessing),
         device=snakemake.params.device,
         out_dir=Path(snakemake.output.metrics).parent,
-        threads=snakemake.threads,
     )

@@ -68,7 +68,6 @@ def run(
     inputs: dict[str, Any],
     device: str,
     out_dir: str | Path,
-    threads: int = 1,
     preprocessing: dict[str, Any] | None = None,
 ) -> None:
     """Train variant ``variant`` (``spec``: ``model``, ``modalities``, ``options``) on split
@@ -83,11 +82,11 @@ def run(
     A stratified ``val_fraction`` of the (experiment's) training rows is held out for
     early stopping and for what late fusion tunes; the test rows are only predicted.
     """
-    torch.set_num_threads(threads)
+    params = TrainParams(**train)
+    torch.set_num_threads(params.threads)
     out_dir = Path(out_dir)
     df = read_manifest(manifest_path)
     classes = json.loads(Path(classes_path).read_text())
-    params = TrainParams(**train)
     sources = build_sources({m: shards[m] for m in spec["modalities"]}, inputs)
     missing = [
         {"sample_id": s, "stage": "train", "reason": f"no {m} for {s} (quarantined upstream)"}
@@ -206,6 +205,6 @@ def run(
             "history": history,
             # floating-point results hold for this machine, these versions, this thread count
             "environment": describe(),
-            "torch_threads": threads,
+            "torch_threads": params.threads,
         },
     )
