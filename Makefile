@@ -21,16 +21,20 @@ $(LOCK):
 	@echo "no lock for CPython $(PYVER) on Linux x86-64 ($(LOCK)): use Python 3.11," \
 		"or write one with 'make lock PYVER=$(PYVER)'" >&2; exit 1
 
+# The interpreter checked is .venv's when it exists (an older .venv may have another).
+# --sync uninstalls what an older lock installed and this one does not name.
 $(STAMP): $(LOCK) pyproject.toml
-	@$(PYTHON) -c 'import platform, sys; v = "%d.%d" % sys.version_info[:2]; \
+	@py=$(BIN)/python; test -x $$py || py=$(PYTHON); $$py -c 'import platform, sys; \
+	v = "%d.%d" % sys.version_info[:2]; \
 	ok = v == "$(PYVER)" and platform.machine() == "x86_64" and sys.platform == "linux"; \
-	ok or sys.exit(f"$(LOCK) is for CPython $(PYVER) on Linux x86-64; $(PYTHON) is {v} " \
-	f"on {sys.platform} {platform.machine()}. Use PYTHON=python$(PYVER); or PYVER={v}, " \
-	f"after `make lock PYVER={v}` if there is no lock for it; or `pip install -e .`.")'
+	ok or sys.exit(f"$(LOCK) is for CPython $(PYVER) on Linux x86-64; {sys.executable} is " \
+	f"{v} on {sys.platform} {platform.machine()}. Use PYTHON=python$(PYVER) (after rm -rf " \
+	f"$(VENV) if that is the one); or PYVER={v}, after `make lock PYVER={v}` if there is " \
+	f"no lock for it; or `pip install -e .`.")'
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --require-hashes --no-deps -r $(LOCK)
 	$(BIN)/python -m pip install --quiet --no-deps --no-build-isolation -e .
-	$(BIN)/python tools/lockcheck.py $(LOCK)
+	$(BIN)/python tools/lockcheck.py --sync $(LOCK)
 	touch $(STAMP)
 
 lock:
@@ -38,7 +42,7 @@ lock:
 		$(VENV)-uv/bin/pip install --quiet uv==$(UV_VERSION))
 	$(VENV)-uv/bin/uv pip compile pyproject.toml --extra dev \
 		--python-version $(PYVER) --python-platform x86_64-manylinux_2_28 \
-		--constraints requirements/holds.txt --generate-hashes \
+		--constraints requirements/holds.txt --generate-hashes --upgrade \
 		--custom-compile-command 'make lock' --output-file $(LOCK)
 	$(PYTHON) tools/envpins.py $(LOCK)
 

@@ -85,6 +85,8 @@ def main() -> None:
     root = Path(args.workdir).resolve()
     config = yaml.safe_load(Path(args.configfile).read_text())
     dataset = config["dataset"]["name"]
+    for name in ("base", "again", "cores1"):  # from scratch, also on a second call
+        shutil.rmtree(root / name, ignore_errors=True)
     base = root / "base"
     run_workflow(config, base, "2")
     rows = {}

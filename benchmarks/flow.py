@@ -11,7 +11,7 @@ torch.compile modes, on the CPU on those pairs at one batch, on CUDA on all ``--
 at every batch size. Every contender of a method runs in turn, ``--rounds`` times
 (after one warm-up each, which also compiles); prints pairs/s at the median round, the
 ratio against one cv2 process as the median over rounds with its min and max, the mean
-endpoint error against cv2 and, on CUDA, the peak memory.
+endpoint error against cv2 and, on CUDA, each contender's peak memory.
 """
 
 from __future__ import annotations
@@ -69,12 +69,18 @@ def torch_run(frames: np.ndarray, method: str, device: str, batch: int, **option
     )
     run(frames[: min(batch, len(frames) - 1) + 1])
 
+    peaks: list[float] = []
+
     def timed_call() -> np.ndarray:
+        if device == "cuda":
+            torch.cuda.reset_peak_memory_stats()
         out = run(frames)
         if device == "cuda":
             torch.cuda.synchronize()
+            peaks.append(torch.cuda.max_memory_allocated() / 2**20)
         return out
 
+    timed_call.peaks_mib = peaks  # type: ignore[attr-defined]
     return timed_call
 
 
@@ -94,8 +100,6 @@ def compare(
     def keep(name: str, fn: Callable) -> Callable:
         return lambda: flows.__setitem__(name, fn())
 
-    if torch.cuda.is_available():
-        torch.cuda.reset_peak_memory_stats()
     seconds = interleaved(
         {"cv2": base, **{n: keep(n, fn) for n, (fn, _) in contenders.items()}}, rounds
     )
@@ -107,9 +111,10 @@ def compare(
         if isinstance(flow, np.ndarray) and flow.ndim == 4:
             epe = float(np.linalg.norm(flow[: len(ref)] - ref, axis=-1).mean())
             line += f"  (mean EPE vs cv2 {epe:.1e} px)"
+        peaks = getattr(contenders[name][0], "peaks_mib", [])
+        if peaks:
+            line += f", peak CUDA memory {max(peaks):.0f} MiB"
         print(line)
-    if torch.cuda.is_available():
-        print(f"  peak CUDA memory {torch.cuda.max_memory_allocated() / 2**20:.0f} MiB")
 
 
 def main() -> None:

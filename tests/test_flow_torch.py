@@ -12,7 +12,7 @@ import torch
 
 from harfuse.flow import compute_flow, quantize, synthetic
 from harfuse.flow.farneback_torch import farneback
-from harfuse.flow.opencv_version import NOISE_FLOOR, bit_exact_blocker
+from harfuse.flow.opencv_version import NOISE_FLOOR, bit_exact_blocker, version_blocker
 
 from .conftest import REPO
 
@@ -133,13 +133,18 @@ def test_tvl1_matches_cv2_iteration_for_iteration(case):
 @pytest.mark.parametrize("case", ["rotation_3deg", "odd_size"])
 def test_tvl1_one_warp_is_bit_exact_with_cv2(case):
     """One scale, one warp (sampled at whole pixels), OpenCV's early stopping and median
-    filter: every operation follows OpenCV's float32 order, so the flow is bit-identical
-    on any CPU."""
+    filter: every operation follows OpenCV's float32 order, so with the release the port
+    follows the flow is bit-identical on any CPU (no IPP or FMA kernel is involved); with
+    another release, within cv2's noise floor."""
     frames = CASES[case]
     params = {"nscales": 1, "warps": 1}
     ref = compute_flow(frames, "tvl1", backend="cv2", **params)
     ours = compute_flow(frames, "tvl1", backend="torch", device="cpu", **params)
-    np.testing.assert_array_equal(ours, ref)
+    blocker = version_blocker()
+    if blocker is None:
+        np.testing.assert_array_equal(ours, ref)
+    else:
+        assert np.linalg.norm(ours - ref, axis=-1).mean() <= NOISE_FLOOR.mean_epe, blocker
 
 
 def test_tvl1_defaults_match_cv2():

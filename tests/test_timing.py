@@ -8,11 +8,11 @@ from harfuse import environment
 from harfuse.timing import Ratio, interleaved, rate
 
 
-def test_rounds_rotate_who_goes_first():
+def test_rounds_alternate_the_order():
     order: list[str] = []
     runs = {name: (lambda name=name: order.append(name)) for name in "abc"}
     seconds = interleaved(runs, rounds=4)
-    assert order == list("abcbcacababc")
+    assert order == list("abccbaabccba")
     assert {k: len(v) for k, v in seconds.items()} == {"a": 4, "b": 4, "c": 4}
     assert all(t >= 0 for v in seconds.values() for t in v)
     with pytest.raises(ValueError, match="rounds"):

@@ -40,6 +40,9 @@ def required_by(lock_text: str) -> dict[str, set[str]]:
         text = line.strip()
         if current is None or not text.startswith("#"):
             continue
+        if not line[0].isspace():  # a comment at column 0 ends the package's block
+            current, in_via = None, False
+            continue
         body = text.lstrip("#").strip()
         if body.startswith("via"):
             in_via = True
@@ -90,6 +93,18 @@ def render(env_text: str, path: Path, lock: Path) -> str:
     return _PIP.sub(lambda _: "  - pip:\n" + lines, env_text, count=1)
 
 
+def python_version(env_text: str) -> str | None:
+    """The ``python=X.Y`` of an environment file, if it names one."""
+    match = re.search(r"^  - python=(\d+\.\d+)\s*$", env_text, re.MULTILINE)
+    return match.group(1) if match else None
+
+
+def lock_python(lock: Path) -> str | None:
+    """The Python a lock is for, from its name (``lock-py3.11-...``)."""
+    match = re.search(r"lock-py(\d+\.\d+)-", lock.name)
+    return match.group(1) if match else None
+
+
 def main(argv: list[str]) -> int:
     if not argv or len(argv) > 2 or (len(argv) == 2 and argv[1] != "--check"):
         print(__doc__, file=sys.stderr)
@@ -98,6 +113,9 @@ def main(argv: list[str]) -> int:
     stale = []
     for path in sorted(ENVS.glob("*.yaml")):
         text = path.read_text(encoding="utf-8")
+        if python_version(text) != lock_python(lock):
+            print(f"{path.name}: python={python_version(text)}, {lock.name} is for another")
+            continue
         new = render(text, path, lock)
         if new != text:
             stale.append(path)

@@ -1,21 +1,25 @@
 """Compare the installed distributions with the lock file; exit 1 listing what differs.
 
-Usage: ``python tools/lockcheck.py requirements/lock-py3.11-linux-x86_64.txt``
+Usage: ``python tools/lockcheck.py [--sync] requirements/lock-py3.11-linux-x86_64.txt``
 
-The installed side is ``pip freeze --all --exclude-editable`` of the running interpreter
-(``pip`` itself, the installer, is not in the lock and is left out). Names are compared
-in their normalised form (PEP 503), versions as exact strings.
+The installed side is what ``pip freeze --all`` lists for the running interpreter, read
+from the distributions' metadata so that packages installed from a URL or in editable
+mode are seen too; ``pip`` (the installer) and harfuse itself are not in the lock and
+are left out. Names are compared in their normalised form (PEP 503), versions as exact
+strings. ``--sync`` first uninstalls what the lock does not name (a package an older
+lock had), so that an existing environment follows a changed lock.
 """
 
 from __future__ import annotations
 
+import importlib.metadata
 import re
 import subprocess
 import sys
 from pathlib import Path
 
 _PIN = re.compile(r"^([A-Za-z0-9][A-Za-z0-9._-]*)(\[[^\]]*\])?==([^\s;\\]+)")
-_UNLOCKED = {"pip"}
+_UNLOCKED = {"pip", "harfuse"}
 
 
 def normalise(name: str) -> str:
@@ -39,14 +43,22 @@ def read_lock(path: Path) -> dict[str, str]:
 
 
 def installed() -> dict[str, str]:
-    """What ``pip freeze`` reports for this interpreter, without editables and pip."""
-    out = subprocess.run(
-        [sys.executable, "-m", "pip", "freeze", "--all", "--exclude-editable"],
-        check=True,
-        capture_output=True,
-        text=True,
-    ).stdout
-    return {k: v for k, v in read_pins(out.splitlines()).items() if k not in _UNLOCKED}
+    """{normalised name: version} of every distribution this interpreter sees (the first
+    of a name on ``sys.path``, as Python imports it), without pip and harfuse."""
+    found: dict[str, str] = {}
+    for dist in importlib.metadata.distributions():
+        name = normalise(dist.metadata["Name"] or "")
+        if name and name not in _UNLOCKED:
+            found.setdefault(name, dist.version)
+    return found
+
+
+def uninstall_unlocked(locked: dict[str, str]) -> list[str]:
+    """Uninstall (with pip) every installed distribution the lock does not name."""
+    extra = sorted(set(installed()) - set(locked))
+    if extra:
+        subprocess.run([sys.executable, "-m", "pip", "uninstall", "--yes", *extra], check=True)
+    return extra
 
 
 def differences(locked: dict[str, str], present: dict[str, str]) -> list[str]:
@@ -66,10 +78,15 @@ def differences(locked: dict[str, str], present: dict[str, str]) -> list[str]:
 
 
 def main(argv: list[str]) -> int:
+    sync = "--sync" in argv
+    argv = [a for a in argv if a != "--sync"]
     if len(argv) != 1:
         print(__doc__, file=sys.stderr)
         return 2
     lock = Path(argv[0])
+    if sync:
+        for name in uninstall_unlocked(read_lock(lock)):
+            print(f"uninstalled {name}: not in {lock}")
     diff = differences(read_lock(lock), installed())
     if diff:
         print(f"the environment differs from {lock} in {len(diff)} package(s):", file=sys.stderr)

@@ -1,9 +1,10 @@
 """Speed ratios that hold on a shared, noisy machine: interleaved, repeated, median.
 
 A ratio of two timings taken minutes apart measures the machine's load as much as the
-code. ``interleaved`` runs the compared callables in turn, round after round (rotating
-who goes first), so each round's timings see the same load; ``Ratio`` is the median of
-the per-round ratios with their min and max.
+code. ``interleaved`` runs the compared callables in turn, round after round, in the
+given order on even rounds and reversed on odd ones (A B, B A, A B, ...), so each
+round's timings see the same load and no callable always runs first or next to the same
+one; ``Ratio`` is the median of the per-round ratios with their min and max.
 """
 
 from __future__ import annotations
@@ -18,14 +19,13 @@ def interleaved(
     runs: Mapping[str, Callable[[], object]], rounds: int = 3
 ) -> dict[str, list[float]]:
     """Seconds of each callable per round, ``rounds`` rounds, each round running every
-    callable once; round ``r`` starts at the ``r``-th callable (rotation), so no callable
-    always runs first or last."""
+    callable once: in the given order on even rounds, reversed on odd rounds."""
     if rounds < 1:
         raise ValueError(f"rounds must be >= 1, got {rounds}")
     names = list(runs)
     seconds: dict[str, list[float]] = {name: [] for name in names}
     for r in range(rounds):
-        for name in names[r % len(names) :] + names[: r % len(names)]:
+        for name in names if r % 2 == 0 else names[::-1]:
             start = time.perf_counter()
             runs[name]()
             seconds[name].append(time.perf_counter() - start)

@@ -35,9 +35,9 @@ NOISE_FLOOR = Tolerance(mean_epe=0.05, codes=0.91)
 _CV_CPU_FMA3 = 12  # OpenCV's CV_CPU_FMA3; the Python bindings do not export the enum
 
 
-def bit_exact_blocker() -> str | None:
-    """None where cv2 runs the arithmetic the ports follow (this OpenCV release, IPP on,
-    an FMA3 CPU), else why the port can only be held to ``NOISE_FLOOR`` here."""
+def version_blocker() -> str | None:
+    """None where cv2 is the release the ports follow, else why they can only be held to
+    ``NOISE_FLOOR`` here."""
     import cv2
 
     if cv2.__version__ != FOLLOWED:
@@ -45,6 +45,16 @@ def bit_exact_blocker() -> str | None:
             f"cv2 {cv2.__version__} is not {FOLLOWED}, whose arithmetic the torch ports follow "
             f"bit for bit; holding them to cv2's noise floor ({NOISE_FLOOR}) instead"
         )
+    return None
+
+
+def bit_exact_blocker() -> str | None:
+    """None where cv2 runs the arithmetic the ports follow (this OpenCV release, IPP on,
+    an FMA3 CPU), else why the port can only be held to ``NOISE_FLOOR`` here."""
+    import cv2
+
+    if version_blocker() is not None:
+        return version_blocker()
     if not (cv2.ipp.useIPP() and cv2.checkHardwareSupport(_CV_CPU_FMA3)):
         return (
             "cv2 runs its IPP / FMA kernels only on an x86 CPU with FMA3; holding the torch "
