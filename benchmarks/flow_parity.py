@@ -75,7 +75,8 @@ def main() -> None:
         f"{args.method} torch ({args.device}) vs cv2 {__import__('cv2').__version__}, "
         f"{w}x{h}, {args.seeds} seeds, OpenCV defaults; torch {torch.__version__}"
     )
-    print(f"bit-exact expected: {bit_exact_blocker() or 'yes'}")
+    if args.method == "tvl1":  # the Farneback port is close (~1e-7 px), not bit-exact
+        print(f"bit-exact expected: {bit_exact_blocker() or 'yes'}")
     head = f"{'case':20s} {'mean EPE':>9s} {'p99 EPE':>9s} {'codes':>8s} {'bit-equal':>9s}"
     if args.method == "tvl1":
         head += f" | floor: {'mean':>8s} {'p99':>8s} {'codes':>8s}"

@@ -27,10 +27,11 @@ class Tolerance:
     codes: float
 
 
-#: cv2's noise floor, the worst case over the cases of benchmarks/flow_parity.py at
-#: 128x96 and 340x256 with OpenCV 5.0.0 (translation_large: 4.7e-2 px mean, 91.6 % codes),
-#: rounded outwards. TV-L1 with OpenCV's defaults is that ill-conditioned.
-NOISE_FLOOR = Tolerance(mean_epe=0.05, codes=0.91)
+#: cv2's noise floor: the worst case over the runs of benchmarks/flow_parity.py in
+#: BENCHMARKS.md (OpenCV 5.0.0 and 5.1.0, 128x96 and 340x256; translation_large, 6.8e-2 px
+#: mean and 89.7 % codes over 2 seeds), rounded outwards. TV-L1 with OpenCV's defaults is
+#: that ill-conditioned: a port can only be held to what cv2 does to itself.
+NOISE_FLOOR = Tolerance(mean_epe=0.07, codes=0.89)
 
 _CV_CPU_FMA3 = 12  # OpenCV's CV_CPU_FMA3; the Python bindings do not export the enum
 
