@@ -10,7 +10,7 @@ from harfuse.plan import ConfigError, check_config, experiments, feature_params,
 
 from .conftest import REPO
 
-SCHEMA = str(REPO / "workflow" / "schemas" / "config.schema.yaml")
+SCHEMA = str(REPO / "src" / "harfuse" / "config.schema.yaml")
 LOCK = REPO / "requirements" / "lock-py3.11-linux-x86_64.txt"
 
 
@@ -191,3 +191,85 @@ def test_lockcheck_lists_every_difference():
         "c: locked 3, not installed",
         "d: installed 4, not in the lock",
     ]
+
+
+def _schema_defaults(node: dict, path: tuple[str, ...] = ()):
+    """(path, default) of every key of the schema with a scalar or list default."""
+    for key, sub in node.get("properties", {}).items():
+        here = (*path, key)
+        if "default" in sub and not isinstance(sub["default"], dict):
+            yield here, sub["default"]
+        yield from _schema_defaults(sub, here)
+
+
+#: config.yaml keys that deliberately differ from the schema default, and why
+DEMO_CHOICES = {
+    ("experiments", "ratios"): "the demo shows a training-data ratio sweep (off by default)",
+    ("experiments", "ratio_variants"): "the sweep runs three variants, not every one",
+    ("experiments", "hidden_classes"): "the demo shows the hidden-class runs (off by default)",
+}
+
+
+def test_every_default_is_the_schemas():
+    """The dataclasses that take a config section default to the schema's defaults, and
+    config.yaml sets every key it names to the schema default but for DEMO_CHOICES."""
+    import dataclasses
+    import inspect
+
+    from harfuse.config_schema import default, node, schema
+    from harfuse.flow.compute import compute_flow
+    from harfuse.media.audio import AudioParams
+    from harfuse.media.frames import FrameParams
+    from harfuse.media.imu import IMUParams
+    from harfuse.train.loop import TrainParams
+
+    for keys, cls in {
+        ("audio",): AudioParams,
+        ("imu",): IMUParams,
+        ("frames",): FrameParams,
+        ("train", "params"): TrainParams,
+    }.items():
+        for field in dataclasses.fields(cls):
+            where = f"{cls.__name__}.{field.name} vs {'.'.join((*keys, field.name))}"
+            if field.default is dataclasses.MISSING:
+                assert "default" not in node(*keys, field.name), where
+            else:
+                assert field.default == default(*keys, field.name), where
+    signature = inspect.signature(compute_flow).parameters
+    for name in ("backend", "batch_size", "mode", "torch_compile"):
+        assert signature[name].default == default("flow", name), f"compute_flow({name}=)"
+
+    config = default_config()
+    for path, value in _schema_defaults(schema()):
+        if path[0] in ("features", "train") and len(path) > 2 and path[1] in ("sets", "variants"):
+            continue  # per-set / per-variant keys: the schema default fills in what is left out
+        section = config
+        for key in path[:-1]:
+            section = section.get(key, {}) if isinstance(section, dict) else {}
+        if not isinstance(section, dict) or path[-1] not in section or path in DEMO_CHOICES:
+            continue
+        assert section[path[-1]] == value, f"config.yaml {'.'.join(path)}: schema default {value}"
+
+
+def test_schema_enums_are_the_registries():
+    from harfuse.config_schema import node
+    from harfuse.datasets import LAYOUTS
+    from harfuse.encoders.frozen import IMAGE_BACKBONES, VIDEO_BACKBONES
+    from harfuse.flow.compute import METHODS
+    from harfuse.fusion import MODELS
+    from harfuse.fusion.base import MODALITIES
+
+    variant = node("train", "variants")["additionalProperties"]["properties"]
+    features_set = node("features", "sets")["additionalProperties"]["properties"]
+    pairs = {
+        "dataset.layout": (node("dataset", "layout")["enum"], LAYOUTS),
+        "flow.method": (node("flow", "method")["enum"], METHODS),
+        "features.sets.*.encoder": (
+            features_set["encoder"]["enum"],
+            [*IMAGE_BACKBONES, *VIDEO_BACKBONES],
+        ),
+        "train.variants.*.model": (variant["model"]["enum"], MODELS),
+        "train.variants.*.modalities": (variant["modalities"]["items"]["enum"], MODALITIES),
+    }
+    for key, (enum, registry) in pairs.items():
+        assert sorted(enum) == sorted(registry), f"schema {key} {enum} vs code {list(registry)}"

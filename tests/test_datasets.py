@@ -251,7 +251,7 @@ def test_example_configs_are_valid():
 
     for layout in [*LAYOUTS]:
         cfg = yaml.safe_load((REPO / "configs" / f"{layout}.yaml").read_text())
-        validate(cfg, str(REPO / "workflow/schemas/config.schema.yaml"))
+        validate(cfg, str(REPO / "src/harfuse/config.schema.yaml"))
         check_config(cfg)
         assert cfg["dataset"]["layout"] == layout
 

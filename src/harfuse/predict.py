@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from harfuse.config_schema import default
 from harfuse.device import resolve_device
 from harfuse.flow import quantize
 from harfuse.flow.compute import flow_from_config
@@ -126,8 +127,8 @@ def load_media(path: str | Path, trained: TrainedModel) -> Media:
         cfg = prep["frames"]
         size = cfg["size"] if isinstance(cfg["size"], int) else tuple(cfg["size"])
         frames = extract_frames(path, FrameParams(cfg["fps"], size, cfg.get("max_duration_s")))
-        if cfg.get("storage", "jpeg") == "jpeg":
-            quality = cfg.get("jpeg_quality", 95)
+        if cfg.get("storage", default("frames", "storage")) == "jpeg":
+            quality = cfg.get("jpeg_quality", default("frames", "jpeg_quality"))
             frames = np.stack([decode_jpeg(encode_jpeg(f, quality)) for f in frames])
         media.frames, media.fps = frames, float(cfg["fps"])
         media.duration_s = len(frames) / media.fps

@@ -3,6 +3,7 @@ import re
 
 from snakemake.utils import validate
 
+from harfuse.config_schema import SCHEMA_PATH
 from harfuse.device import gpu_units
 from harfuse.plan import (
     check_config,
@@ -15,7 +16,7 @@ from harfuse.provenance import code_version
 from harfuse.store.manifest import available_modalities, read_manifest, shard_ids
 from harfuse.workflow_env import export_src_on_pythonpath
 
-validate(config, "../schemas/config.schema.yaml")
+validate(config, str(SCHEMA_PATH))
 check_config(config)
 
 export_src_on_pythonpath(workflow.basedir)

@@ -6,6 +6,8 @@ from typing import Any
 
 import numpy as np
 
+from harfuse.config_schema import default
+
 #: ``cv::FarnebackOpticalFlow::create()`` defaults, the parity reference.
 FARNEBACK_DEFAULTS: dict[str, Any] = {
     "pyr_scale": 0.5,
@@ -48,11 +50,11 @@ def to_gray(frames: np.ndarray) -> np.ndarray:
 def compute_flow(
     frames: np.ndarray,
     method: str = "farneback",
-    backend: str = "auto",
+    backend: str = default("flow", "backend"),
     device: str = "auto",
-    batch_size: int = 32,
-    mode: str = "parity",
-    torch_compile: bool = False,
+    batch_size: int = default("flow", "batch_size"),
+    mode: str = default("flow", "mode"),
+    torch_compile: bool = default("flow", "torch_compile"),
     **params: Any,
 ) -> np.ndarray:
     """Flow from frame ``t`` to ``t+1`` for every consecutive pair.
@@ -104,11 +106,11 @@ def flow_from_config(frames: np.ndarray, config: dict[str, Any], device: str) ->
     return compute_flow(
         frames,
         config["method"],
-        backend=config.get("backend", "auto"),
+        backend=config.get("backend", default("flow", "backend")),
         device=device,
-        batch_size=config.get("batch_size", 32),
-        mode=config.get("mode", "fast"),
-        torch_compile=config.get("torch_compile", False),
+        batch_size=config.get("batch_size", default("flow", "batch_size")),
+        mode=config.get("mode", default("flow", "mode")),
+        torch_compile=config.get("torch_compile", default("flow", "torch_compile")),
         **(config.get("params") or {}),
     )
 

@@ -6,17 +6,20 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from harfuse.config_schema import default
+
 
 @dataclass(frozen=True)
 class AudioParams:
-    """``audio:`` config. Rates in Hz, ``n_fft``/``hop_length`` in samples."""
+    """``audio:`` config. Rates in Hz, ``n_fft``/``hop_length`` in samples; defaults from
+    the config schema."""
 
-    sample_rate: int = 16000
-    n_mels: int = 64
-    n_fft: int = 512
-    hop_length: int = 160
-    fmin: float = 0.0
-    fmax: float | None = None
+    sample_rate: int = default("audio", "sample_rate")
+    n_mels: int = default("audio", "n_mels")
+    n_fft: int = default("audio", "n_fft")
+    hop_length: int = default("audio", "hop_length")
+    fmin: float = default("audio", "fmin")
+    fmax: float | None = default("audio", "fmax")
 
 
 def log_mel(wave: np.ndarray, params: AudioParams) -> np.ndarray:

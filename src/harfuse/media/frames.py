@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
+from harfuse.config_schema import default
 from harfuse.media.decode import DecodeError, iter_frames_at_fps
 from harfuse.media.sampling import uniform_indices
 
@@ -19,8 +20,8 @@ class FrameParams:
 
     fps: float
     size: int | tuple[int, int]
-    max_duration_s: float | None = None
-    num_frames: int | None = None
+    max_duration_s: float | None = default("frames", "max_duration_s")
+    num_frames: int | None = default("frames", "num_frames")
 
 
 def output_size(height: int, width: int, size: int | tuple[int, int]) -> tuple[int, int]:

@@ -10,6 +10,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from harfuse.config_schema import default
+
 
 class IMUError(ValueError):
     """An IMU file is unusable; the message names the file and the reason."""
@@ -18,11 +20,11 @@ class IMUError(ValueError):
 @dataclass(frozen=True)
 class IMUParams:
     """``imu:`` config: target ``rate`` (Hz), ``window`` length (samples at that rate) and
-    an optional ``stride`` (samples) for sliding windows."""
+    an optional ``stride`` (samples) for sliding windows; defaults from the config schema."""
 
-    rate: float = 50.0
-    window: int = 128
-    stride: int | None = None
+    rate: float = default("imu", "rate")
+    window: int = default("imu", "window")
+    stride: int | None = default("imu", "stride")
 
 
 def read_imu_csv(path: str | Path) -> tuple[np.ndarray, float, list[str]]:

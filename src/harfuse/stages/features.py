@@ -11,6 +11,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from harfuse.config_schema import default
 from harfuse.device import resolve_device
 from harfuse.encoders import create_encoder
 from harfuse.encoders.weights import describe
@@ -58,7 +59,7 @@ def frozen_encoder(params: dict[str, Any], device: torch.device) -> torch.nn.Mod
     encoder = create_encoder(
         params["encoder"],
         weights=params["weights"],
-        allow_download=params.get("allow_download", False),
+        allow_download=params.get("allow_download", default("features", "allow_download")),
     ).to(device)
     if device.type == "cuda":
         encoder = encoder.to(memory_format=torch.channels_last)

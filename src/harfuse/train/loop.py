@@ -13,6 +13,7 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader, Dataset
 
+from harfuse.config_schema import default
 from harfuse.fusion import Classifier
 from harfuse.fusion.base import Batch
 
@@ -21,21 +22,22 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class TrainParams:
-    """``train.params`` of the config: optimisation settings shared by every variant."""
+    """``train.params`` of the config: optimisation settings shared by every variant;
+    defaults from the config schema."""
 
-    epochs: int = 30
-    batch_size: int = 16
-    lr: float = 1e-3
-    weight_decay: float = 1e-4
-    seed: int = 0
+    epochs: int = default("train", "params", "epochs")
+    batch_size: int = default("train", "params", "batch_size")
+    lr: float = default("train", "params", "lr")
+    weight_decay: float = default("train", "params", "weight_decay")
+    seed: int = default("train", "params", "seed")
     #: fraction of the training split held out (stratified) for early stopping and fusion tuning
-    val_fraction: float = 0.2
+    val_fraction: float = default("train", "params", "val_fraction")
     #: epochs without a lower validation loss before a phase stops; None = never
-    patience: int | None = 10
+    patience: int | None = default("train", "params", "patience")
     #: torch intra-op threads. Float sums split by thread, so metrics move with this
     #: (measured: 4 of 23 demo runs' top-1 moved by up to 0.042 at 2 threads vs 1); it
     #: is a parameter of the run, not taken from the cores a scheduler happens to give
-    threads: int = 1
+    threads: int = default("train", "params", "threads")
 
 
 def seed_everything(seed: int) -> None:
