@@ -3,7 +3,7 @@
     .venv/bin/python benchmarks/features.py [--clips 16] [--device auto] [--rounds 3]
 
 For each encoder, the same random uint8 clips (frames x size from the table below) go
-through (a) ``harfuse.stages.features.encode_clips`` with the registry's frozen encoder,
+through (a) ``harfuse.encoders.extract.encode_clips`` with the registry's frozen encoder,
 batched, and (b) a plain loop: one clip at a time through the same torchvision model with
 the normalisation done in the loop, as feature-extraction scripts usually do. Prints
 clips/s for both (median round) and the ratio (a) / (b) (target >= 1.0) as the median
@@ -21,8 +21,8 @@ import torch
 
 from harfuse.device import resolve_device
 from harfuse.encoders import create_encoder
+from harfuse.encoders.extract import encode_clips
 from harfuse.environment import describe
-from harfuse.stages.features import encode_clips
 from harfuse.timing import Ratio, interleaved, rate
 
 #: encoder -> (frames per clip, side in px)

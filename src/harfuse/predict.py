@@ -22,6 +22,7 @@ import torch
 
 from harfuse.config_schema import default
 from harfuse.device import resolve_device
+from harfuse.encoders.extract import clip, encode_clips, frozen_encoder
 from harfuse.flow import quantize
 from harfuse.flow.compute import flow_from_config
 from harfuse.fusion import Classifier, create_model
@@ -29,7 +30,6 @@ from harfuse.media.audio import AudioParams, log_mel
 from harfuse.media.decode import DecodeError, iter_frames_at_fps, open_media, read_audio
 from harfuse.media.encode import write_video
 from harfuse.media.frames import FrameParams, extract_frames
-from harfuse.stages.features import clip, encode_clips, frozen_encoder
 from harfuse.store.atomic import atomic_path
 from harfuse.store.dataset import fit_audio, fit_flow
 from harfuse.store.shards import decode_jpeg, encode_jpeg

@@ -14,6 +14,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from harfuse.flow.defaults import FARNEBACK_DEFAULTS as DEFAULTS
+
 OPTFLOW_USE_INITIAL_FLOW = 4
 OPTFLOW_FARNEBACK_GAUSSIAN = 256
 _BORDER = (0.14, 0.14, 0.4472, 0.4472, 0.4472)  # damping within 5 px of the image edge
@@ -192,13 +194,13 @@ def _solve(mb: torch.Tensor) -> torch.Tensor:
 def farneback(
     prev: torch.Tensor,
     nxt: torch.Tensor,
-    pyr_scale: float = 0.5,
-    levels: int = 5,
-    winsize: int = 13,
-    iterations: int = 10,
-    poly_n: int = 5,
-    poly_sigma: float = 1.1,
-    flags: int = 0,
+    pyr_scale: float = DEFAULTS["pyr_scale"],
+    levels: int = DEFAULTS["levels"],
+    winsize: int = DEFAULTS["winsize"],
+    iterations: int = DEFAULTS["iterations"],
+    poly_n: int = DEFAULTS["poly_n"],
+    poly_sigma: float = DEFAULTS["poly_sigma"],
+    flags: int = DEFAULTS["flags"],
     initial_flow: torch.Tensor | None = None,
 ) -> torch.Tensor:
     """Flow from ``prev`` to ``nxt``, both ``(B, H, W)`` gray on a 0..255 scale (any

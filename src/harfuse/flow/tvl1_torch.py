@@ -33,7 +33,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from harfuse.flow.compute import TVL1_DEFAULTS as DEFAULTS
+from harfuse.flow.defaults import TVL1_DEFAULTS as DEFAULTS
 
 
 class Mode(NamedTuple):

@@ -1,0 +1,64 @@
+"""The package's import graph: no cycle; stage adapters sit on top, nothing imports them."""
+
+from __future__ import annotations
+
+import ast
+
+from harfuse.provenance import _ROOT, module_path
+
+from .conftest import REPO
+
+
+def modules() -> list[str]:
+    """Every harfuse module, dotted."""
+    names = []
+    for path in sorted(_ROOT.rglob("*.py")):
+        parts = path.relative_to(_ROOT.parent).with_suffix("").parts
+        names.append(".".join(parts[:-1] if parts[-1] == "__init__" else parts))
+    return names
+
+
+def imports(name: str) -> set[str]:
+    """harfuse modules that ``name`` imports (anywhere in it), resolved to modules: ``from
+    harfuse.x import y`` counts as ``harfuse.x.y`` where that is a module, else ``harfuse.x``."""
+    tree = ast.parse(module_path(name).read_text(encoding="utf-8"))
+    found = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            found.update(a.name for a in node.names if a.name.startswith("harfuse"))
+        elif isinstance(node, ast.ImportFrom) and (node.module or "").startswith("harfuse"):
+            for alias in node.names:
+                sub = f"{node.module}.{alias.name}"
+                found.add(sub if module_path(sub) is not None else node.module)
+    # a package's __init__ re-exporting its submodules is not a cycle of theirs
+    return {m for m in found if not name.startswith(m + ".")} - {name}
+
+
+def test_no_import_cycle():
+    graph = {m: imports(m) for m in modules()}
+    state: dict[str, int] = {}
+
+    def visit(node: str, path: list[str]) -> None:
+        state[node] = 1
+        for nxt in sorted(graph.get(node, ())):
+            if state.get(nxt) == 1:
+                cycle = [*path[path.index(nxt) :], nxt] if nxt in path else [node, nxt]
+                raise AssertionError("import cycle: " + " -> ".join(cycle))
+            if nxt not in state:
+                visit(nxt, [*path, nxt])
+        state[node] = 2
+
+    for m in graph:
+        if m not in state:
+            visit(m, [m])
+
+
+def test_nothing_below_the_stages_imports_them():
+    """Stage modules adapt files to the pure functions; no other module, predict and the
+    CLI included, may reach into them (they would drift from the workflow)."""
+    for m in modules():
+        if m.startswith("harfuse.stages"):
+            continue
+        reached = sorted(i for i in imports(m) if i.startswith("harfuse.stages"))
+        assert not reached, f"{m} imports {reached}"
+    assert (REPO / "src" / "harfuse" / "stages").is_dir()
