@@ -2,7 +2,7 @@
 
     .venv/bin/python benchmarks/flow_parity.py [--seeds 5] [--size 128x96] [--device cpu]
 
-For every synthetic pair of ``harfuse.flow.synthetic.cases`` (gpu-flow.md §7) and texture
+For every synthetic pair of ``harfuse.flow.synthetic.cases`` and texture
 seed: cv2's flow with OpenCV's defaults; the torch port's flow (parity mode); and cv2's
 flow on the same frames plus uniform noise below 1e-4 grey levels (fed as float32, which
 cv2 scales by 255 like its uint8 path). The last is cv2's own sensitivity to rounding: a

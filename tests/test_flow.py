@@ -63,3 +63,18 @@ def test_flow_from_config_forwards_every_key():
         flow_from_config(frames, {**config, "mode": "turbo"}, "cpu")
     with pytest.raises(ValueError, match=r"unknown tvl1 parameters \['winsize'\]"):
         flow_from_config(frames, {**config, "params": {"winsize": 3}}, "cpu")
+
+
+def test_auto_backend_follows_the_device(monkeypatch):
+    """``backend: auto`` takes the torch port only where the job runs on CUDA: with
+    ``device: cpu`` on a GPU node it stays with cv2 (faster than torch on a CPU)."""
+    from harfuse.flow import compute
+
+    calls: list[str] = []
+    monkeypatch.setattr(compute, "_cuda_available", lambda: True)
+    monkeypatch.setattr(compute, "_torch_flow", lambda *a, **k: calls.append("torch"))
+    monkeypatch.setattr(compute, "_cv2_flow", lambda *a, **k: calls.append("cv2"))
+    frames = np.zeros((2, 16, 16), np.uint8)
+    for device in ("cpu", "auto", "cuda"):
+        compute.compute_flow(frames, "farneback", backend="auto", device=device)
+    assert calls == ["cv2", "torch", "torch"]

@@ -1,4 +1,4 @@
-"""The PyTorch Farneback and TV-L1 against OpenCV (gpu-flow.md §7 thresholds), on the
+"""The PyTorch Farneback and TV-L1 against OpenCV (parity thresholds of harfuse.flow), on the
 CPU here and on CUDA where there is one."""
 
 from __future__ import annotations

@@ -67,8 +67,8 @@ def compute_flow(
     if method == "raft":
         return _raft(frames, device, batch_size, params)
     gray = to_gray(frames)
-    if backend == "auto":
-        backend = "torch" if _cuda_available() else "cv2"
+    if backend == "auto":  # the torch ports pay off on CUDA only; device: cpu means cv2
+        backend = "torch" if device != "cpu" and _cuda_available() else "cv2"
     if backend == "torch":
         return _torch_flow(gray, method, device, batch_size, mode, torch_compile, params)
     return _cv2_flow(gray, method, params)

@@ -1,8 +1,9 @@
 """Farneback dense optical flow in PyTorch, batched over frame pairs, on CPU or CUDA.
 
 A step-by-step port of OpenCV's ``cv::calcOpticalFlowFarneback`` (``optflowgf.cpp``) so
-that results match cv2 to about 1e-6 px; ``shared/research/gpu-flow.md`` §2 lists the
-steps and the details that decide parity. Every convolution is written as shifted
+that results match cv2 to about 1e-6 px (``benchmarks/flow_parity.py --method farneback``):
+polynomial expansion, pyramid, per-level iterations with box or Gaussian blur of the
+matrices, as ``optflowgf.cpp`` orders them. Every convolution is written as shifted
 multiply-adds in float32 (no cuDNN, so no TF32 rounding on Ampere and later GPUs).
 """
 

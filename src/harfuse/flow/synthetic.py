@@ -1,6 +1,7 @@
 """Frame pairs with known flow, for checking flow methods against each other and the truth.
 
-The generator of ``shared/research/gpu-flow.md`` §7: a multi-scale texture (blurred noise
+The pairs the flow ports' parity is judged on (``tests/test_flow_torch.py``,
+``benchmarks/flow_parity.py``): a multi-scale texture (blurred noise
 at sigma 1.5, 4 and 10 px), frame 0 a crop of it, frame 1 the same crop of the texture
 moved by an affine map (``cv2.warpAffine``, cubic), both rounded to uint8. The true flow
 of an affine motion ``M`` at pixel ``x`` is ``M·x − x`` in the texture's coordinates.
@@ -89,7 +90,7 @@ def moving_object_pair(
 
 
 def cases(seed: int = 0, h: int = 96, w: int = 128) -> dict[str, np.ndarray]:
-    """The §7 test pairs for one texture ``seed``: name -> ``(2, h, w)`` uint8. Rotation
+    """The parity test pairs for one texture ``seed``: name -> ``(2, h, w)`` uint8. Rotation
     and zoom are about the crop's centre."""
     centre = (MARGIN + w / 2, MARGIN + h / 2)
     return {

@@ -1,8 +1,8 @@
 """TV-L1 dense optical flow in PyTorch, batched over frame pairs, on CPU or CUDA.
 
 A port of OpenCV's CPU ``cv::optflow::DualTVL1OpticalFlow`` (opencv_contrib
-``tvl1flow.cpp``, with its 5x5 median filter and early stopping) following
-``shared/research/gpu-flow.md`` §1. Each pair stops on its own convergence test (an
+``tvl1flow.cpp``, with its 5x5 median filter and early stopping), step by step in
+that file's order. Each pair stops on its own convergence test (an
 ``active`` mask), so a batch gives what cv2 gives pair by pair.
 
 Every step follows the arithmetic cv2 5.1 runs on an x86 CPU with FMA3

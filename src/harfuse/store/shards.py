@@ -5,7 +5,8 @@ Layout of ``shard-{k}.h5``::
     /                    attrs: stage, params (JSON), harfuse_version
     /{sample_id}/{name}  array, chunked along time and gzip-compressed; attrs per array
 
-Feature shards (written by :func:`write_feature_shard`) hold stacked arrays instead::
+Feature shards (the features stage, with :meth:`ShardWriter.write_stacked`) hold stacked
+arrays instead::
 
     /sample_id           (N,) str, manifest order
     /pooled              (N, D) float32
