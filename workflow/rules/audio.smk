@@ -10,7 +10,7 @@ rule extract_audio:
     log:
         "logs/extract_audio/{dataset}/shard-{shard}.log",
     benchmark:
-        "benchmarks/extract_audio/{dataset}/shard-{shard}.tsv"
+        "logs/benchmarks/extract_audio/{dataset}/shard-{shard}.tsv"
     conda:
         "../../envs/audio.yaml"
     threads: 1

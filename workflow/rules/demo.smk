@@ -7,7 +7,7 @@ rule generate_demo:
     log:
         "logs/generate_demo/demo.log",
     benchmark:
-        "benchmarks/generate_demo/demo.tsv"
+        "logs/benchmarks/generate_demo/demo.tsv"
     conda:
         "../../envs/video.yaml"
     threads: 1

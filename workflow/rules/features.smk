@@ -10,7 +10,7 @@ rule extract_features:
     log:
         "logs/extract_features/{dataset}/{features}/shard-{shard}.log",
     benchmark:
-        "benchmarks/extract_features/{dataset}/{features}/shard-{shard}.tsv"
+        "logs/benchmarks/extract_features/{dataset}/{features}/shard-{shard}.tsv"
     conda:
         "../../envs/torch.yaml"
     threads: 2

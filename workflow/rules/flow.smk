@@ -10,7 +10,7 @@ rule compute_flow:
     log:
         "logs/compute_flow/{dataset}/{flow_method}/shard-{shard}.log",
     benchmark:
-        "benchmarks/compute_flow/{dataset}/{flow_method}/shard-{shard}.tsv"
+        "logs/benchmarks/compute_flow/{dataset}/{flow_method}/shard-{shard}.tsv"
     conda:
         "../../envs/torch.yaml"
     threads: 1

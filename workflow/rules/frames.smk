@@ -10,7 +10,7 @@ rule extract_frames:
     log:
         "logs/extract_frames/{dataset}/shard-{shard}.log",
     benchmark:
-        "benchmarks/extract_frames/{dataset}/shard-{shard}.tsv"
+        "logs/benchmarks/extract_frames/{dataset}/shard-{shard}.tsv"
     conda:
         "../../envs/video.yaml"
     threads: 1

@@ -10,7 +10,7 @@ rule extract_imu:
     log:
         "logs/extract_imu/{dataset}/shard-{shard}.log",
     benchmark:
-        "benchmarks/extract_imu/{dataset}/shard-{shard}.tsv"
+        "logs/benchmarks/extract_imu/{dataset}/shard-{shard}.tsv"
     conda:
         "../../envs/io.yaml"
     threads: 1

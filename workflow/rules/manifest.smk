@@ -12,7 +12,7 @@ checkpoint build_manifest:
     log:
         "logs/build_manifest/{dataset}.log",
     benchmark:
-        "benchmarks/build_manifest/{dataset}.tsv"
+        "logs/benchmarks/build_manifest/{dataset}.tsv"
     conda:
         "../../envs/io.yaml"
     threads: 1

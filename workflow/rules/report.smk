@@ -53,7 +53,7 @@ rule build_report:
     log:
         "logs/build_report/{dataset}.log",
     benchmark:
-        "benchmarks/build_report/{dataset}.tsv"
+        "logs/benchmarks/build_report/{dataset}.tsv"
     conda:
         "../../envs/io.yaml"
     threads: 1

@@ -16,7 +16,7 @@ rule train_variant:
     log:
         "logs/train_variant/{dataset}/{variant}/{split}/{experiment}.log",
     benchmark:
-        "benchmarks/train_variant/{dataset}/{variant}/{split}/{experiment}.tsv"
+        "logs/benchmarks/train_variant/{dataset}/{variant}/{split}/{experiment}.tsv"
     conda:
         "../../envs/torch.yaml"
     threads: config["train"]["params"]["threads"]

@@ -12,6 +12,6 @@ with log_to(snakemake.log[0]):
         snakemake.input.classes,
         list(snakemake.params.notes),
         out_dir=Path(snakemake.output.csv).parent,
-        benchmark_paths=report.benchmark_files("benchmarks", snakemake.wildcards.dataset),
-        benchmark_root="benchmarks",
+        benchmark_paths=report.benchmark_files("logs/benchmarks", snakemake.wildcards.dataset),
+        benchmark_root="logs/benchmarks",
     )

@@ -196,7 +196,7 @@ def run(
     notes: Sequence[str],
     out_dir: str | Path,
     benchmark_paths: Sequence[str | Path] = (),
-    benchmark_root: str | Path = "benchmarks",
+    benchmark_root: str | Path = "logs/benchmarks",
 ) -> None:
     """Write under ``out_dir``: ``summary.csv`` (one row per variant, split and
     experiment), ``aggregate.csv`` (mean ± std over splits), ``summary.md``,
