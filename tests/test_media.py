@@ -157,16 +157,3 @@ def test_uniform_num_frames(tmp_path):
     write_video(path, gray_frames(levels), fps=10)
     out = extract_frames(path, FrameParams(fps=10.0, size=32, num_frames=4))
     assert [identify(f, levels) for f in out] == [2, 7, 12, 17]
-
-
-def test_sliding_windows():
-    from harfuse.media.imu import sliding_windows
-
-    x = np.arange(20, dtype=np.float32).reshape(10, 2)
-    windows, starts = sliding_windows(x, 4, 3)
-    assert starts.tolist() == [0, 3, 6] and windows.shape == (3, 4, 2)
-    np.testing.assert_array_equal(windows[1], x[3:7])
-    short, starts = sliding_windows(x[:2], 4, 3)
-    assert starts.tolist() == [0] and short.shape == (1, 4, 2) and not short[0, 2:].any()
-    with pytest.raises(ValueError, match="stride must be >= 1"):
-        sliding_windows(x, 4, 0)

@@ -71,19 +71,3 @@ def experiments(config: dict[str, Any], variant: str) -> dict[str, dict[str, Any
         for m in spec["modalities"]:
             out[f"hidden_{m}"] = {"name": f"hidden_{m}", "hidden": m, "count": count}
     return out
-
-
-def preprocessing(config: dict[str, Any], variant: str) -> dict[str, Any]:
-    """The config sections that turn a video into ``variant``'s inputs (saved with each
-    trained model, so ``harfuse predict`` repeats them): ``frames`` and ``features`` for
-    rgb, ``frames`` and ``flow`` for flow, ``audio``, ``imu``."""
-    modalities = config["train"]["variants"][variant]["modalities"]
-    out: dict[str, Any] = {}
-    if {"rgb", "flow"} & set(modalities):
-        out["frames"] = config["frames"]
-    if "rgb" in modalities:
-        out["features"] = feature_params(config, feature_set(config, variant))
-    for m in ("flow", "audio", "imu"):
-        if m in modalities:
-            out[m] = config[m]
-    return out

@@ -4,9 +4,10 @@ A model directory is what the workflow's train stage writes for every run
 (``results/{dataset}/runs/{variant}/{split}/{experiment}/``): ``model.pt`` (a state dict,
 loaded with ``torch.load(weights_only=True)``) and ``model.json`` (model name, options,
 class names, per-modality input shapes, IMU normalisation, and the config sections of
-the preprocessing). Prediction repeats that preprocessing with the workflow's own code:
-frames (and their JPEG round trip when the frames stage stored JPEG), the frozen-encoder
-features, optical flow, the log-mel spectrogram.
+the preprocessing, as the input shards recorded it). Prediction runs the stages' own
+functions (:mod:`harfuse.preprocess`, :mod:`harfuse.encoders.extract`): frames with their
+storage round trip, the frozen-encoder features, optical flow as stored, the log-mel
+spectrogram (a video without an audio track is silence, as in training).
 """
 
 from __future__ import annotations
@@ -20,19 +21,14 @@ from typing import Any
 import numpy as np
 import torch
 
-from harfuse.config_schema import default
 from harfuse.device import resolve_device
 from harfuse.encoders.extract import clip, encode_clips, frozen_encoder
-from harfuse.flow import quantize
-from harfuse.flow.compute import flow_from_config
 from harfuse.fusion import Classifier, create_model
-from harfuse.media.audio import AudioParams, log_mel
 from harfuse.media.decode import DecodeError, iter_frames_at_fps, open_media, read_audio
 from harfuse.media.encode import write_video
-from harfuse.media.frames import FrameParams, extract_frames
+from harfuse.preprocess import as_stored, flow_field, log_mel_spectrogram, video_frames
 from harfuse.store.atomic import atomic_path
 from harfuse.store.dataset import fit_audio, fit_flow
-from harfuse.store.shards import decode_jpeg, encode_jpeg
 
 
 class PredictError(RuntimeError):
@@ -125,22 +121,16 @@ def load_media(path: str | Path, trained: TrainedModel) -> Media:
     media = Media(path, 0.0)
     if "frames" in prep:
         cfg = prep["frames"]
-        size = cfg["size"] if isinstance(cfg["size"], int) else tuple(cfg["size"])
-        frames = extract_frames(path, FrameParams(cfg["fps"], size, cfg.get("max_duration_s")))
-        if cfg.get("storage", default("frames", "storage")) == "jpeg":
-            quality = cfg.get("jpeg_quality", default("frames", "jpeg_quality"))
-            frames = np.stack([decode_jpeg(encode_jpeg(f, quality)) for f in frames])
-        media.frames, media.fps = frames, float(cfg["fps"])
+        frames, _ = video_frames(path, cfg)
+        media.frames, media.fps = as_stored(frames, cfg), float(cfg["fps"])
         media.duration_s = len(frames) / media.fps
     if "audio" in trained.modalities:
-        wave = read_audio(path, prep["audio"]["sample_rate"])
-        if wave is None or len(wave) == 0:
-            raise PredictError(
-                f"{path}: no audio track; model {trained.description['variant']} needs audio"
-            )
-        media.wave = wave
+        rate = prep["audio"]["sample_rate"]
+        wave = read_audio(path, rate)
+        # no audio track is silence, as the audio stage stores it for training
+        media.wave = np.zeros(0, np.float32) if wave is None else wave
         if media.frames is None:
-            media.duration_s = len(wave) / prep["audio"]["sample_rate"]
+            media.duration_s = len(media.wave) / rate
     return media
 
 
@@ -162,19 +152,15 @@ def segment_inputs(
         clips = [clip(frames, feats["num_frames"], tuple(feats["input_size"]))]
         out["rgb"] = encode_clips(trained.encoder, clips, 1, trained.device)[0]
     if "flow" in trained.modalities:
-        cfg = prep["flow"]
-        pair = frames if len(frames) > 1 else np.concatenate([frames, frames])  # one frame: still
-        flow = flow_from_config(pair, cfg, str(trained.device))
-        bound = float(cfg["bound"])
-        stored = quantize(flow, bound) if cfg["storage"] == "uint8" else flow.astype(np.float16)
-        out["flow"] = fit_flow(stored, bound, inputs["flow_length"])
+        stored, attrs = flow_field(frames, prep["flow"], str(trained.device))
+        out["flow"] = fit_flow(stored, attrs["bound"], inputs["flow_length"])
     if "audio" in trained.modalities:
-        cfg = AudioParams(**prep["audio"])
+        rate = prep["audio"]["sample_rate"]
         wave = media.wave
         if end_s is not None:
-            a = int(start_s * cfg.sample_rate)
-            wave = wave[a : max(int(end_s * cfg.sample_rate), a + 1)]
-        mel = log_mel(wave, cfg).astype(np.float16)  # the audio stage stores float16
+            a = int(start_s * rate)
+            wave = wave[a : max(int(end_s * rate), a + 1)]
+        mel, _ = log_mel_spectrogram(wave, prep["audio"])
         out["audio"] = fit_audio(mel, inputs["audio_frames"])
     return out
 

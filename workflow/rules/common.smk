@@ -10,7 +10,6 @@ from harfuse.plan import (
     experiments,
     feature_params,
     feature_set,
-    preprocessing,
 )
 from harfuse.provenance import code_version
 from harfuse.store.manifest import available_modalities, read_manifest, shard_ids

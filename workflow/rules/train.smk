@@ -30,7 +30,6 @@ rule train_variant:
         experiment=lambda wildcards: experiments(config, wildcards.variant)[
             wildcards.experiment
         ],
-        preprocessing=lambda wildcards: preprocessing(config, wildcards.variant),
         train=lookup(dpath="train/params", within=config),
         inputs=lookup(dpath="train/inputs", within=config),
         device=config["device"],

@@ -17,7 +17,6 @@ with log_to(snakemake.log[0]):
         experiment=dict(snakemake.params.experiment),
         train=dict(snakemake.params.train),
         inputs=dict(snakemake.params.inputs),
-        preprocessing=dict(snakemake.params.preprocessing),
         device=snakemake.params.device,
         out_dir=Path(snakemake.output.metrics).parent,
     )

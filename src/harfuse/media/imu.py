@@ -19,12 +19,11 @@ class IMUError(ValueError):
 
 @dataclass(frozen=True)
 class IMUParams:
-    """``imu:`` config: target ``rate`` (Hz), ``window`` length (samples at that rate) and
-    an optional ``stride`` (samples) for sliding windows; defaults from the config schema."""
+    """``imu:`` config: target ``rate`` (Hz) and ``window`` length (samples at that rate);
+    defaults from the config schema."""
 
     rate: float = default("imu", "rate")
     window: int = default("imu", "window")
-    stride: int | None = default("imu", "stride")
 
 
 def read_imu_csv(path: str | Path) -> tuple[np.ndarray, float, list[str]]:
@@ -139,19 +138,3 @@ def load_imu(spec: str, rate: float) -> tuple[np.ndarray, list[str], list[float]
     n = min(len(r) for r in resampled)
     data = np.concatenate([r[:n] for r in resampled], axis=1)
     return data, [c for _, _, chans in streams for c in chans], [src for _, src, _ in streams]
-
-
-def sliding_windows(x: np.ndarray, window: int, stride: int) -> tuple[np.ndarray, np.ndarray]:
-    """Cut ``x`` ``(N, C)`` into ``(n, window, C)`` windows starting every ``stride`` steps.
-
-    Returns the windows and their start indices. A sequence shorter than ``window`` gives
-    one zero-padded window; the tail that does not fill a last window is dropped.
-    """
-    if stride < 1:
-        raise ValueError(f"stride must be >= 1 sample, got {stride}")
-    starts = np.arange(0, max(len(x) - window, 0) + 1, stride)
-    out = np.zeros((len(starts), window, x.shape[1]), x.dtype)
-    for i, start in enumerate(starts):
-        part = x[start : start + window]
-        out[i, : len(part)] = part
-    return out, starts

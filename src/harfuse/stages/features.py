@@ -13,7 +13,7 @@ import torch
 from harfuse.device import resolve_device
 from harfuse.encoders.extract import clip, encode_clips, frozen_encoder
 from harfuse.encoders.weights import describe
-from harfuse.store.shards import ShardReader, ShardWriter
+from harfuse.store.shards import FRAMES_PARAMS, ShardReader, ShardWriter
 
 log = logging.getLogger(__name__)
 
@@ -50,6 +50,7 @@ def run(
         writer.write_stacked("sample_id", np.array(ids, dtype=object))
         writer.write_stacked("pooled", temporal.mean(axis=1))
         writer.write_stacked("temporal", temporal)
+        writer.set_attr(FRAMES_PARAMS, frames.file.attrs["params"])
         writer.set_attr("encoder", params["encoder"])
         writer.set_attr("weights", describe(params["weights"]))
         writer.set_attr("random_init", params["weights"] == "none")

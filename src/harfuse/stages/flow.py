@@ -5,13 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
-from harfuse.flow import quantize
-from harfuse.flow.compute import flow_from_config
-from harfuse.flow.quantize import flow_scale
+from harfuse.preprocess import flow_field
 from harfuse.stages.shard_job import SampleArrays, write_sample_shard
-from harfuse.store.shards import ShardReader
+from harfuse.store.shards import FRAMES_PARAMS, ShardReader
 
 
 def run(
@@ -28,13 +24,16 @@ def run(
 
     cv2.setNumThreads(threads)
     frames = ShardReader(frames_path)
-    bound, storage = float(params["bound"]), params["storage"]
 
     def compute(sid: str) -> SampleArrays:
-        flow = flow_from_config(frames.read(sid, "frames"), params, device)
-        attrs = {"method": params["method"], "bound": bound, "storage": storage}
-        if storage == "uint8":
-            return {"flow": (quantize(flow, bound), {**attrs, "scale": flow_scale(bound)})}
-        return {"flow": (flow.astype(np.float16), attrs)}
+        return {"flow": flow_field(frames.read(sid, "frames"), params, device)}
 
-    write_sample_shard(out_path, "flow", params, frames.sample_ids(), compute, on_error)
+    write_sample_shard(
+        out_path,
+        "flow",
+        params,
+        frames.sample_ids(),
+        compute,
+        on_error,
+        root_attrs={FRAMES_PARAMS: frames.file.attrs["params"]},
+    )

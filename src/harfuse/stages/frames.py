@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from harfuse.media.frames import FrameParams, extract_frames
+from harfuse.preprocess import jpeg_quality, video_frames
 from harfuse.stages.shard_job import SampleArrays, shard_sources, write_sample_shard
 
 
@@ -17,19 +17,12 @@ def run(
     on_error: str,
 ) -> None:
     """Write ``/{sample_id}/frames`` ``(T, H, W, 3)`` uint8 RGB for the shard's samples
-    (``T = 1`` for a still image)."""
-    size = params["size"]
-    p = FrameParams(
-        fps=params["fps"],
-        size=size if isinstance(size, int) else tuple(size),
-        max_duration_s=params.get("max_duration_s"),
-        num_frames=params.get("num_frames"),
-    )
+    (``T = 1`` for a still image), as JPEG with ``storage: jpeg``."""
     paths = shard_sources(manifest_path, shard, "video_path", "image_path")
 
     def compute(sid: str) -> SampleArrays:
-        frames = extract_frames(paths[sid], p)
-        return {"frames": (frames, {"fps": p.fps, "source": paths[sid]})}
+        return {"frames": video_frames(paths[sid], params)}
 
-    quality = {"frames": params["jpeg_quality"]} if params.get("storage") == "jpeg" else None
-    write_sample_shard(out_path, "frames", params, list(paths), compute, on_error, quality)
+    quality = jpeg_quality(params)
+    quality_of = {"frames": quality} if quality is not None else None
+    write_sample_shard(out_path, "frames", params, list(paths), compute, on_error, quality_of)

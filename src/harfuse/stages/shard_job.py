@@ -46,11 +46,13 @@ def write_sample_shard(
     compute: Callable[[str], SampleArrays],
     on_error: str = OnError.SKIP,
     jpeg_quality: dict[str, int] | None = None,
+    root_attrs: dict[str, Any] | None = None,
 ) -> int:
     """Compute every sample into one shard; bad inputs go to the quarantine sidecar.
 
     With ``on_error="fail"`` the first bad input stops the job (no shard is written).
-    ``jpeg_quality`` maps array names to store as JPEG frames to their quality.
+    ``jpeg_quality`` maps array names to store as JPEG frames to their quality;
+    ``root_attrs`` are set on the shard's root (provenance besides ``params``).
     Returns the number of samples stored.
     """
     if on_error not in (OnError.SKIP, OnError.FAIL):
@@ -59,6 +61,8 @@ def write_sample_shard(
     start = last = time.perf_counter()
     stored = 0
     with ShardWriter(out_path, stage, params) as writer:
+        for key, value in (root_attrs or {}).items():
+            writer.set_attr(key, value)
         for i, sid in enumerate(sample_ids, 1):
             try:
                 arrays = compute(sid)

@@ -26,6 +26,7 @@ from harfuse.store.dataset import (
 )
 from harfuse.store.manifest import read_manifest
 from harfuse.store.quarantine import write_quarantine
+from harfuse.store.shards import recorded_preprocessing
 from harfuse.train.loop import TrainParams, fit, predict
 from harfuse.train.metrics import classification_metrics, top_k_accuracy
 from harfuse.train.splits import hidden_classes, stratified_pick
@@ -68,7 +69,6 @@ def run(
     inputs: dict[str, Any],
     device: str,
     out_dir: str | Path,
-    preprocessing: dict[str, Any] | None = None,
 ) -> None:
     """Train variant ``variant`` (``spec``: ``model``, ``modalities``, ``options``) on split
     ``split`` under ``experiment`` (``name``; ``ratio`` = fraction of the training split
@@ -76,13 +76,16 @@ def run(
     and write ``model.pt``, ``model.json``, ``metrics.json``, ``predictions.parquet`` and
     ``quarantine.parquet`` (samples lacking a modality) under ``out_dir``. ``model.pt``
     (state dict) and ``model.json`` (model, classes, input shapes, normalisation and the
-    ``preprocessing`` config sections) make a self-describing model directory
+    preprocessing the input shards recorded, by config section) make a self-describing
+    model directory
     (:mod:`harfuse.predict`).
 
     A stratified ``val_fraction`` of the (experiment's) training rows is held out for
     early stopping and for what late fusion tunes; the test rows are only predicted.
     """
     params = TrainParams(**train)
+    # what the model sees is what its input shards were made with (checked to agree)
+    preprocessing = recorded_preprocessing({m: shards[m] for m in spec["modalities"]})
     torch.set_num_threads(params.threads)
     out_dir = Path(out_dir)
     df = read_manifest(manifest_path)
@@ -169,7 +172,7 @@ def run(
         "shapes": {m: list(s) for m, s in shapes.items()},
         "classes": classes,
         "inputs": inputs,
-        "preprocessing": preprocessing or {},
+        "preprocessing": preprocessing,
         "split": split,
         "experiment": experiment,
         "train": train,
