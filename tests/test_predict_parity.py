@@ -1,0 +1,90 @@
+"""``harfuse predict`` against the train stage, over a matrix of preprocessing settings:
+for every test video, predict's probabilities equal those in ``predictions.parquet``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from harfuse.predict import TrainedModel, predict_video
+from harfuse.stages import audio, features, flow, frames, manifest, train
+from harfuse.store.manifest import read_manifest
+from harfuse.store.shards import recorded_preprocessing
+
+from .conftest import AUDIO, FEATURES, FLOW, FRAMES, INPUTS
+
+#: cell -> (frames, flow, modalities) overrides of the conftest settings
+CELLS = {
+    "jpeg_uint8_all_frames": (
+        {"storage": "jpeg", "jpeg_quality": 90},
+        {},
+        ["rgb", "flow", "audio"],
+    ),
+    "raw_num_frames": ({"storage": "raw", "num_frames": 5}, {}, ["rgb", "flow", "audio"]),
+    "flow_float16": ({}, {"storage": "float16"}, ["flow", "audio"]),
+    "no_audio": ({"storage": "jpeg", "jpeg_quality": 95}, {}, ["rgb", "flow"]),
+    "segment_window": ({"max_duration_s": 1.0}, {}, ["rgb", "flow", "audio"]),
+}
+
+
+def prepare(demo_root: Path, out: Path, frames_cfg: dict, flow_cfg: dict) -> dict[str, str]:
+    """Every stage on the tiny demo with these settings; the shard of each modality."""
+    manifest.run(
+        out / "manifest.parquet",
+        out / "classes.json",
+        out / "quarantine.parquet",
+        {"root": str(demo_root), "layout": "demo"},
+        samples_per_shard=100,
+    )
+    m = out / "manifest.parquet"
+    frames.run(m, 0, out / "frames.h5", frames_cfg, "fail")
+    audio.run(m, 0, out / "audio.h5", AUDIO, "fail")
+    flow.run(out / "frames.h5", out / "flow.h5", flow_cfg, "fail")
+    features.run(out / "frames.h5", out / "features.h5", FEATURES, "cpu")
+    return {"rgb": "features.h5", "flow": "flow.h5", "audio": "audio.h5"}
+
+
+@pytest.mark.parametrize("cell", sorted(CELLS))
+def test_predict_equals_training_predictions(demo_root, tmp_path, cell):
+    frames_override, flow_override, modalities = CELLS[cell]
+    frames_cfg = {**FRAMES, **frames_override}
+    flow_cfg = {**FLOW, **flow_override}
+    shard_of = prepare(demo_root, tmp_path, frames_cfg, flow_cfg)
+    model_dir = tmp_path / "model"
+    train.run(
+        tmp_path / "manifest.parquet",
+        tmp_path / "classes.json",
+        {m: [str(tmp_path / shard_of[m])] for m in modalities},
+        "v",
+        {"model": "mid", "modalities": modalities},
+        "cross_subject",
+        {"name": "full"},
+        {"epochs": 3, "batch_size": 4, "val_fraction": 0, "seed": 0},
+        INPUTS,
+        "cpu",
+        model_dir,
+    )
+    trained = TrainedModel.load(model_dir, "cpu")
+    assert trained.preprocessing["frames"] == {**frames_cfg}  # what the shards recorded
+    expected = pd.read_parquet(model_dir / "predictions.parquet").set_index("sample_id")
+    columns = [f"prob_{c}" for c in trained.classes]
+    rows = read_manifest(tmp_path / "manifest.parquet")
+    test = rows[rows["cross_subject"] == "test"]
+    assert len(test) and set(test["sample_id"]) == set(expected.index)
+    for sid, video in zip(test["sample_id"], test["video_path"], strict=True):
+        got = predict_video(trained, video).probs
+        want = expected.loc[sid, columns].to_numpy(float)
+        np.testing.assert_allclose(got, want, atol=2e-4, err_msg=f"{cell}: {sid}")
+
+
+def test_disagreeing_shards_stop_training_naming_the_shard(demo_root, tmp_path):
+    """Two frame shards made with other settings: the train job names the shard."""
+    prepare(demo_root, tmp_path / "a", FRAMES, FLOW)
+    prepare(demo_root, tmp_path / "b", {**FRAMES, "fps": 6.0}, FLOW)
+    shards = {"flow": [str(tmp_path / "a" / "flow.h5"), str(tmp_path / "b" / "flow.h5")]}
+    with pytest.raises(ValueError, match=r"b/flow\.h5: frames parameters .* differ"):
+        recorded_preprocessing(shards)
+    assert recorded_preprocessing({"flow": shards["flow"][:1]})["frames"] == FRAMES
