@@ -5,7 +5,7 @@ from torch.utils.data import TensorDataset
 from harfuse.fusion import MODELS, create_model
 from harfuse.fusion.late import simplex_grid
 from harfuse.fusion.two_stage import last_layers
-from harfuse.train.loop import TrainParams, fit, predict
+from harfuse.train.loop import TrainParams, predict, train_model
 
 SHAPES = {"rgb": (6, 16), "flow": (4, 16, 16, 2), "audio": (24, 30), "imu": (40, 6)}
 ALL = list(SHAPES)
@@ -65,9 +65,9 @@ def test_one_batch_overfit(name, modalities, options):
     model = make(name, modalities, **options)
     data = TensorDataset(*x.values(), y)
     params = TrainParams(epochs=150, batch_size=8, lr=3e-3, weight_decay=0.0, val_fraction=0)
-    fit(model, DictDataset(data, modalities), params, torch.device("cpu"))
+    train_model(model, DictDataset(data, modalities), params, torch.device("cpu"))
     if getattr(model, "needs_validation", False):  # meta: stack on the (memorised) batch
-        model.fit_on_validation([(x, y)])
+        model.tune_on_validation([(x, y)])
     model.eval()
     assert (model(x).argmax(1) == y).all()
 
@@ -127,7 +127,7 @@ def held_out(model, informative: str, n=40, seed=1):
 def test_weighted_late_fusion_puts_the_weight_on_the_informative_branch():
     model = make("late", ["rgb", "imu"], combine="weighted").eval()
     x, y = held_out(model, "imu")
-    model.fit_on_validation([(x, y)])
+    model.tune_on_validation([(x, y)])
     assert model.weights.tolist() == pytest.approx([1.0, 0.0])  # modalities sorted: imu, rgb
     assert (model(x).argmax(1) == y).float().mean() > 0.9
 
@@ -136,7 +136,7 @@ def test_meta_classifier_is_fitted_on_held_out_predictions():
     model = make("late", ["rgb", "imu"], combine="meta").eval()
     x, y = held_out(model, "rgb")
     before = model.meta.weight.clone()
-    model.fit_on_validation([(x, y)])
+    model.tune_on_validation([(x, y)])
     assert not torch.equal(before, model.meta.weight)
     assert (model(x).argmax(1) == y).float().mean() > 0.9
 
@@ -182,7 +182,7 @@ def test_fit_stops_early_and_keeps_the_best_validation_epoch():
     )
     model = make("single", ["imu"])
     params = TrainParams(epochs=60, batch_size=8, lr=3e-3, patience=3)
-    history = fit(model, data, params, torch.device("cpu"), val_data=noise)
+    history = train_model(model, data, params, torch.device("cpu"), val_data=noise)
     assert len(history) < 60
     best = min(range(len(history)), key=lambda i: history[i]["val_loss"])
     assert len(history) == best + 1 + 3

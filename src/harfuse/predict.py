@@ -28,7 +28,7 @@ from harfuse.media.decode import DecodeError, iter_frames_at_fps, open_media, re
 from harfuse.media.encode import write_video
 from harfuse.preprocess import as_stored, flow_field, log_mel_spectrogram, video_frames
 from harfuse.store.atomic import atomic_path
-from harfuse.store.dataset import fit_audio, fit_flow
+from harfuse.store.dataset import audio_input, flow_input
 
 
 class PredictError(RuntimeError):
@@ -153,7 +153,7 @@ def segment_inputs(
         out["rgb"] = encode_clips(trained.encoder, clips, 1, trained.device)[0]
     if "flow" in trained.modalities:
         stored, attrs = flow_field(frames, prep["flow"], str(trained.device))
-        out["flow"] = fit_flow(stored, attrs["bound"], inputs["flow_length"])
+        out["flow"] = flow_input(stored, attrs["bound"], inputs["flow_length"])
     if "audio" in trained.modalities:
         rate = prep["audio"]["sample_rate"]
         wave = media.wave
@@ -161,7 +161,7 @@ def segment_inputs(
             a = int(start_s * rate)
             wave = wave[a : max(int(end_s * rate), a + 1)]
         mel, _ = log_mel_spectrogram(wave, prep["audio"])
-        out["audio"] = fit_audio(mel, inputs["audio_frames"])
+        out["audio"] = audio_input(mel, inputs["audio_frames"])
     return out
 
 

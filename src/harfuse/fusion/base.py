@@ -2,9 +2,9 @@
 
 Every model takes ``batch: dict[str, Tensor]`` (one entry per modality it uses, each
 ``(B, ...)``) and returns ``(B, K)`` class scores whose softmax is the predicted
-distribution. Training (:func:`harfuse.train.loop.fit`) runs the model's ``phases`` in
+distribution. Training (:func:`harfuse.train.loop.train_model`) runs the model's ``phases`` in
 order, each with its own optimiser over :meth:`Classifier.param_groups`, minimising
-:meth:`Classifier.loss`; afterwards :meth:`Classifier.fit_on_validation` may fit what is
+:meth:`Classifier.loss`; afterwards :meth:`Classifier.tune_on_validation` may fit what is
 tuned on held-out data (late-fusion weights, a meta-classifier).
 
 Modality inputs (per sample, without the batch axis):
@@ -75,8 +75,10 @@ class Classifier(nn.Module):
     """Base: one training phase over every parameter, cross-entropy on :meth:`forward`."""
 
     modalities: tuple[str, ...]
-    #: training phases, run in order by ``fit``; each gets a fresh optimiser
+    #: training phases, run in order by ``train_model``; each gets a fresh optimiser
     phases: tuple[str, ...] = ("joint",)
+    #: True when :meth:`tune_on_validation` needs held-out samples (a meta-classifier)
+    needs_validation: bool = False
 
     def __init__(self) -> None:
         super().__init__()
@@ -95,5 +97,5 @@ class Classifier(nn.Module):
     def loss(self, batch: Batch, labels: torch.Tensor) -> torch.Tensor:
         return F.cross_entropy(self(batch), labels)
 
-    def fit_on_validation(self, batches: Iterable[tuple[Batch, torch.Tensor]]) -> None:
+    def tune_on_validation(self, batches: Iterable[tuple[Batch, torch.Tensor]]) -> None:
         """Fit what is tuned on held-out data after training; nothing by default."""

@@ -95,7 +95,7 @@ class LateFusion(Classifier):
             labels.append(y)
         return torch.cat(outs, dim=1).cpu().double(), torch.cat(labels).cpu()
 
-    def fit_on_validation(self, batches: Iterable[tuple[Batch, torch.Tensor]]) -> None:
+    def tune_on_validation(self, batches: Iterable[tuple[Batch, torch.Tensor]]) -> None:
         if self.combine == "mean":
             return
         log_probs, labels = self._held_out(batches)  # (M, N, K), (N,)

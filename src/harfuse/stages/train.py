@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -27,7 +28,7 @@ from harfuse.store.dataset import (
 from harfuse.store.manifest import read_manifest
 from harfuse.store.quarantine import write_quarantine
 from harfuse.store.shards import recorded_preprocessing
-from harfuse.train.loop import TrainParams, fit, predict
+from harfuse.train.loop import TrainParams, predict, train_model
 from harfuse.train.metrics import classification_metrics, top_k_accuracy
 from harfuse.train.splits import hidden_classes, stratified_pick
 
@@ -37,7 +38,8 @@ log = logging.getLogger(__name__)
 def build_sources(
     shards: dict[str, list[str]], inputs: dict[str, Any]
 ) -> dict[str, Callable[[str], np.ndarray]]:
-    """One source per modality from its shard paths and the ``inputs`` fitting options."""
+    """One source per modality from its shard paths and the ``inputs`` options (IMU
+    unnormalised: :func:`normalise_imu` standardises it once the training rows are known)."""
     builders = {
         "rgb": lambda paths: FeatureSource(paths),
         "flow": lambda paths: flow_source(paths, inputs["flow_length"]),
@@ -55,6 +57,99 @@ def experiment_rows(
     if ratio >= 1.0:
         return train_rows
     return train_rows[stratified_pick(train_rows["label_idx"].to_numpy(), ratio, seed, False)]
+
+
+@dataclass(frozen=True)
+class Rows:
+    """The manifest rows of one run: ``pool`` (the training-split rows the experiment
+    uses) split into ``train`` and held-out ``val``; ``test``; and ``missing``, the
+    quarantine rows of samples lacking a modality."""
+
+    pool: pd.DataFrame
+    train: pd.DataFrame
+    val: pd.DataFrame
+    test: pd.DataFrame
+    missing: list[dict[str, str]]
+
+
+def select_rows(
+    df: pd.DataFrame,
+    sources: dict[str, Callable[[str], np.ndarray]],
+    split: str,
+    experiment: dict[str, Any],
+    params: TrainParams,
+) -> Rows:
+    """Rows with every modality of ``sources``, split by ``split``'s column, the
+    experiment's share of the training rows, and a stratified validation hold-out."""
+    missing = [
+        {"sample_id": s, "stage": "train", "reason": f"no {m} for {s} (quarantined upstream)"}
+        for s in df["sample_id"]
+        for m, src in sources.items()
+        if s not in src
+    ]
+    usable = df[~df["sample_id"].isin({r["sample_id"] for r in missing})]
+    pool_rows, test_rows = (usable[usable[split] == part] for part in ("train", "test"))
+    pool_rows = experiment_rows(pool_rows, experiment, params.seed)
+    held_out = stratified_pick(
+        pool_rows["label_idx"].to_numpy(), params.val_fraction, params.seed, True
+    )
+    return Rows(pool_rows, pool_rows[~held_out], pool_rows[held_out], test_rows, missing)
+
+
+def normalise_imu(
+    sources: dict[str, Callable[[str], np.ndarray]], train_ids: list[str]
+) -> dict[str, Any]:
+    """Replace the IMU source by the same one standardised with the training rows'
+    channel mean and std; returns ``{"imu": {"mean", "std"}}`` for ``model.json`` (empty
+    without IMU)."""
+    if "imu" not in sources:
+        return {}
+    mean, std = imu_channel_stats(sources["imu"], train_ids)
+    sources["imu"] = imu_source(sources["imu"], mean, std)
+    return {"imu": {"mean": mean.tolist(), "std": std.tolist()}}
+
+
+def hidden_experiment(
+    rows: Rows, experiment: dict[str, Any], seed: int
+) -> tuple[list[int], dict[str, Any]]:
+    """The classes a hidden-class experiment withholds (present in both training and test
+    rows) and the model option that withholds them; nothing for other experiments."""
+    if "hidden" not in experiment:
+        return [], {}
+    both = set(rows.train["label_idx"]) & set(rows.test["label_idx"])
+    hidden = hidden_classes([int(c) for c in both], experiment["count"], seed)
+    return hidden, {"hidden_classes": {experiment["hidden"]: hidden}}
+
+
+def evaluate(
+    probs: np.ndarray, labels: np.ndarray, hidden: list[int], classes: list[str]
+) -> dict[str, Any]:
+    """Classification metrics of test probabilities ``(N, K)``; for a hidden-class run also
+    top-1 on the withheld and on the seen classes."""
+    metrics = classification_metrics(probs, labels)
+    if hidden:
+        is_hidden = np.isin(labels, hidden)
+        metrics["hidden_classes"] = [classes[i] for i in hidden]
+        metrics["top1_hidden"] = top_k_accuracy(probs[is_hidden], labels[is_hidden], 1)
+        metrics["top1_seen"] = top_k_accuracy(probs[~is_hidden], labels[~is_hidden], 1)
+    return metrics
+
+
+def write_predictions(
+    path: Path, test_rows: pd.DataFrame, probs: np.ndarray, classes: list[str]
+) -> None:
+    """``predictions.parquet``: sample, label, predicted class and one probability column
+    per class."""
+    predictions = pd.DataFrame(
+        {
+            "sample_id": test_rows["sample_id"].to_numpy(),
+            "label_idx": test_rows["label_idx"].to_numpy(),
+            "pred_idx": probs.argmax(1),
+        }
+    )
+    predictions[[f"prob_{c}" for c in classes]] = probs
+    with atomic_path(path) as tmp:
+        predictions.to_parquet(tmp, index=False)
 
 
 def run(
@@ -77,60 +172,39 @@ def run(
     ``quarantine.parquet`` (samples lacking a modality) under ``out_dir``. ``model.pt``
     (state dict) and ``model.json`` (model, classes, input shapes, normalisation and the
     preprocessing the input shards recorded, by config section) make a self-describing
-    model directory
-    (:mod:`harfuse.predict`).
+    model directory (:mod:`harfuse.predict`).
 
     A stratified ``val_fraction`` of the (experiment's) training rows is held out for
     early stopping and for what late fusion tunes; the test rows are only predicted.
     """
     params = TrainParams(**train)
+    shards = {m: shards[m] for m in spec["modalities"]}
     # what the model sees is what its input shards were made with (checked to agree)
-    preprocessing = recorded_preprocessing({m: shards[m] for m in spec["modalities"]})
+    preprocessing = recorded_preprocessing(shards)
     torch.set_num_threads(params.threads)
     out_dir = Path(out_dir)
-    df = read_manifest(manifest_path)
     classes = json.loads(Path(classes_path).read_text())
-    sources = build_sources({m: shards[m] for m in spec["modalities"]}, inputs)
-    missing = [
-        {"sample_id": s, "stage": "train", "reason": f"no {m} for {s} (quarantined upstream)"}
-        for s in df["sample_id"]
-        for m, src in sources.items()
-        if s not in src
-    ]
-    usable = df[~df["sample_id"].isin({r["sample_id"] for r in missing})]
-    fit_rows, test_rows = (usable[usable[split] == part] for part in ("train", "test"))
-    fit_rows = experiment_rows(fit_rows, experiment, params.seed)
-    held_out = stratified_pick(
-        fit_rows["label_idx"].to_numpy(), params.val_fraction, params.seed, True
-    )
-    train_rows, val_rows = fit_rows[~held_out], fit_rows[held_out]
-    if train_rows.empty or test_rows.empty:
+    sources = build_sources(shards, inputs)
+    rows = select_rows(read_manifest(manifest_path), sources, split, experiment, params)
+    if rows.train.empty or rows.test.empty:
         raise ValueError(
-            f"variant {variant}, split {split}: {len(train_rows)} train and "
-            f"{len(test_rows)} test samples with all of {spec['modalities']}"
+            f"variant {variant}, split {split}: {len(rows.train)} train and "
+            f"{len(rows.test)} test samples with all of {spec['modalities']}"
         )
-    normalisation = {}
-    if "imu" in sources:
-        mean, std = imu_channel_stats(shards["imu"], list(train_rows["sample_id"]))
-        sources["imu"] = imu_source(shards["imu"], mean, std)
-        normalisation["imu"] = {"mean": mean.tolist(), "std": std.tolist()}
+    normalisation = normalise_imu(sources, list(rows.train["sample_id"]))
     train_data, val_data, test_data = (
-        MultiModalDataset(rows["sample_id"], rows["label_idx"], sources)
-        for rows in (train_rows, val_rows, test_rows)
+        MultiModalDataset(r["sample_id"], r["label_idx"], sources)
+        for r in (rows.train, rows.val, rows.test)
     )
     shapes = {m: tuple(v.shape) for m, v in train_data[0].items() if m != "label"}
-    options = dict(spec.get("options") or {})
-    hidden: list[int] = []
-    if "hidden" in experiment:
-        both = set(train_rows["label_idx"]) & set(test_rows["label_idx"])
-        hidden = hidden_classes([int(c) for c in both], experiment["count"], params.seed)
-        options["hidden_classes"] = {experiment["hidden"]: hidden}
+    hidden, hidden_option = hidden_experiment(rows, experiment, params.seed)
+    options = {**(spec.get("options") or {}), **hidden_option}
     torch.manual_seed(params.seed)  # model init is part of the seeded run
     model = create_model(spec["model"], shapes, len(classes), **options)
-    if getattr(model, "needs_validation", False) and val_rows.empty:
+    if model.needs_validation and rows.val.empty:
         raise ValueError(
-            f"variant {variant} ({experiment['name']}) fits on held-out predictions, but "
-            f"train.params.val_fraction {params.val_fraction} of its {len(fit_rows)} training "
+            f"variant {variant} ({experiment['name']}) tunes on held-out predictions, but "
+            f"train.params.val_fraction {params.val_fraction} of its {len(rows.pool)} training "
             "samples leaves no validation sample (a class's last sample stays in training); "
             "raise val_fraction or use more training data"
         )
@@ -145,15 +219,9 @@ def run(
         len(test_data),
         shapes,
     )
-    history = fit(model, train_data, params, dev, val_data if len(val_data) else None)
+    history = train_model(model, train_data, params, dev, val_data if len(val_data) else None)
     probs = predict(model, test_data, dev)
-    labels = test_rows["label_idx"].to_numpy()
-    metrics = classification_metrics(probs, labels)
-    if hidden:
-        is_hidden = np.isin(labels, hidden)
-        metrics["hidden_classes"] = [classes[i] for i in hidden]
-        metrics["top1_hidden"] = top_k_accuracy(probs[is_hidden], labels[is_hidden], 1)
-        metrics["top1_seen"] = top_k_accuracy(probs[~is_hidden], labels[~is_hidden], 1)
+    metrics = evaluate(probs, rows.test["label_idx"].to_numpy(), hidden, classes)
     log.info(
         "%s on %s (%s): top1 %.3f macro-F1 %.3f",
         variant,
@@ -162,7 +230,6 @@ def run(
         metrics["top1"],
         metrics["macro_f1"],
     )
-
     description = {
         "variant": variant,
         "model": spec["model"],
@@ -181,17 +248,8 @@ def run(
     with atomic_path(out_dir / "model.pt") as tmp:
         torch.save(model.cpu().state_dict(), tmp)
     write_json(out_dir / "model.json", description)
-    predictions = pd.DataFrame(
-        {
-            "sample_id": test_rows["sample_id"].to_numpy(),
-            "label_idx": labels,
-            "pred_idx": probs.argmax(1),
-        }
-    )
-    predictions[[f"prob_{c}" for c in classes]] = probs
-    with atomic_path(out_dir / "predictions.parquet") as tmp:
-        predictions.to_parquet(tmp, index=False)
-    write_quarantine(out_dir / "quarantine.parquet", missing)
+    write_predictions(out_dir / "predictions.parquet", rows.test, probs, classes)
+    write_quarantine(out_dir / "quarantine.parquet", rows.missing)
     write_json(
         out_dir / "metrics.json",
         {

@@ -7,6 +7,7 @@ lazily in each process, so the dataset is safe with DataLoader workers.
 
 from __future__ import annotations
 
+import copy
 import os
 from collections.abc import Callable, Sequence
 
@@ -20,16 +21,16 @@ from harfuse.store.shards import ShardReader, read_feature_shard
 
 
 class SampleShardSource:
-    """One array per sample from per-sample shards, passed through ``fit``."""
+    """One array per sample from per-sample shards, passed through ``transform``."""
 
     def __init__(
         self,
         shard_paths: Sequence[str | os.PathLike[str]],
         name: str,
-        fit: Callable[[np.ndarray, dict], np.ndarray],
+        transform: Callable[[np.ndarray, dict], np.ndarray],
     ):
         self.name = name
-        self.fit = fit
+        self.transform = transform
         self._index: dict[str, ShardReader] = {}
         for path in shard_paths:
             reader = ShardReader(path)
@@ -41,8 +42,18 @@ class SampleShardSource:
         return sample_id in self._index
 
     def __call__(self, sample_id: str) -> np.ndarray:
+        return self.transform(*self.stored(sample_id))
+
+    def stored(self, sample_id: str) -> tuple[np.ndarray, dict]:
+        """The array as the shard stores it, and its attributes."""
         reader = self._index[sample_id]
-        return self.fit(reader.read(sample_id, self.name), reader.attrs(sample_id, self.name))
+        return reader.read(sample_id, self.name), reader.attrs(sample_id, self.name)
+
+    def with_transform(self, transform: Callable[[np.ndarray, dict], np.ndarray]):
+        """The same samples (no shard is opened again) through another ``transform``."""
+        other = copy.copy(self)
+        other.transform = transform
+        return other
 
 
 class FeatureSource:
@@ -62,7 +73,7 @@ class FeatureSource:
         return self._rows[sample_id]
 
 
-def fit_flow(stored: np.ndarray, bound: float, length: int) -> np.ndarray:
+def flow_input(stored: np.ndarray, bound: float, length: int) -> np.ndarray:
     """Stored flow ``(T-1, H, W, 2)`` (uint8 codes or float16 px) -> ``(length, H, W, 2)``
     float32 px: ``length`` fields sampled uniformly in time."""
     picked = stored[uniform_indices(len(stored), length)]
@@ -71,36 +82,39 @@ def fit_flow(stored: np.ndarray, bound: float, length: int) -> np.ndarray:
     return picked.astype(np.float32)
 
 
-def fit_audio(mel: np.ndarray, frames: int) -> np.ndarray:
+def audio_input(mel: np.ndarray, frames: int) -> np.ndarray:
     """Log-mel ``(n_mels, F)`` -> ``(n_mels, frames)`` float32 dB: zero-padded or cut at the end."""
     fitted, _ = pad_or_truncate(mel.T.astype(np.float32), frames)
     return np.ascontiguousarray(fitted.T)
 
 
 def flow_source(shard_paths: Sequence[str | os.PathLike[str]], length: int) -> SampleShardSource:
-    """Flow of each sample fitted by :func:`fit_flow`."""
+    """Flow of each sample made a model input by :func:`flow_input`."""
     return SampleShardSource(
-        shard_paths, "flow", lambda codes, attrs: fit_flow(codes, float(attrs["bound"]), length)
+        shard_paths, "flow", lambda codes, attrs: flow_input(codes, float(attrs["bound"]), length)
     )
 
 
 def audio_source(shard_paths: Sequence[str | os.PathLike[str]], frames: int) -> SampleShardSource:
-    """Log-mel of each sample fitted by :func:`fit_audio`."""
-    return SampleShardSource(shard_paths, "audio", lambda mel, attrs: fit_audio(mel, frames))
+    """Log-mel of each sample made a model input by :func:`audio_input`."""
+    return SampleShardSource(shard_paths, "audio", lambda mel, attrs: audio_input(mel, frames))
 
 
 def imu_source(
-    shard_paths: Sequence[str | os.PathLike[str]],
+    shard_paths: Sequence[str | os.PathLike[str]] | SampleShardSource,
     mean: np.ndarray | None = None,
     std: np.ndarray | None = None,
 ) -> SampleShardSource:
     """IMU window ``(T, C)`` float32, as fitted by the IMU stage; with ``mean`` and
-    ``std`` (``(C,)``), the valid steps are standardised and the padding stays zero."""
+    ``std`` (``(C,)``), the valid steps are standardised and the padding stays zero.
+    Given an IMU source instead of paths, its shards are not indexed again."""
 
-    def fit(x: np.ndarray, attrs: dict) -> np.ndarray:
+    def standardised(x: np.ndarray, attrs: dict) -> np.ndarray:
         return standardise_imu(x, int(attrs["valid_length"]), mean, std)
 
-    return SampleShardSource(shard_paths, "imu", fit)
+    if isinstance(shard_paths, SampleShardSource):
+        return shard_paths.with_transform(standardised)
+    return SampleShardSource(shard_paths, "imu", standardised)
 
 
 def standardise_imu(
@@ -115,12 +129,18 @@ def standardise_imu(
 
 
 def imu_channel_stats(
-    shard_paths: Sequence[str | os.PathLike[str]], sample_ids: Sequence[str]
+    shard_paths: Sequence[str | os.PathLike[str]] | SampleShardSource, sample_ids: Sequence[str]
 ) -> tuple[np.ndarray, np.ndarray]:
     """Per-channel mean and standard deviation ``(C,)`` over the valid (unpadded) steps
-    of ``sample_ids`` only (the training split: test data must not leak into them)."""
-    raw = SampleShardSource(shard_paths, "imu", lambda x, attrs: x[: int(attrs["valid_length"])])
-    steps = np.concatenate([raw(s).astype(np.float64) for s in sample_ids])
+    of ``sample_ids`` only (the training split: test data must not leak into them), from
+    the IMU shards or an IMU source over them."""
+    source = (
+        shard_paths
+        if isinstance(shard_paths, SampleShardSource)
+        else SampleShardSource(shard_paths, "imu", lambda x, attrs: x)
+    )
+    windows = (source.stored(s) for s in sample_ids)
+    steps = np.concatenate([x[: int(a["valid_length"])].astype(np.float64) for x, a in windows])
     std = steps.std(axis=0)
     return steps.mean(axis=0).astype(np.float32), np.where(std > 0, std, 1.0).astype(np.float32)
 

@@ -79,7 +79,7 @@ def evaluate(
     return total / max(n, 1), correct / max(n, 1)
 
 
-def fit(
+def train_model(
     model: Classifier,
     data: Dataset,
     params: TrainParams,
@@ -90,7 +90,7 @@ def fit(
 
     With ``val_data``, each phase keeps the weights of its epoch with the lowest validation
     loss and stops after ``params.patience`` epochs without improvement; then the model
-    fits what it tunes on held-out data (:meth:`Classifier.fit_on_validation`).
+    fits what it tunes on held-out data (:meth:`Classifier.tune_on_validation`).
     Returns one row per epoch: ``phase``, ``epoch``, ``train_loss``, ``val_loss``,
     ``val_top1`` (NaN without validation data).
     """
@@ -143,7 +143,7 @@ def fit(
             model.load_state_dict(best_state)
     if val_data:
         model.eval()
-        model.fit_on_validation(_batches(val_data, 64, device))
+        model.tune_on_validation(_batches(val_data, 64, device))
     return history
 
 
