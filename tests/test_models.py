@@ -4,7 +4,7 @@ from torch.utils.data import TensorDataset
 
 from harfuse.fusion import MODELS, create_model
 from harfuse.fusion.late import simplex_grid
-from harfuse.fusion.two_stage import last_layers
+from harfuse.fusion.single import last_layers
 from harfuse.train.loop import TrainParams, predict, train_model
 
 SHAPES = {"rgb": (6, 16), "flow": (4, 16, 16, 2), "audio": (24, 30), "imu": (40, 6)}
@@ -220,3 +220,17 @@ def test_variant_chooses_its_encoders():
     assert type(late.branches["flow"].encoder).__name__ == "FlowResNetEncoder"
     with pytest.raises(ValueError, match=r"'resnet18' is not a trainable flow encoder"):
         create_model("single", {"flow": shapes["flow"]}, K, encoders={"flow": "resnet18"})
+
+
+def test_trainable_encoders_build_from_a_sample_shape():
+    """Models ask an encoder class for itself given one sample's shape; frozen backbones
+    have no such constructor and are refused by name."""
+    from harfuse.encoders import ENCODERS
+    from harfuse.fusion.base import DEFAULT_ENCODERS, modality_encoder
+
+    trainable = sorted(n for n, c in ENCODERS.items() if hasattr(c, "from_shape"))
+    assert set(DEFAULT_ENCODERS.values()) <= set(trainable) and len(trainable) == 8
+    imu = modality_encoder("imu", (100, 6))
+    assert imu(torch.zeros(2, 100, 6)).shape == (2, imu.out_dim)
+    with pytest.raises(ValueError, match="'resnet18' is not a trainable rgb encoder"):
+        modality_encoder("rgb", (4, 512), {"rgb": "resnet18"})

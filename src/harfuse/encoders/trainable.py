@@ -1,6 +1,11 @@
-"""Small trainable encoders, one per modality, each mapping a batch to ``(B, out_dim)``."""
+"""Small trainable encoders, one per modality, each mapping a batch to ``(B, out_dim)``.
+
+Each has ``out_dim`` and ``from_shape(shape)``: the encoder for one sample's input shape
+(how models build the encoder a variant names, without a table of their arguments)."""
 
 from __future__ import annotations
+
+from collections.abc import Sequence
 
 import torch
 from torch import nn
@@ -8,6 +13,11 @@ from torch import nn
 
 class FeatureSequenceEncoder(nn.Module):
     """Cached frame features ``(B, T, D_in)`` -> temporal mean and std -> MLP ``(B, out_dim)``."""
+
+    @classmethod
+    def from_shape(cls, shape: Sequence[int], **kwargs) -> FeatureSequenceEncoder:
+        """The encoder for one sample's input ``shape``, ``(T, D_in)``: ``in_dim`` from D_in."""
+        return cls(**{"in_dim": shape[-1]}, **kwargs)
 
     def __init__(self, in_dim: int, out_dim: int = 128, dropout: float = 0.2):
         super().__init__()
@@ -23,6 +33,11 @@ class FeatureSequenceEncoder(nn.Module):
 class FeatureLSTMEncoder(nn.Module):
     """CNN-LSTM head over cached per-frame features: ``(B, T, D_in)`` -> LayerNorm ->
     linear -> one-layer LSTM -> last hidden state ``(B, out_dim)``."""
+
+    @classmethod
+    def from_shape(cls, shape: Sequence[int], **kwargs) -> FeatureLSTMEncoder:
+        """The encoder for one sample's input ``shape``, ``(T, D_in)``: ``in_dim`` from D_in."""
+        return cls(**{"in_dim": shape[-1]}, **kwargs)
 
     def __init__(self, in_dim: int, out_dim: int = 128, dropout: float = 0.2):
         super().__init__()
@@ -49,6 +64,11 @@ class StackedFlowEncoder(nn.Module):
     The ``L`` flow fields are stacked as ``2L`` input channels of a small 2D CNN.
     """
 
+    @classmethod
+    def from_shape(cls, shape: Sequence[int], **kwargs) -> StackedFlowEncoder:
+        """The encoder for one sample's input ``shape``, ``(L, H, W, 2)``: ``length`` from L."""
+        return cls(**{"length": shape[0]}, **kwargs)
+
     def __init__(self, length: int, out_dim: int = 64):
         super().__init__()
         self.net = nn.Sequential(
@@ -69,6 +89,11 @@ class StackedFlowEncoder(nn.Module):
 class LogMelEncoder(nn.Module):
     """Log-mel spectrogram ``(B, n_mels, F)`` dB -> small 2D CNN -> ``(B, out_dim)``."""
 
+    @classmethod
+    def from_shape(cls, shape: Sequence[int], **kwargs) -> LogMelEncoder:
+        """The encoder for one sample's input ``shape``, any log-mel; nothing depends on it."""
+        return cls(**{}, **kwargs)
+
     def __init__(self, out_dim: int = 64):
         super().__init__()
         self.net = nn.Sequential(
@@ -88,6 +113,11 @@ class LogMelEncoder(nn.Module):
 class IMUEncoder(nn.Module):
     """The 1D CNN of the UTD-MHAD / MMAct video+IMU work: three conv blocks with kernels
     24, 16 and 8, ReLU and dropout. ``(B, T, C)`` -> ``(B, out_dim)``."""
+
+    @classmethod
+    def from_shape(cls, shape: Sequence[int], **kwargs) -> IMUEncoder:
+        """The encoder for one sample's input ``shape``, ``(T, C)``: ``channels`` from C."""
+        return cls(**{"channels": shape[-1]}, **kwargs)
 
     def __init__(self, channels: int, out_dim: int = 64, dropout: float = 0.2):
         super().__init__()
@@ -127,6 +157,11 @@ class FlowResNetEncoder(nn.Module):
     """Stacked-flow ResNet-18 (two-stream temporal stream): ``(B, L, H, W, 2)`` px ->
     ``(B, 512)``, with ``2L`` input channels."""
 
+    @classmethod
+    def from_shape(cls, shape: Sequence[int], **kwargs) -> FlowResNetEncoder:
+        """The encoder for one sample's input ``shape``, ``(L, H, W, 2)``: ``length`` from L."""
+        return cls(**{"length": shape[0]}, **kwargs)
+
     def __init__(self, length: int, weights: str = "none"):
         super().__init__()
         self.net = _resnet18_with_inputs(2 * length, weights)
@@ -139,6 +174,11 @@ class FlowResNetEncoder(nn.Module):
 
 class Flow3DEncoder(nn.Module):
     """Small 3D CNN on a flow volume: ``(B, L, H, W, 2)`` px -> ``(B, out_dim)``."""
+
+    @classmethod
+    def from_shape(cls, shape: Sequence[int], **kwargs) -> Flow3DEncoder:
+        """The encoder for one sample's input ``shape``, any flow volume; nothing depends on it."""
+        return cls(**{}, **kwargs)
 
     def __init__(self, out_dim: int = 128):
         super().__init__()
@@ -161,6 +201,11 @@ class Flow3DEncoder(nn.Module):
 
 class AudioResNetEncoder(nn.Module):
     """ResNet-18 with one input channel on a log-mel ``(B, n_mels, F)`` dB -> ``(B, 512)``."""
+
+    @classmethod
+    def from_shape(cls, shape: Sequence[int], **kwargs) -> AudioResNetEncoder:
+        """The encoder for one sample's input ``shape``, any log-mel; nothing depends on it."""
+        return cls(**{}, **kwargs)
 
     def __init__(self, weights: str = "none"):
         super().__init__()

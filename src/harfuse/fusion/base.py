@@ -23,7 +23,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from harfuse.encoders import create_encoder
+from harfuse.encoders import ENCODERS
 
 MODALITIES = ("rgb", "flow", "audio", "imu")
 
@@ -34,18 +34,6 @@ DEFAULT_ENCODERS = {
     "audio": "logmel_cnn",
     "imu": "imu_cnn1d",
 }
-#: encoder -> its constructor arguments taken from one sample's input shape
-_SHAPE_ARGS = {
-    "feature_sequence": lambda s: {"in_dim": s[-1]},
-    "feature_lstm": lambda s: {"in_dim": s[-1]},
-    "stacked_flow": lambda s: {"length": s[0]},
-    "flow_resnet18": lambda s: {"length": s[0]},
-    "flow_3dcnn": lambda s: {},
-    "logmel_cnn": lambda s: {},
-    "audio_resnet18": lambda s: {},
-    "imu_cnn1d": lambda s: {"channels": s[-1]},
-}
-
 Batch = dict[str, torch.Tensor]
 
 
@@ -57,11 +45,10 @@ def modality_encoder(
     if modality not in DEFAULT_ENCODERS:
         raise ValueError(f"unknown modality {modality!r}; known: {MODALITIES}")
     name = (encoders or {}).get(modality, DEFAULT_ENCODERS[modality])
-    if name not in _SHAPE_ARGS:
-        raise ValueError(
-            f"{name!r} is not a trainable {modality} encoder; known: {sorted(_SHAPE_ARGS)}"
-        )
-    return create_encoder(name, **_SHAPE_ARGS[name](shape))
+    trainable = sorted(n for n, c in ENCODERS.items() if hasattr(c, "from_shape"))
+    if name not in trainable:
+        raise ValueError(f"{name!r} is not a trainable {modality} encoder; known: {trainable}")
+    return ENCODERS[name].from_shape(shape)
 
 
 def mlp_head(width: int, hidden: int, num_classes: int, dropout: float) -> nn.Sequential:

@@ -10,6 +10,14 @@ from torch import nn
 from harfuse.fusion.base import Batch, Classifier, modality_encoder
 
 
+def last_layers(module: nn.Module) -> list[nn.Module]:
+    """The last leaf module holding a weight matrix or kernel (a linear, convolution or
+    LSTM layer) and every leaf module after it (e.g. its BatchNorm)."""
+    leaves = [m for m in module.modules() if not list(m.children()) and list(m.parameters())]
+    weighted = [i for i, m in enumerate(leaves) if any(p.dim() >= 2 for p in m.parameters())]
+    return leaves[weighted[-1] :] if weighted else leaves
+
+
 class SingleModality(Classifier):
     """One modality: its encoder (``options.encoders`` picks which) and a linear head.
     With ``rgb`` features this is the frame-CNN (temporal average), the CNN-LSTM
@@ -30,5 +38,21 @@ class SingleModality(Classifier):
         self.encoder = modality_encoder(self.modality, shapes[self.modality], encoders)
         self.head = nn.Linear(self.encoder.out_dim, num_classes)
 
+    @property
+    def out_dim(self) -> int:
+        """Width D of :meth:`forward_features`."""
+        return self.encoder.out_dim
+
+    def forward_features(self, batch: Batch) -> torch.Tensor:
+        """The encoder's features ``(B, D)`` of this branch's modality."""
+        return self.encoder(batch[self.modality])
+
+    def encoder_layers(self, which: str) -> list[nn.Module]:
+        """The encoder modules a fine-tuning setting trains: ``all`` (the encoder), ``last``
+        (its last weight layer and what follows it) or ``none``."""
+        if which == "none":
+            return []
+        return [self.encoder] if which == "all" else last_layers(self.encoder)
+
     def forward(self, batch: Batch) -> torch.Tensor:
-        return self.head(self.encoder(batch[self.modality]))
+        return self.head(self.forward_features(batch))

@@ -19,14 +19,6 @@ from harfuse.fusion.single import SingleModality
 FINETUNE = ("none", "last", "all")
 
 
-def last_layers(module: nn.Module) -> list[nn.Module]:
-    """The last leaf module holding a weight matrix or kernel (a linear, convolution or
-    LSTM layer) and every leaf module after it (e.g. its BatchNorm)."""
-    leaves = [m for m in module.modules() if not list(m.children()) and list(m.parameters())]
-    weighted = [i for i, m in enumerate(leaves) if any(p.dim() >= 2 for p in m.parameters())]
-    return leaves[weighted[-1] :] if weighted else leaves
-
-
 class TwoStageFusion(Classifier):
     """Encoders pre-trained one modality at a time, then fused by a 2-layer MLP.
 
@@ -62,17 +54,12 @@ class TwoStageFusion(Classifier):
         self.branches = nn.ModuleDict(
             {m: SingleModality({m: shapes[m]}, num_classes, encoders) for m in self.modalities}
         )
-        width = sum(b.encoder.out_dim for b in self.branches.values())
+        width = sum(b.out_dim for b in self.branches.values())
         self.head = mlp_head(width, hidden, num_classes, dropout)
         self.set_phase("pretrain")
 
     def _tuned_encoder_modules(self) -> list[nn.Module]:
-        if self.finetune == "none":
-            return []
-        encoders = [b.encoder for b in self.branches.values()]
-        if self.finetune == "all":
-            return encoders
-        return [layer for e in encoders for layer in last_layers(e)]
+        return [m for b in self.branches.values() for m in b.encoder_layers(self.finetune)]
 
     def set_phase(self, phase: str) -> None:
         super().set_phase(phase)
@@ -106,7 +93,7 @@ class TwoStageFusion(Classifier):
         return groups
 
     def forward(self, batch: Batch) -> torch.Tensor:
-        feats = [self.branches[m].encoder(batch[m]) for m in self.modalities]
+        feats = [self.branches[m].forward_features(batch) for m in self.modalities]
         return self.head(torch.cat(feats, dim=-1))  # (B, sum D_m) -> (B, K)
 
     def loss(self, batch: Batch, labels: torch.Tensor) -> torch.Tensor:
