@@ -34,10 +34,12 @@ FEATURES = {
 }
 
 
-@pytest.fixture(scope="session")
-def prepared(demo_root, tmp_path_factory) -> Path:
-    """Every stage run on the tiny demo, without Snakemake (one shard per stage)."""
-    out = tmp_path_factory.mktemp("stages")
+def run_stages(
+    demo_root: Path, out: Path, frames_cfg: dict = FRAMES, flow_cfg: dict = FLOW
+) -> Path:
+    """Every stage on the demo at ``demo_root`` into ``out``, without Snakemake (one shard
+    per stage): manifest, frames, audio, imu, flow and features."""
+    out.mkdir(parents=True, exist_ok=True)
     manifest.run(
         out / "manifest.parquet",
         out / "classes.json",
@@ -46,9 +48,15 @@ def prepared(demo_root, tmp_path_factory) -> Path:
         samples_per_shard=100,
     )
     m = out / "manifest.parquet"
-    frames.run(m, 0, out / "frames.h5", FRAMES, "skip")
+    frames.run(m, 0, out / "frames.h5", frames_cfg, "skip")
     audio.run(m, 0, out / "audio.h5", AUDIO, "skip")
     imu.run(m, 0, out / "imu.h5", {"rate": 50.0, "window": 100}, "skip")
-    flow.run(out / "frames.h5", out / "flow.h5", FLOW, "skip")
+    flow.run(out / "frames.h5", out / "flow.h5", flow_cfg, "skip")
     features.run(out / "frames.h5", out / "features.h5", FEATURES, "cpu")
     return out
+
+
+@pytest.fixture(scope="session")
+def prepared(demo_root, tmp_path_factory) -> Path:
+    """Every stage run on the tiny demo, without Snakemake (one shard per stage)."""
+    return run_stages(demo_root, tmp_path_factory.mktemp("stages"))

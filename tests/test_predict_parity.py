@@ -3,18 +3,16 @@ for every test video, predict's probabilities equal those in ``predictions.parqu
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import pandas as pd
 import pytest
 
 from harfuse.predict import TrainedModel, predict_video
-from harfuse.stages import audio, features, flow, frames, manifest, train
+from harfuse.stages import train
 from harfuse.store.manifest import read_manifest
 from harfuse.store.shards import recorded_preprocessing
 
-from .conftest import AUDIO, FEATURES, FLOW, FRAMES, INPUTS
+from .conftest import FLOW, FRAMES, INPUTS, run_stages
 
 #: cell -> (frames, flow, modalities) overrides of the conftest settings
 CELLS = {
@@ -30,21 +28,8 @@ CELLS = {
 }
 
 
-def prepare(demo_root: Path, out: Path, frames_cfg: dict, flow_cfg: dict) -> dict[str, str]:
-    """Every stage on the tiny demo with these settings; the shard of each modality."""
-    manifest.run(
-        out / "manifest.parquet",
-        out / "classes.json",
-        out / "quarantine.parquet",
-        {"root": str(demo_root), "layout": "demo"},
-        samples_per_shard=100,
-    )
-    m = out / "manifest.parquet"
-    frames.run(m, 0, out / "frames.h5", frames_cfg, "fail")
-    audio.run(m, 0, out / "audio.h5", AUDIO, "fail")
-    flow.run(out / "frames.h5", out / "flow.h5", flow_cfg, "fail")
-    features.run(out / "frames.h5", out / "features.h5", FEATURES, "cpu")
-    return {"rgb": "features.h5", "flow": "flow.h5", "audio": "audio.h5"}
+#: the shard each modality's model input is read from
+SHARD_OF = {"rgb": "features.h5", "flow": "flow.h5", "audio": "audio.h5"}
 
 
 @pytest.mark.parametrize("cell", sorted(CELLS))
@@ -52,12 +37,12 @@ def test_predict_equals_training_predictions(demo_root, tmp_path, cell):
     frames_override, flow_override, modalities = CELLS[cell]
     frames_cfg = {**FRAMES, **frames_override}
     flow_cfg = {**FLOW, **flow_override}
-    shard_of = prepare(demo_root, tmp_path, frames_cfg, flow_cfg)
+    run_stages(demo_root, tmp_path, frames_cfg, flow_cfg)
     model_dir = tmp_path / "model"
     train.run(
         tmp_path / "manifest.parquet",
         tmp_path / "classes.json",
-        {m: [str(tmp_path / shard_of[m])] for m in modalities},
+        {m: [str(tmp_path / SHARD_OF[m])] for m in modalities},
         "v",
         {"model": "mid", "modalities": modalities},
         "cross_subject",
@@ -82,8 +67,8 @@ def test_predict_equals_training_predictions(demo_root, tmp_path, cell):
 
 def test_disagreeing_shards_stop_training_naming_the_shard(demo_root, tmp_path):
     """Two frame shards made with other settings: the train job names the shard."""
-    prepare(demo_root, tmp_path / "a", FRAMES, FLOW)
-    prepare(demo_root, tmp_path / "b", {**FRAMES, "fps": 6.0}, FLOW)
+    run_stages(demo_root, tmp_path / "a")
+    run_stages(demo_root, tmp_path / "b", {**FRAMES, "fps": 6.0})
     shards = {"flow": [str(tmp_path / "a" / "flow.h5"), str(tmp_path / "b" / "flow.h5")]}
     with pytest.raises(ValueError, match=r"b/flow\.h5: frames parameters .* differ"):
         recorded_preprocessing(shards)
