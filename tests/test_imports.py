@@ -62,3 +62,30 @@ def test_nothing_below_the_stages_imports_them():
         reached = sorted(i for i in imports(m) if i.startswith("harfuse.stages"))
         assert not reached, f"{m} imports {reached}"
     assert (REPO / "src" / "harfuse" / "stages").is_dir()
+
+
+def closure(module: str) -> set[str]:
+    """``module`` and every harfuse module it imports, transitively (what its stage's
+    ``code_version`` hashes, parent packages aside)."""
+    seen: set[str] = set()
+    stack = [module]
+    while stack:
+        name = stack.pop()
+        if name not in seen:
+            seen.add(name)
+            stack.extend(imports(name) - seen)
+    return seen
+
+
+def test_a_modality_stage_depends_on_its_own_modality_only():
+    """Editing one modality's code reruns that stage, not the others: the preprocessing
+    shared with predict is one module per modality."""
+    others = {
+        "frames": ("harfuse.media.audio", "harfuse.media.imu", "harfuse.flow.compute"),
+        "audio": ("harfuse.media.frames", "harfuse.media.imu", "harfuse.flow.compute"),
+        "imu": ("harfuse.media.frames", "harfuse.media.audio", "harfuse.flow.compute"),
+        "flow": ("harfuse.media.audio", "harfuse.media.imu"),
+    }
+    for stage, foreign in others.items():
+        reached = closure(f"harfuse.stages.{stage}") & set(foreign)
+        assert not reached, f"harfuse.stages.{stage} depends on {sorted(reached)}"

@@ -26,7 +26,9 @@ from harfuse.encoders.extract import clip, encode_clips, frozen_encoder
 from harfuse.fusion import Classifier, create_model
 from harfuse.media.decode import DecodeError, iter_frames_at_fps, open_media, read_audio
 from harfuse.media.encode import write_video
-from harfuse.preprocess import as_stored, flow_field, log_mel_spectrogram, video_frames
+from harfuse.preprocess.audio import log_mel_spectrogram
+from harfuse.preprocess.flow import flow_field
+from harfuse.preprocess.frames import as_stored, video_frames
 from harfuse.store.atomic import atomic_path
 from harfuse.store.dataset import audio_input, flow_input
 

@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import Any
 
 from harfuse.media.decode import read_audio
-from harfuse.preprocess import log_mel_spectrogram
+from harfuse.preprocess.audio import log_mel_spectrogram
 from harfuse.stages.shard_job import SampleArrays, shard_sources, write_sample_shard
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from harfuse.preprocess import flow_field
+from harfuse.preprocess.flow import flow_field
 from harfuse.stages.shard_job import SampleArrays, write_sample_shard
 from harfuse.store.shards import FRAMES_PARAMS, ShardReader
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from harfuse.preprocess import jpeg_quality, video_frames
+from harfuse.preprocess.frames import jpeg_quality, video_frames
 from harfuse.stages.shard_job import SampleArrays, shard_sources, write_sample_shard
 
 

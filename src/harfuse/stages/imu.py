@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from harfuse.preprocess import imu_window
+from harfuse.preprocess.imu import imu_window
 from harfuse.stages.shard_job import SampleArrays, shard_sources, write_sample_shard
 
 

@@ -1,0 +1,27 @@
+"""Optical flow as the flow stage stores it."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from harfuse.config_schema import default
+from harfuse.flow.compute import flow_from_config
+from harfuse.flow.quantize import flow_scale, quantize
+from harfuse.preprocess import Attrs
+
+
+def flow_field(frames: np.ndarray, config: dict[str, Any], device: str) -> tuple[np.ndarray, Attrs]:
+    """Flow of stored ``(T, H, W, 3)`` frames as the flow stage stores it: ``(T-1, H, W,
+    2)`` uint8 codes (``storage: uint8``) or float16 px, and its attributes. A single frame
+    is taken as a still (one zero-motion pair), as prediction on one frame needs it."""
+    if len(frames) == 1:
+        frames = np.concatenate([frames, frames])
+    flow = flow_from_config(frames, config, device)
+    bound = float(config.get("bound", default("flow", "bound")))
+    storage = config.get("storage", default("flow", "storage"))
+    attrs: Attrs = {"method": config["method"], "bound": bound, "storage": storage}
+    if storage == "uint8":
+        return quantize(flow, bound), {**attrs, "scale": flow_scale(bound)}
+    return flow.astype(np.float16), attrs

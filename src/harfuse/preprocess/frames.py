@@ -1,0 +1,47 @@
+"""Frames as the frames stage stores them."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from harfuse.config_schema import default
+from harfuse.media.frames import FrameParams, extract_frames
+from harfuse.preprocess import Attrs
+from harfuse.store.shards import decode_jpeg, encode_jpeg
+
+
+def frame_params(config: dict[str, Any]) -> FrameParams:
+    """The ``frames:`` section as :class:`FrameParams` (``size`` an int or ``(h, w)``)."""
+    size = config["size"]
+    return FrameParams(
+        fps=config["fps"],
+        size=size if isinstance(size, int) else tuple(size),
+        max_duration_s=config.get("max_duration_s", default("frames", "max_duration_s")),
+        num_frames=config.get("num_frames", default("frames", "num_frames")),
+    )
+
+
+def jpeg_quality(config: dict[str, Any]) -> int | None:
+    """The JPEG quality frames are stored at, or None for raw storage."""
+    if config.get("storage", default("frames", "storage")) != "jpeg":
+        return None
+    return int(config.get("jpeg_quality", default("frames", "jpeg_quality")))
+
+
+def video_frames(path: str | Path, config: dict[str, Any]) -> tuple[np.ndarray, Attrs]:
+    """``(T, H, W, 3)`` uint8 RGB frames of ``path`` as the frames stage hands them to its
+    shard (which JPEG-encodes them with ``storage: jpeg``), and their attributes."""
+    p = frame_params(config)
+    return extract_frames(path, p), {"fps": p.fps, "source": str(path)}
+
+
+def as_stored(frames: np.ndarray, config: dict[str, Any]) -> np.ndarray:
+    """``frames`` as reading them back from the shard gives them: through the JPEG round
+    trip of the shard's encoder with ``storage: jpeg``, unchanged with ``raw``."""
+    quality = jpeg_quality(config)
+    if quality is None:
+        return frames
+    return np.stack([decode_jpeg(encode_jpeg(f, quality)) for f in frames])
