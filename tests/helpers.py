@@ -1,4 +1,4 @@
-"""Running the workflow from tests."""
+"""Running the workflow from tests; media files in other encodings."""
 
 from __future__ import annotations
 
@@ -7,7 +7,11 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import yaml
+
+from harfuse.media.decode import iter_frames_at_fps, read_audio
+from harfuse.media.encode import write_video
 
 REPO = Path(__file__).resolve().parents[1]
 SNAKEMAKE = str(Path(sys.executable).parent / "snakemake")
@@ -43,3 +47,14 @@ def write_config(workdir: Path, config: dict, name: str = "config.yaml") -> Path
     path = workdir / name
     path.write_text(yaml.safe_dump(config))
     return path
+
+
+def reencode(
+    src: str, dst: Path, codec: str, audio_codec: str, fmt: str, audio: bool = True
+) -> Path:
+    frames = np.stack([f for _, f in iter_frames_at_fps(src, 15.0)])
+    sound = read_audio(src, 48000) if audio else None
+    write_video(
+        dst, frames, 15.0, sound, 48000, codec=codec, container_format=fmt, audio_codec=audio_codec
+    )
+    return dst

@@ -13,12 +13,12 @@ import pandas as pd
 import pytest
 
 from harfuse import cli
-from harfuse.media.decode import iter_frames_at_fps, read_audio
-from harfuse.media.encode import write_video
+from harfuse.media.decode import iter_frames_at_fps
 from harfuse.stages import train
 from harfuse.store.manifest import read_manifest
 
 from .conftest import FRAMES, INPUTS
+from .helpers import reencode
 
 SPEC = {"model": "mid", "modalities": ["rgb", "flow", "audio"]}
 
@@ -138,17 +138,6 @@ def test_overlay_writes_the_labelled_video(capsys, model_dir, manifest, tmp_path
     # the label box is drawn in the top-left corner, the rest is the video
     assert np.abs(written[0][:8, :20].astype(int) - source[0][:8, :20]).mean() > 20
     assert np.abs(written[0][-16:, -16:].astype(int) - source[0][-16:, -16:]).mean() < 8
-
-
-def reencode(
-    src: str, dst: Path, codec: str, audio_codec: str, fmt: str, audio: bool = True
-) -> Path:
-    frames = np.stack([f for _, f in iter_frames_at_fps(src, 15.0)])
-    sound = read_audio(src, 48000) if audio else None
-    write_video(
-        dst, frames, 15.0, sound, 48000, codec=codec, container_format=fmt, audio_codec=audio_codec
-    )
-    return dst
 
 
 def test_other_containers_and_bad_files(capsys, model_dir, manifest, tmp_path):

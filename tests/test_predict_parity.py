@@ -3,6 +3,9 @@ for every test video, predict's probabilities equal those in ``predictions.parqu
 
 from __future__ import annotations
 
+import shutil
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -10,9 +13,10 @@ import pytest
 from harfuse.predict import TrainedModel, predict_video
 from harfuse.stages import train
 from harfuse.store.manifest import read_manifest
-from harfuse.store.shards import recorded_preprocessing
+from harfuse.store.recorded import recorded_preprocessing
 
 from .conftest import FLOW, FRAMES, INPUTS, run_stages
+from .helpers import reencode
 
 #: cell -> (frames, flow, modalities) overrides of the conftest settings
 CELLS = {
@@ -25,6 +29,7 @@ CELLS = {
     "flow_float16": ({}, {"storage": "float16"}, ["flow", "audio"]),
     "no_audio": ({"storage": "jpeg", "jpeg_quality": 95}, {}, ["rgb", "flow"]),
     "segment_window": ({"max_duration_s": 1.0}, {}, ["rgb", "flow", "audio"]),
+    "silent_test_video": ({}, {}, ["flow", "audio"]),
 }
 
 
@@ -32,9 +37,19 @@ CELLS = {
 SHARD_OF = {"rgb": "features.h5", "flow": "flow.h5", "audio": "audio.h5"}
 
 
+def silent_copy(demo_root: Path, out: Path, video: str) -> Path:
+    """A copy of the demo with ``video`` re-encoded without its audio track."""
+    shutil.copytree(demo_root, out)
+    (out / "RGB" / video).unlink()
+    reencode(str(demo_root / "RGB" / video), out / "RGB" / video, "libx264", "aac", "mp4", False)
+    return out
+
+
 @pytest.mark.parametrize("cell", sorted(CELLS))
 def test_predict_equals_training_predictions(demo_root, tmp_path, cell):
     frames_override, flow_override, modalities = CELLS[cell]
+    if cell == "silent_test_video":  # a test video without an audio track: silence in both
+        demo_root = silent_copy(demo_root, tmp_path / "demo", "a2_s2_t1_color.mp4")
     frames_cfg = {**FRAMES, **frames_override}
     flow_cfg = {**FLOW, **flow_override}
     run_stages(demo_root, tmp_path, frames_cfg, flow_cfg)
@@ -60,9 +75,12 @@ def test_predict_equals_training_predictions(demo_root, tmp_path, cell):
     test = rows[rows["cross_subject"] == "test"]
     assert len(test) and set(test["sample_id"]) == set(expected.index)
     for sid, video in zip(test["sample_id"], test["video_path"], strict=True):
-        got = predict_video(trained, video).probs
         want = expected.loc[sid, columns].to_numpy(float)
-        np.testing.assert_allclose(got, want, atol=2e-4, err_msg=f"{cell}: {sid}")
+        whole = predict_video(trained, video, window_s=100.0)  # one segment: the whole clip
+        np.testing.assert_allclose(whole.probs, want, atol=2e-4, err_msg=f"{cell}: {sid}")
+        ((start, _, segment),) = whole.timeline  # the segment path slices frames and audio
+        assert start == 0.0
+        np.testing.assert_allclose(segment, want, atol=2e-4, err_msg=f"{cell}: {sid} segment")
 
 
 def test_disagreeing_shards_stop_training_naming_the_shard(demo_root, tmp_path):

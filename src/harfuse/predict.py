@@ -28,7 +28,7 @@ from harfuse.media.decode import DecodeError, iter_frames_at_fps, open_media, re
 from harfuse.media.encode import write_video
 from harfuse.preprocess.audio import log_mel_spectrogram
 from harfuse.preprocess.flow import flow_field
-from harfuse.preprocess.frames import as_stored, video_frames
+from harfuse.preprocess.frames import as_stored, select_frames, video_frames
 from harfuse.store.atomic import atomic_path
 from harfuse.store.dataset import audio_input, flow_input
 
@@ -123,7 +123,7 @@ def load_media(path: str | Path, trained: TrainedModel) -> Media:
     media = Media(path, 0.0)
     if "frames" in prep:
         cfg = prep["frames"]
-        frames, _ = video_frames(path, cfg)
+        frames, _ = video_frames(path, cfg, every_frame=True)  # num_frames: per segment
         media.frames, media.fps = as_stored(frames, cfg), float(cfg["fps"])
         media.duration_s = len(frames) / media.fps
     if "audio" in trained.modalities:
@@ -141,27 +141,32 @@ def segment_inputs(
 ) -> dict[str, np.ndarray]:
     """The model's inputs for ``[start_s, end_s)`` of ``media`` (``end_s=None``: the
     whole video, every frame and all of the audio, as the workflow takes it), one array
-    per modality fitted exactly as the training data were (without the batch axis)."""
+    per modality fitted exactly as the training data were (without the batch axis). The
+    segment's frames are taken at ``fps`` and then thinned to ``num_frames`` as the frames
+    stage does; a segment reaching the end of the video takes the audio to its end."""
     prep, inputs = trained.preprocessing, trained.description["inputs"]
     out: dict[str, np.ndarray] = {}
     frames = media.frames
-    if frames is not None and end_s is not None:
-        a = min(int(np.ceil(start_s * media.fps - 1e-9)), len(frames) - 1)
-        b = max(int(np.ceil(end_s * media.fps - 1e-9)), a + 1)
-        frames = frames[a:b]
+    if frames is not None:
+        if end_s is not None:
+            a = min(int(np.ceil(start_s * media.fps - 1e-9)), len(frames) - 1)
+            b = max(int(np.ceil(end_s * media.fps - 1e-9)), a + 1)
+            frames = frames[a:b]
+        frames = select_frames(frames, prep["frames"])
     if "rgb" in trained.modalities:
         feats = prep["features"]
         clips = [clip(frames, feats["num_frames"], tuple(feats["input_size"]))]
         out["rgb"] = encode_clips(trained.encoder, clips, 1, trained.device)[0]
     if "flow" in trained.modalities:
-        stored, attrs = flow_field(frames, prep["flow"], str(trained.device))
+        stored, attrs = flow_field(frames, prep["flow"], str(trained.device), still=True)
         out["flow"] = flow_input(stored, attrs["bound"], inputs["flow_length"])
     if "audio" in trained.modalities:
         rate = prep["audio"]["sample_rate"]
         wave = media.wave
         if end_s is not None:
             a = int(start_s * rate)
-            wave = wave[a : max(int(end_s * rate), a + 1)]
+            to_end = end_s >= media.duration_s - 1e-9
+            wave = wave[a:] if to_end else wave[a : max(int(end_s * rate), a + 1)]
         mel, _ = log_mel_spectrogram(wave, prep["audio"])
         out["audio"] = audio_input(mel, inputs["audio_frames"])
     return out

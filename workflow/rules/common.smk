@@ -1,9 +1,9 @@
 # Config validation, wildcard constraints and the helpers that list a stage's files.
 import re
+from pathlib import Path
 
 from snakemake.utils import validate
 
-from harfuse.config_schema import SCHEMA_PATH
 from harfuse.device import gpu_units
 from harfuse.plan import (
     check_config,
@@ -15,7 +15,8 @@ from harfuse.provenance import code_version
 from harfuse.store.manifest import available_modalities, read_manifest, shard_ids
 from harfuse.workflow_env import export_src_on_pythonpath
 
-validate(config, str(SCHEMA_PATH))
+# the checkout's schema (its src/ is what the jobs run), not an installed copy's
+validate(config, str(Path(workflow.basedir) / "src" / "harfuse" / "config.schema.yaml"))
 check_config(config)
 
 export_src_on_pythonpath(workflow.basedir)

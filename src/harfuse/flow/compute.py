@@ -39,8 +39,8 @@ def compute_flow(
         method: ``"farneback"``, ``"tvl1"`` or ``"raft"`` (torchvision RAFT from the local
             weights file named by ``weights``; RGB frames of >= 128 px; torch only).
         backend: ``"cv2"`` (OpenCV on the CPU), ``"torch"`` (harfuse's batched PyTorch
-            ports, CPU or CUDA) or ``"auto"`` (torch when CUDA is available, else cv2,
-            which is faster than torch on a CPU).
+            ports, CPU or CUDA) or ``"auto"`` (torch when ``device`` is not ``"cpu"`` and
+            CUDA is available, else cv2, which is faster than torch on a CPU).
         device: torch device for ``backend="torch"``: ``"auto"``, ``"cpu"`` or ``"cuda"``.
         batch_size: frame pairs per torch batch.
         mode: TV-L1 on torch: ``"parity"`` or ``"fast"`` (:mod:`harfuse.flow.tvl1_torch`).

@@ -71,6 +71,10 @@ def extract_frames(path: str | Path, params: FrameParams) -> np.ndarray:
         out.append(resize(rgb, hw))
     if not out:
         raise DecodeError(f"{path}: no frame at {params.fps} fps")
-    if params.num_frames:
-        out = [out[i] for i in uniform_indices(len(out), params.num_frames)]
-    return np.stack(out)
+    return keep_frames(np.stack(out), params.num_frames)
+
+
+def keep_frames(frames: np.ndarray, num_frames: int | None) -> np.ndarray:
+    """``num_frames`` of ``(T, ...)`` frames spread uniformly over them (TSN style), or
+    all of them for None."""
+    return frames[uniform_indices(len(frames), num_frames)] if num_frames else frames

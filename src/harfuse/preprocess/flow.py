@@ -12,11 +12,15 @@ from harfuse.flow.quantize import flow_scale, quantize
 from harfuse.preprocess import Attrs
 
 
-def flow_field(frames: np.ndarray, config: dict[str, Any], device: str) -> tuple[np.ndarray, Attrs]:
+def flow_field(
+    frames: np.ndarray, config: dict[str, Any], device: str, still: bool = False
+) -> tuple[np.ndarray, Attrs]:
     """Flow of stored ``(T, H, W, 3)`` frames as the flow stage stores it: ``(T-1, H, W,
-    2)`` uint8 codes (``storage: uint8``) or float16 px, and its attributes. A single frame
-    is taken as a still (one zero-motion pair), as prediction on one frame needs it."""
-    if len(frames) == 1:
+    2)`` uint8 codes (``storage: uint8``) or float16 px, and its attributes. With
+    ``still``, a single frame is taken as a still (one zero-motion pair), as prediction on
+    a one-frame segment needs; the stage leaves it off, so a one-frame sample is an error
+    it quarantines ("flow needs at least 2 frames")."""
+    if still and len(frames) == 1:
         frames = np.concatenate([frames, frames])
     flow = flow_from_config(frames, config, device)
     bound = float(config.get("bound", default("flow", "bound")))

@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 
 from harfuse.config_schema import default
-from harfuse.media.frames import FrameParams, extract_frames
+from harfuse.media.frames import FrameParams, extract_frames, keep_frames
 from harfuse.preprocess import Attrs
 from harfuse.store.shards import decode_jpeg, encode_jpeg
 
@@ -31,11 +31,22 @@ def jpeg_quality(config: dict[str, Any]) -> int | None:
     return int(config.get("jpeg_quality", default("frames", "jpeg_quality")))
 
 
-def video_frames(path: str | Path, config: dict[str, Any]) -> tuple[np.ndarray, Attrs]:
+def video_frames(
+    path: str | Path, config: dict[str, Any], every_frame: bool = False
+) -> tuple[np.ndarray, Attrs]:
     """``(T, H, W, 3)`` uint8 RGB frames of ``path`` as the frames stage hands them to its
-    shard (which JPEG-encodes them with ``storage: jpeg``), and their attributes."""
+    shard (which JPEG-encodes them with ``storage: jpeg``), and their attributes. With
+    ``every_frame``, every frame at ``fps`` before ``num_frames`` keeps some of them
+    (prediction takes :func:`select_frames` of each segment)."""
     p = frame_params(config)
+    if every_frame:
+        p = FrameParams(p.fps, p.size, p.max_duration_s, None)
     return extract_frames(path, p), {"fps": p.fps, "source": str(path)}
+
+
+def select_frames(frames: np.ndarray, config: dict[str, Any]) -> np.ndarray:
+    """The ``num_frames`` the frames stage keeps of frames at ``fps`` (all for null)."""
+    return keep_frames(frames, frame_params(config).num_frames)
 
 
 def as_stored(frames: np.ndarray, config: dict[str, Any]) -> np.ndarray:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from harfuse.media.audio import AudioParams
 from harfuse.media.decode import read_audio
 from harfuse.preprocess.audio import log_mel_spectrogram
 from harfuse.stages.shard_job import SampleArrays, shard_sources, write_sample_shard
@@ -23,9 +24,10 @@ def run(
     ``has_audio = False`` (recorded, not an error).
     """
     paths = shard_sources(manifest_path, shard, "audio_path")
+    rate = AudioParams(**params).sample_rate  # with the schema default when left out
 
     def compute(sid: str) -> SampleArrays:
-        wave = read_audio(paths[sid], params["sample_rate"])
+        wave = read_audio(paths[sid], rate)
         return {"audio": log_mel_spectrogram(wave, params, paths[sid])}
 
     write_sample_shard(out_path, "audio", params, list(paths), compute, on_error)

@@ -27,7 +27,7 @@ from harfuse.store.dataset import (
 )
 from harfuse.store.manifest import read_manifest
 from harfuse.store.quarantine import write_quarantine
-from harfuse.store.shards import recorded_preprocessing
+from harfuse.store.recorded import recorded_preprocessing
 from harfuse.train.loop import TrainParams, predict, train_model
 from harfuse.train.metrics import classification_metrics, top_k_accuracy
 from harfuse.train.splits import hidden_classes, stratified_pick
