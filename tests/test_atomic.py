@@ -30,3 +30,22 @@ def test_write_json_is_sorted_and_round_trips(tmp_path):
     text = (tmp_path / "a.json").read_text()
     assert text.index('"a"') < text.index('"b"')
     assert json.loads(text) == {"a": [1, 2], "b": 1}
+
+
+@pytest.mark.parametrize(("umask", "mode"), [(0o022, 0o644), (0o077, 0o600), (0o002, 0o664)])
+def test_outputs_are_as_readable_as_the_umask_allows(tmp_path, umask, mode):
+    """A shard written with umask 022 is world-readable, like any tool's output."""
+    import os
+    import stat
+
+    from harfuse.store.shards import ShardWriter
+
+    before = os.umask(umask)
+    try:
+        write_json(tmp_path / "a.json", {"x": 1})
+        with ShardWriter(tmp_path / "shard-0.h5", "frames", {}):
+            pass
+    finally:
+        os.umask(before)
+    for name in ("a.json", "shard-0.h5"):
+        assert stat.S_IMODE((tmp_path / name).stat().st_mode) == mode, name

@@ -32,6 +32,8 @@ def atomic_path(final: str | os.PathLike[str]) -> Iterator[Path]:
     tmp = Path(tmp_name)
     try:
         yield tmp
+        # mkstemp made it 0600: give it the permissions any tool's new file gets
+        os.chmod(tmp, 0o666 & ~_umask())
         _fsync_file(tmp)
         os.replace(tmp, final)
         _fsync_dir(final.parent)
@@ -58,6 +60,13 @@ def _remove_orphans(final: Path) -> None:
         pid = tmp.name[len(final.name) + 2 :].split(".", 1)[0]
         if pid.isdigit() and not _alive(int(pid)):
             tmp.unlink(missing_ok=True)
+
+
+def _umask() -> int:
+    """The process umask (read by setting it, then setting it back)."""
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
 
 
 def _alive(pid: int) -> bool:
