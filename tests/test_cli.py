@@ -180,7 +180,7 @@ def test_model_folder_errors(capsys, model_dir, manifest, tmp_path):
     status, _, err = run_cli(
         capsys, "predict", video, "--model", model_dir, "--window", "1", "--stride", "2"
     )
-    assert status == cli.SOME_FAILED and "would leave gaps" in err
+    assert status == cli.USAGE and "would leave gaps" in err  # bad arguments: exit 2
 
 
 def test_video_without_audio_for_a_model_without_audio(capsys, prepared, manifest, tmp_path):
@@ -252,3 +252,45 @@ def test_help_documents_every_option():
         check=True,
     ).stdout
     assert "--window S" in out and "--overlay OUT" in out and "Exit status" in out
+
+
+def test_folders_globs_overlay_names_and_json_failures(capsys, model_dir, manifest, tmp_path):
+    """Folders and quoted globs expand to their video files; overlays of videos with the
+    same stem get distinct names and never replace a file; failures are in the JSON."""
+    import shutil
+
+    src = manifest["video_path"].iloc[0]
+    for sub in ("a", "b"):
+        (tmp_path / "in" / sub).mkdir(parents=True)
+        shutil.copy(src, tmp_path / "in" / sub / "clip.mp4")
+    (tmp_path / "in" / "notes.txt").write_text("not a video")  # not a media file: skipped
+    (tmp_path / "empty").mkdir()
+    broken = tmp_path / "broken.mp4"
+    broken.write_bytes(b"")
+    overlays = tmp_path / "overlays"
+    overlays.mkdir()
+    (overlays / "clip.mp4").write_bytes(b"an earlier overlay")
+    status, out, err = run_cli(
+        capsys,
+        *("predict", tmp_path / "in", f"{tmp_path}/in/*/clip.mp4", tmp_path / "empty", broken),
+        *("--model", model_dir, "--json", "--overlay", overlays),
+    )
+    assert status == cli.SOME_FAILED
+    doc = json.loads(out)
+    videos = [v["video"] for v in doc["videos"]]
+    # the folder and the pattern name the same two files: each is predicted once
+    assert videos == [str(tmp_path / "in" / s / "clip.mp4") for s in ("a", "b")]
+    assert sorted(p.name for p in overlays.iterdir()) == ["clip-2.mp4", "clip-3.mp4", "clip.mp4"]
+    assert (overlays / "clip.mp4").read_bytes() == b"an earlier overlay"
+    failed = {e["video"]: e["error"] for e in doc["errors"]}
+    assert failed[str(tmp_path / "empty")] == "no video or image file in this folder"
+    assert "cannot open" in failed[str(broken)] and len(failed) == 2
+    assert err.count("harfuse: error: ") == 2
+
+
+def test_overlay_paths_and_patterns_without_matches(tmp_path):
+    one = cli.overlay_paths([Path("x/clip.MTS")], tmp_path / "one.mkv")
+    assert one == {Path("x/clip.MTS"): tmp_path / "one.mkv"}  # one video: OUT is the file
+    files, errors = cli.expand_inputs([f"{tmp_path}/*.mp4", str(tmp_path / "missing.mp4")])
+    assert files == [tmp_path / "missing.mp4"]  # a plain path: predict says "no such file"
+    assert errors == [(f"{tmp_path}/*.mp4", "no file matches this pattern")]

@@ -35,7 +35,8 @@ def _parser() -> argparse.ArgumentParser:
         "videos",
         nargs="+",
         metavar="VIDEO",
-        help="video files (.mp4, .avi, .MTS, .mkv, ... anything FFmpeg decodes)",
+        help="video files (.mp4, .avi, .MTS, .mkv, ... anything FFmpeg decodes), folders "
+        "(their video and image files, recursively) or quoted glob patterns",
     )
     p.add_argument(
         "--model",
@@ -73,7 +74,8 @@ def _parser() -> argparse.ArgumentParser:
         "--overlay",
         metavar="OUT",
         help="write the video with the predicted label drawn on it (.mp4, .mkv, "
-        ".mov, .avi); with several videos OUT is a folder of VIDEO_STEM.mp4 files",
+        ".mov, .avi); with several videos OUT is a folder of VIDEO_STEM.mp4 files "
+        "(VIDEO_STEM-2.mp4, ... where stems repeat; nothing is overwritten)",
     )
     p.add_argument("--json", action="store_true", help="print one JSON document instead of text")
     p.add_argument(
@@ -104,6 +106,55 @@ def _parser() -> argparse.ArgumentParser:
 
 def _error(message: str) -> None:
     print(f"harfuse: error: {message}", file=sys.stderr)
+
+
+def expand_inputs(items: Sequence[str]) -> tuple[list[Path], list[tuple[str, str]]]:
+    """The files named by VIDEO arguments: a file as it is; a folder, its video and image
+    files (recursively, sorted); a pattern the shell left alone (quoted), its matches.
+    Returns the files, each once in the order first named, and ``(argument, reason)`` for
+    each folder or pattern that gave none (a missing plain file stays in the list:
+    prediction says "no such file")."""
+    import glob
+
+    from harfuse.datasets.common import VIDEO_EXTENSIONS
+    from harfuse.media.frames import IMAGE_EXTENSIONS
+
+    media = {*VIDEO_EXTENSIONS, *IMAGE_EXTENSIONS}
+    files: list[Path] = []
+    empty: list[tuple[str, str]] = []
+    for item in items:
+        path = Path(item)
+        if path.is_dir():
+            found = sorted(p for p in path.rglob("*") if p.is_file() and p.suffix.lower() in media)
+            files += found
+            if not found:
+                empty.append((item, "no video or image file in this folder"))
+        elif not path.exists() and any(c in item for c in "*?["):
+            found = sorted(Path(p) for p in glob.glob(item, recursive=True) if Path(p).is_file())
+            files += found
+            if not found:
+                empty.append((item, "no file matches this pattern"))
+        else:
+            files.append(path)
+    return list(dict.fromkeys(files)), empty
+
+
+def overlay_paths(videos: Sequence[Path], out: Path) -> dict[Path, Path]:
+    """Where each video's overlay goes: ``out`` itself for one video; for several, the
+    folder ``out`` with ``STEM.mp4``, then ``STEM-2.mp4``, ... where stems repeat or a
+    file of that name is already there (nothing is overwritten)."""
+    if len(videos) == 1:
+        return {videos[0]: out}
+    taken: set[str] = set()
+    paths = {}
+    for video in videos:
+        name, n = f"{video.stem}.mp4", 1
+        while name.lower() in taken or (out / name).exists():
+            n += 1
+            name = f"{video.stem}-{n}.mp4"
+        taken.add(name.lower())
+        paths[video] = out / name
+    return paths
 
 
 def _timeline_rows(predictions, k: int) -> list[dict]:
@@ -153,24 +204,32 @@ def predict_command(args: argparse.Namespace) -> int:
     if args.top < 1:
         _error("--top must be >= 1")
         return USAGE
+    if args.window is not None and (args.window <= 0 or (args.stride or args.window) <= 0):
+        _error(f"--window and --stride must be > 0 s, got {args.window}, {args.stride}")
+        return USAGE
+    if args.window is not None and args.stride is not None and args.stride > args.window:
+        _error(f"--stride {args.stride} s > --window {args.window} s would leave gaps")
+        return USAGE
     try:
         trained = TrainedModel.load(args.model, args.device)
     except PredictError as exc:
         _error(str(exc))
         return USAGE
-    predictions, failed = [], 0
-    for video in args.videos:
+    videos, errors = expand_inputs(args.videos)
+    for item, reason in errors:
+        _error(f"{item}: {reason}")
+    overlays = overlay_paths(videos, Path(args.overlay)) if args.overlay else {}
+    if args.overlay and len(videos) > 1:
+        Path(args.overlay).mkdir(parents=True, exist_ok=True)
+    predictions = []
+    for video in videos:
         try:
             pred = predict_video(trained, video, args.window, args.stride)
             if args.overlay:
-                out = Path(args.overlay)
-                if len(args.videos) > 1:
-                    out.mkdir(parents=True, exist_ok=True)
-                    out = out / f"{Path(video).stem}.mp4"
-                write_overlay(video, pred, out)
+                write_overlay(video, pred, overlays[video])
         except (PredictError, DecodeError) as exc:
             _error(str(exc))
-            failed += 1
+            errors.append((str(video), str(exc)))
             continue
         predictions.append(pred)
         if not args.json:
@@ -194,8 +253,9 @@ def predict_command(args: argparse.Namespace) -> int:
             }
             for p in predictions
         ]
-        print(json.dumps({"model": str(args.model), "videos": doc}, indent=1))
-    return SOME_FAILED if failed else OK
+        failures = [{"video": item, "error": reason} for item, reason in errors]
+        print(json.dumps({"model": str(args.model), "videos": doc, "errors": failures}, indent=1))
+    return SOME_FAILED if errors else OK
 
 
 def inspect_command(args: argparse.Namespace) -> int:
