@@ -294,3 +294,42 @@ def test_overlay_paths_and_patterns_without_matches(tmp_path):
     files, errors = cli.expand_inputs([f"{tmp_path}/*.mp4", str(tmp_path / "missing.mp4")])
     assert files == [tmp_path / "missing.mp4"]  # a plain path: predict says "no such file"
     assert errors == [(f"{tmp_path}/*.mp4", "no file matches this pattern")]
+
+
+def test_inspect_a_model_folder_predictions_and_jpeg_frames(capsys, model_dir, tmp_path, demo_root):
+    """inspect summarises a run folder (or its model.json) and its predictions.parquet,
+    shows JPEG frames as T x H x W x 3, and fails with one clean line on anything else."""
+    from harfuse.stages import frames
+    from harfuse.store.manifest import assign_shards, write_manifest
+
+    for target in (model_dir, model_dir / "model.json"):
+        status, out, err = run_cli(capsys, "inspect", target, "--json")
+        summary = json.loads(out)
+        assert status == cli.OK and summary["kind"] == "model", err
+        assert summary["variant"] == "mid_fusion" and len(summary["classes"]) == 6
+        assert summary["preprocessing"]["frames"] == FRAMES and "top1" in summary["metrics"]
+    status, out, _ = run_cli(capsys, "inspect", model_dir / "predictions.parquet", "--json")
+    summary = json.loads(out)
+    expected = pd.read_parquet(model_dir / "predictions.parquet")
+    assert summary["kind"] == "predictions" and summary["samples"] == len(expected)
+    assert summary["top1"] == round((expected["pred_idx"] == expected["label_idx"]).mean(), 4)
+
+    videos = sorted((demo_root / "RGB").glob("*.mp4"))[:2]
+    rows = pd.DataFrame(
+        {
+            "sample_id": [v.stem for v in videos],
+            "label": "x",
+            "label_idx": 0,
+            "subject": 1,
+            "video_path": [str(v) for v in videos],
+            "split": "train",
+        }
+    )
+    write_manifest(assign_shards(rows, 2), tmp_path / "m.parquet", ["split"])
+    jpeg = tmp_path / "frames.h5"
+    frames.run(tmp_path / "m.parquet", 0, jpeg, {**FRAMES, "storage": "jpeg"}, "fail")
+    status, out, _ = run_cli(capsys, "inspect", jpeg, "--json")
+    first = next(iter(json.loads(out)["first_samples"].values()))["frames"]
+    assert first["shape"][1:] == [32, 32, 3] and "JPEG" in first["dtype"]
+    status, _, err = run_cli(capsys, "inspect", tmp_path)
+    assert status == cli.USAGE and err.count("\n") == 1 and "not an HDF5 shard" in err

@@ -87,12 +87,19 @@ def _parser() -> argparse.ArgumentParser:
 
     i = sub.add_parser(
         "inspect",
-        help="summarise an HDF5 shard, a manifest or a quarantine table",
+        help="summarise a shard, a harfuse table or a trained run folder",
         description="Print what a pipeline file holds: a shard's stage, parameters, sample "
         "count, array shapes and attributes, and its quarantined inputs; a manifest's "
-        "samples, classes, splits and modalities. Exit status 2 when the file cannot be read.",
+        "samples, classes, splits and modalities; a predictions table's top-1 per class; a "
+        "run folder's model, classes, preprocessing and metrics. Exit status 2 when the "
+        "file cannot be read.",
     )
-    i.add_argument("file", metavar="FILE", help="a .h5 shard or a .parquet manifest / quarantine")
+    i.add_argument(
+        "file",
+        metavar="FILE",
+        help="a .h5 shard, a .parquet table (manifest, quarantine, predictions) or a run "
+        "folder (or its model.json)",
+    )
     i.add_argument(
         "--samples",
         type=int,

@@ -1,4 +1,5 @@
-"""``harfuse inspect``: what an HDF5 shard or a manifest / quarantine table holds."""
+"""``harfuse inspect``: what an HDF5 shard, a harfuse Parquet table (manifest, quarantine,
+predictions) or a trained model folder holds."""
 
 from __future__ import annotations
 
@@ -30,7 +31,12 @@ def _plain(value: Any) -> Any:
 def _dataset(ds: h5py.Dataset) -> dict[str, Any]:
     info: dict[str, Any] = {"shape": list(ds.shape), "dtype": str(ds.dtype)}
     if ds.attrs.get("encoding") == "jpeg":
-        info["dtype"] = f"{len(ds)} JPEG frames"
+        from harfuse.store.shards import decode_jpeg
+
+        # (T,) JPEG byte strings: show the decoded (T, H, W, 3)
+        frame = decode_jpeg(ds[0]).shape if len(ds) else (0, 0, 3)
+        info["shape"] = [len(ds), *frame]
+        info["dtype"] = f"uint8, stored as {len(ds)} JPEG frames"
     attrs = {k: _plain(v) for k, v in ds.attrs.items()}
     if attrs:
         info["attrs"] = attrs
@@ -83,9 +89,15 @@ def inspect_table(path: Path) -> dict[str, Any]:
         raise InspectError(f"{path}: not a readable Parquet table: {exc}") from exc
     if set(QUARANTINE_COLUMNS) <= set(df.columns) and len(df.columns) == len(QUARANTINE_COLUMNS):
         return {"kind": "quarantine", "path": str(path), **_quarantine(df)}
-    if "label_idx" not in df.columns or "sample_id" not in df.columns:
+    probs = [c for c in df.columns if c.startswith("prob_")]
+    if probs and {"sample_id", "label_idx", "pred_idx"} <= set(df.columns):
+        return _predictions(path, df, [c[len("prob_") :] for c in probs])
+    if not {"sample_id", "label", "label_idx", "shard"} <= set(df.columns):
         return {"kind": "table", "path": str(path), "rows": len(df), "columns": list(df.columns)}
-    df = read_manifest(path)
+    try:
+        df = read_manifest(path)
+    except (KeyError, ValueError) as exc:
+        raise InspectError(f"{path}: a manifest without its metadata: {exc}") from exc
     splits = df.attrs.get("splits", [])
     out = {
         "kind": "manifest",
@@ -107,16 +119,75 @@ def inspect_table(path: Path) -> dict[str, Any]:
     return out
 
 
+def _predictions(path: Path, df: pd.DataFrame, classes: list[str]) -> dict[str, Any]:
+    """A run's ``predictions.parquet``: test samples, top-1 and the per-class counts."""
+    correct = df["pred_idx"] == df["label_idx"]
+    return {
+        "kind": "predictions",
+        "path": str(path),
+        "samples": len(df),
+        "classes": classes,
+        "top1": round(float(correct.mean()), 4) if len(df) else None,
+        "per_class": {
+            classes[int(k)]: {
+                "samples": int(n),
+                "correct": int(correct[df["label_idx"] == k].sum()),
+            }
+            for k, n in df["label_idx"].value_counts().sort_index().items()
+        },
+    }
+
+
+def inspect_model(folder: Path) -> dict[str, Any]:
+    """A trained run folder (``model.json``, ``model.pt``, ``metrics.json``): the model, its
+    classes, input shapes, the preprocessing it was trained on and its test metrics."""
+    try:
+        description = json.loads((folder / "model.json").read_text())
+    except (OSError, ValueError) as exc:
+        raise InspectError(
+            f"{folder / 'model.json'}: not a readable model description: {exc}"
+        ) from exc
+    out: dict[str, Any] = {
+        "kind": "model",
+        "path": str(folder),
+        "variant": description.get("variant"),
+        "model": description.get("model"),
+        "modalities": description.get("modalities"),
+        "classes": description.get("classes"),
+        "shapes": description.get("shapes"),
+        "split": description.get("split"),
+        "experiment": (description.get("experiment") or {}).get("name"),
+        "preprocessing": description.get("preprocessing"),
+        "files": sorted(p.name for p in folder.iterdir() if p.is_file()),
+    }
+    metrics_path = folder / "metrics.json"
+    if metrics_path.is_file():
+        metrics = json.loads(metrics_path.read_text())
+        out["metrics"] = {
+            k: metrics[k] for k in ("top1", "top5", "macro_f1", "n_train", "n_test") if k in metrics
+        }
+        out["environment"] = metrics.get("environment")
+    return out
+
+
 def inspect_file(path: str | Path, samples: int = 3) -> dict[str, Any]:
-    """Summary of ``path`` (``.h5`` shard, or ``.parquet`` manifest / quarantine table)."""
+    """Summary of ``path``: an ``.h5`` shard, a ``.parquet`` table, or a model folder (or
+    its ``model.json``)."""
     path = Path(path)
-    if not path.is_file():
+    if path.is_dir() and (path / "model.json").is_file():
+        return inspect_model(path)
+    if path.name == "model.json" and path.is_file():
+        return inspect_model(path.parent)
+    if not path.exists():
         raise InspectError(f"{path}: no such file")
     if path.suffix in (".h5", ".hdf5"):
         return inspect_shard(path, samples)
     if path.suffix == ".parquet":
         return inspect_table(path)
-    raise InspectError(f"{path}: not an HDF5 shard (.h5) or a Parquet table (.parquet)")
+    raise InspectError(
+        f"{path}: not an HDF5 shard (.h5), a Parquet table (.parquet) or a model folder "
+        "(with model.json)"
+    )
 
 
 def render(summary: dict[str, Any]) -> str:
