@@ -17,7 +17,7 @@ from harfuse.media.decode import iter_frames_at_fps
 from harfuse.stages import train
 from harfuse.store.manifest import read_manifest
 
-from .conftest import FRAMES, INPUTS
+from .conftest import FRAMES, INPUTS, run_stages
 from .helpers import reencode
 
 SPEC = {"model": "mid", "modalities": ["rgb", "flow", "audio"]}
@@ -299,9 +299,6 @@ def test_overlay_paths_and_patterns_without_matches(tmp_path):
 def test_inspect_a_model_folder_predictions_and_jpeg_frames(capsys, model_dir, tmp_path, demo_root):
     """inspect summarises a run folder (or its model.json) and its predictions.parquet,
     shows JPEG frames as T x H x W x 3, and fails with one clean line on anything else."""
-    from harfuse.stages import frames
-    from harfuse.store.manifest import assign_shards, write_manifest
-
     for target in (model_dir, model_dir / "model.json"):
         status, out, err = run_cli(capsys, "inspect", target, "--json")
         summary = json.loads(out)
@@ -314,20 +311,8 @@ def test_inspect_a_model_folder_predictions_and_jpeg_frames(capsys, model_dir, t
     assert summary["kind"] == "predictions" and summary["samples"] == len(expected)
     assert summary["top1"] == round((expected["pred_idx"] == expected["label_idx"]).mean(), 4)
 
-    videos = sorted((demo_root / "RGB").glob("*.mp4"))[:2]
-    rows = pd.DataFrame(
-        {
-            "sample_id": [v.stem for v in videos],
-            "label": "x",
-            "label_idx": 0,
-            "subject": 1,
-            "video_path": [str(v) for v in videos],
-            "split": "train",
-        }
-    )
-    write_manifest(assign_shards(rows, 2), tmp_path / "m.parquet", ["split"])
-    jpeg = tmp_path / "frames.h5"
-    frames.run(tmp_path / "m.parquet", 0, jpeg, {**FRAMES, "storage": "jpeg"}, "fail")
+    # the prepared shards store raw frames; the same stages with JPEG storage
+    jpeg = run_stages(demo_root, tmp_path / "jpeg", {**FRAMES, "storage": "jpeg"}) / "frames.h5"
     status, out, _ = run_cli(capsys, "inspect", jpeg, "--json")
     first = next(iter(json.loads(out)["first_samples"].values()))["frames"]
     assert first["shape"][1:] == [32, 32, 3] and "JPEG" in first["dtype"]
