@@ -153,3 +153,20 @@ def test_jpeg_frames_round_trip(tmp_path):
         ShardWriter(tmp_path / "x.h5", "x", {}) as w,
     ):
         w.write("a", "x", np.zeros((3, 4), np.float32), jpeg_quality=90)
+
+
+def test_fit_flow_covers_then_centre_crops_with_vectors_in_new_pixels():
+    from harfuse.store.dataset import fit_flow
+
+    flow = np.zeros((2, 10, 40, 2), np.float32)
+    flow[..., 0], flow[..., 1] = 3.0, -1.0  # a uniform translation
+    fitted = fit_flow(flow, (20, 20))
+    # scaled by 2 to cover 20 x 20 (20 x 80), then the centre 20 columns kept
+    assert fitted.shape == (2, 20, 20, 2)
+    np.testing.assert_allclose(fitted[..., 0], 6.0)
+    np.testing.assert_allclose(fitted[..., 1], -2.0)
+    # a wide field is cropped, not squeezed: the centre columns survive
+    ramp = np.broadcast_to(np.arange(40, dtype=np.float32)[None, None, :, None], (1, 10, 40, 2))
+    cropped = fit_flow(np.ascontiguousarray(ramp), (10, 10))
+    np.testing.assert_array_equal(cropped[0, 0, :, 0], np.arange(15, 25))
+    assert fit_flow(flow, (10, 40)) is flow  # already that shape: untouched

@@ -179,3 +179,32 @@ def test_switching_a_variant_to_another_feature_set_reuses_its_cache(finished_ru
     (finished_run / "config-switch.yaml").write_text(yaml.safe_dump(cfg))
     out = snakemake(finished_run, "--dry-run", config="config-switch.yaml")
     assert job_counts(out) == {"train_variant": 1, "build_report": 1, "all": 1}
+
+
+def test_folder_config_runs_on_three_aspect_ratios(tmp_path):
+    """configs/folder.yaml as shipped (only the data root and the weights changed) on clips
+    of 4:3, 2.35:1 and 11:9: every variant trains, and flow fields share one shape."""
+    from harfuse.datasets.fixture_media import tiny_video
+
+    root = tmp_path / "my-videos"
+    shapes = [(72, 96), (54, 128), (36, 44)]
+    for ci, cls in enumerate(("jump", "wave")):
+        for j, shape in enumerate(shapes):
+            tiny_video(root / cls / f"clip{j}.mp4", seed=10 * ci + j, frames=12, size=shape)
+    cfg = yaml.safe_load((REPO / "configs/folder.yaml").read_text())
+    cfg["dataset"]["root"] = str(root)
+    for spec in cfg["features"]["sets"].values():
+        spec["weights"] = "none"
+    (tmp_path / "config.yaml").write_text(yaml.safe_dump(cfg))
+    snakemake(tmp_path)
+    from harfuse.store.shards import ShardReader
+
+    widths = set()
+    for shard in (tmp_path / "results/myvideos/flow-farneback").glob("*.h5"):
+        reader = ShardReader(shard)
+        widths |= {reader.read(s, "flow").shape[2] for s in reader.sample_ids()}
+        reader.close()
+    assert len(widths) == 3  # stored as computed: 128 px short side, aspect ratio kept
+    summary = pd.read_csv(tmp_path / "results/myvideos/report/summary.csv")
+    assert set(summary["variant"]) == set(cfg["train"]["variants"])
+    assert summary["top1"].notna().all()

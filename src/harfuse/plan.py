@@ -50,6 +50,18 @@ def feature_params(config: dict[str, Any], name: str) -> dict[str, Any]:
     return {**shared, **config["features"]["sets"][name]}
 
 
+def model_inputs(config: dict[str, Any]) -> dict[str, Any]:
+    """``train.inputs`` with ``flow_size`` resolved to ``[h, w]``: flow computed from
+    frames of different aspect ratios (``frames.size`` a short side) differs in width, and
+    a model stacks samples, so every sample is fitted to one shape. Left ``null``, it is
+    ``frames.size`` (a short side ``s`` gives ``[s, s]``, the centre square)."""
+    inputs = dict(config["train"]["inputs"])
+    if inputs.get("flow_size") is None:
+        size = config["frames"]["size"]
+        inputs["flow_size"] = [size, size] if isinstance(size, int) else list(size)
+    return inputs
+
+
 def ratio_name(ratio: float) -> str:
     """``0.25`` -> ``ratio25`` (percent, rounded)."""
     return f"ratio{round(100 * ratio)}"

@@ -159,7 +159,9 @@ def segment_inputs(
         out["rgb"] = encode_clips(trained.encoder, clips, 1, trained.device)[0]
     if "flow" in trained.modalities:
         stored, attrs = flow_field(frames, prep["flow"], str(trained.device), still=True)
-        out["flow"] = flow_input(stored, attrs["bound"], inputs["flow_length"])
+        out["flow"] = flow_input(
+            stored, attrs["bound"], inputs["flow_length"], inputs.get("flow_size")
+        )
     if "audio" in trained.modalities:
         rate = prep["audio"]["sample_rate"]
         wave = media.wave

@@ -10,6 +10,7 @@ from harfuse.plan import (
     experiments,
     feature_params,
     feature_set,
+    model_inputs,
 )
 from harfuse.provenance import code_version
 from harfuse.store.manifest import available_modalities, read_manifest, shard_ids

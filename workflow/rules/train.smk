@@ -31,7 +31,7 @@ rule train_variant:
             wildcards.experiment
         ],
         train=lookup(dpath="train/params", within=config),
-        inputs=lookup(dpath="train/inputs", within=config),
+        inputs=model_inputs(config),
         device=config["device"],
     script:
         "../scripts/train_variant.py"

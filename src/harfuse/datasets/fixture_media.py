@@ -13,17 +13,24 @@ _CODECS = {".avi": ("mpeg4", "mp3"), ".webm": ("libvpx-vp9", "libopus")}
 
 
 def tiny_video(
-    path: Path, seed: int, audio: bool = False, frames: int = 8, size: int = 32, fps: float = 8.0
+    path: Path,
+    seed: int,
+    audio: bool = False,
+    frames: int = 8,
+    size: int | tuple[int, int] = 32,
+    fps: float = 8.0,
 ) -> Path:
     """A ``frames``-frame clip of a bright square moving over noise, plus a tone if
-    ``audio``; the codecs follow the extension (mpeg4 + mp3 in .avi, else H.264 + AAC)."""
+    ``audio``; ``size`` px square or ``(height, width)``; the codecs follow the extension
+    (mpeg4 + mp3 in .avi, else H.264 + AAC)."""
     rng = np.random.default_rng(seed)
-    base = rng.integers(0, 80, (size, size, 3), dtype=np.uint8)
+    height, width = (size, size) if isinstance(size, int) else size
+    base = rng.integers(0, 80, (height, width, 3), dtype=np.uint8)
     clip = np.repeat(base[None], frames, axis=0)
     dx, dy = rng.integers(-2, 3, 2)
     for t in range(frames):
-        x = int(size // 4 + dx * t) % (size - 8)
-        y = int(size // 4 + dy * t) % (size - 8)
+        x = int(width // 4 + dx * t) % (width - 8)
+        y = int(height // 4 + dy * t) % (height - 8)
         clip[t, y : y + 8, x : x + 8] = 230
     sound = None
     if audio:

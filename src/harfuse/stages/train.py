@@ -42,7 +42,7 @@ def build_sources(
     unnormalised: :func:`normalise_imu` standardises it once the training rows are known)."""
     builders = {
         "rgb": lambda paths: FeatureSource(paths),
-        "flow": lambda paths: flow_source(paths, inputs["flow_length"]),
+        "flow": lambda paths: flow_source(paths, inputs["flow_length"], inputs.get("flow_size")),
         "audio": lambda paths: audio_source(paths, inputs["audio_frames"]),
         "imu": lambda paths: imu_source(paths),
     }

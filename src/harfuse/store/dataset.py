@@ -73,13 +73,39 @@ class FeatureSource:
         return self._rows[sample_id]
 
 
-def flow_input(stored: np.ndarray, bound: float, length: int) -> np.ndarray:
-    """Stored flow ``(T-1, H, W, 2)`` (uint8 codes or float16 px) -> ``(length, H, W, 2)``
-    float32 px: ``length`` fields sampled uniformly in time."""
+def flow_input(
+    stored: np.ndarray, bound: float, length: int, size: Sequence[int] | None = None
+) -> np.ndarray:
+    """Stored flow ``(T-1, H, W, 2)`` (uint8 codes or float16 px) -> ``(length, h, w, 2)``
+    float32 px: ``length`` fields sampled uniformly in time, then fitted to ``size =
+    [h, w]`` by :func:`fit_flow` (``None``: as stored)."""
     picked = stored[uniform_indices(len(stored), length)]
-    if stored.dtype == np.uint8:
-        return dequantize(picked, bound)
-    return picked.astype(np.float32)
+    flow = dequantize(picked, bound) if stored.dtype == np.uint8 else picked.astype(np.float32)
+    return flow if size is None else fit_flow(flow, (int(size[0]), int(size[1])))
+
+
+def fit_flow(flow: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """Flow fields ``(T, H, W, 2)`` float32 px -> ``(T, h, w, 2)``: scaled (bilinear) just
+    enough to cover ``h x w`` with the aspect ratio kept, then centre-cropped, as frames are
+    for a CNN. The vectors are scaled with the image, so they stay in pixels of the fitted
+    frame. Fields already ``h x w`` are returned unchanged (no copy, no arithmetic)."""
+    import cv2
+
+    t, height, width, _ = flow.shape
+    h, w = size
+    if (height, width) == (h, w):
+        return flow
+    scale = max(h / height, w / width)
+    new_h, new_w = max(h, round(height * scale)), max(w, round(width * scale))
+    if (new_h, new_w) != (height, width):
+        resized = np.empty((t, new_h, new_w, 2), np.float32)
+        for i in range(t):
+            resized[i] = cv2.resize(flow[i], (new_w, new_h), interpolation=cv2.INTER_LINEAR)
+        resized[..., 0] *= new_w / width
+        resized[..., 1] *= new_h / height
+        flow = resized
+    top, left = (new_h - h) // 2, (new_w - w) // 2
+    return np.ascontiguousarray(flow[:, top : top + h, left : left + w])
 
 
 def audio_input(mel: np.ndarray, frames: int) -> np.ndarray:
@@ -88,10 +114,14 @@ def audio_input(mel: np.ndarray, frames: int) -> np.ndarray:
     return np.ascontiguousarray(fitted.T)
 
 
-def flow_source(shard_paths: Sequence[str | os.PathLike[str]], length: int) -> SampleShardSource:
+def flow_source(
+    shard_paths: Sequence[str | os.PathLike[str]], length: int, size: Sequence[int] | None
+) -> SampleShardSource:
     """Flow of each sample made a model input by :func:`flow_input`."""
     return SampleShardSource(
-        shard_paths, "flow", lambda codes, attrs: flow_input(codes, float(attrs["bound"]), length)
+        shard_paths,
+        "flow",
+        lambda codes, attrs: flow_input(codes, float(attrs["bound"]), length, size),
     )
 
 
