@@ -1,10 +1,11 @@
-"""Running the workflow from tests; media files in other encodings."""
+"""Running the workflow from tests; media files in other encodings, or damaged."""
 
 from __future__ import annotations
 
 import re
 import subprocess
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -17,8 +18,11 @@ REPO = Path(__file__).resolve().parents[1]
 SNAKEMAKE = str(Path(sys.executable).parent / "snakemake")
 
 
-def snakemake(workdir: Path, *args: str, config: str = "config.yaml") -> str:
-    """Run the workflow in ``workdir`` with ``workdir/config``; returns its output."""
+def snakemake(
+    workdir: Path, *args: str, config: str = "config.yaml", succeed: bool = True
+) -> str:
+    """Run the workflow in ``workdir`` with ``workdir/config``; returns its output, after
+    asserting that it succeeded (``succeed``) or failed."""
     cmd = [
         SNAKEMAKE,
         "--snakefile",
@@ -33,7 +37,7 @@ def snakemake(workdir: Path, *args: str, config: str = "config.yaml") -> str:
     ]
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=900)
     output = proc.stdout + proc.stderr
-    assert proc.returncode == 0, output[-4000:]
+    assert (proc.returncode == 0) == succeed, output[-4000:]
     return output
 
 
@@ -58,3 +62,22 @@ def reencode(
         dst, frames, 15.0, sound, 48000, codec=codec, container_format=fmt, audio_codec=audio_codec
     )
     return dst
+
+
+def damage_audio_packets(src: Path, dst: Path, which: Sequence[int] | None = None) -> int:
+    """Copy ``src`` to ``dst`` with the payloads of its first audio stream's packets
+    ``which`` (indices; ``None``: all of them) replaced by random bytes of the same size,
+    in place: the container, its timestamps and every other packet stay as they were.
+    Returns the stream's number of packets."""
+    import av
+
+    data = bytearray(src.read_bytes())
+    with av.open(str(src)) as container:
+        payloads = [bytes(p) for p in container.demux(container.streams.audio[0]) if p.size]
+    rng = np.random.default_rng(0)
+    at = 0
+    for i in range(len(payloads)) if which is None else sorted(which):
+        at = data.index(payloads[i], at)  # packets are stored in order
+        data[at : at + len(payloads[i])] = rng.bytes(len(payloads[i]))
+    dst.write_bytes(bytes(data))
+    return len(payloads)

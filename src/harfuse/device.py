@@ -7,6 +7,11 @@ import shutil
 
 log = logging.getLogger(__name__)
 
+NO_CUDA = (
+    "device: cuda, but torch sees no CUDA device on this machine; use device: auto "
+    "(CUDA when present, else CPU) or device: cpu"
+)
+
 
 def resolve_device(choice: str = "auto"):
     """Return a ``torch.device`` for ``choice`` and log which one was picked and why."""
@@ -16,7 +21,7 @@ def resolve_device(choice: str = "auto"):
         raise ValueError(f"device must be auto, cpu or cuda, got {choice!r}")
     available = torch.cuda.is_available()
     if choice == "cuda" and not available:
-        raise RuntimeError("device: cuda requested but torch sees no CUDA device")
+        raise RuntimeError(NO_CUDA)
     device = torch.device("cuda" if choice == "cuda" or (choice == "auto" and available) else "cpu")
     name = torch.cuda.get_device_name(device) if device.type == "cuda" else "CPU"
     log.info("device: %s (%s, config %r)", device, name, choice)

@@ -5,38 +5,45 @@ from __future__ import annotations
 
 from typing import Any
 
+from harfuse.config_schema import ConfigError
+
 #: the main run of every variant: the whole training split
 FULL = "full"
 
 
-class ConfigError(ValueError):
-    """A config value that refers to something the config does not define."""
-
-
-def check_config(config: dict[str, Any]) -> None:
-    """Raise :class:`ConfigError` naming the key when a reference does not resolve."""
+def reference_problems(config: dict[str, Any]) -> list[str]:
+    """One line per config value that refers to something the config does not define."""
     sets = config["features"]["sets"]
     variants = config["train"]["variants"]
+    problems = []
     if config["features"]["default"] not in sets:
-        raise ConfigError(
+        problems.append(
             f"features.default: {config['features']['default']!r} is not a set of "
             f"features.sets ({', '.join(sets)})"
         )
     for name, spec in variants.items():
         if "features" in spec and spec["features"] not in sets:
-            raise ConfigError(
+            problems.append(
                 f"train.variants.{name}.features: {spec['features']!r} is not a set of "
                 f"features.sets ({', '.join(sets)})"
             )
         if "features" in spec and "rgb" not in spec["modalities"]:
-            raise ConfigError(
+            problems.append(
                 f"train.variants.{name}.features: the variant has no rgb modality to read it"
             )
     unknown = set(config.get("experiments", {}).get("ratio_variants", [])) - set(variants)
     if unknown:
-        raise ConfigError(
+        problems.append(
             f"experiments.ratio_variants: {', '.join(sorted(unknown))} not in train.variants"
         )
+    return problems
+
+
+def check_config(config: dict[str, Any]) -> None:
+    """Raise :class:`ConfigError` naming the key when a reference does not resolve."""
+    problems = reference_problems(config)
+    if problems:
+        raise ConfigError("\n".join(problems))
 
 
 def feature_set(config: dict[str, Any], variant: str) -> str:
@@ -60,6 +67,11 @@ def model_inputs(config: dict[str, Any]) -> dict[str, Any]:
         size = config["frames"]["size"]
         inputs["flow_size"] = [size, size] if isinstance(size, int) else list(size)
     return inputs
+
+
+def variant_splits(config: dict[str, Any], variant: str, splits: list[str]) -> list[str]:
+    """The manifest's ``splits`` that ``variant`` runs on: those it names, else all."""
+    return list(config["train"]["variants"][variant].get("splits") or splits)
 
 
 def ratio_name(ratio: float) -> str:

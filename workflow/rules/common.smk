@@ -2,23 +2,25 @@
 import re
 from pathlib import Path
 
-from snakemake.utils import validate
-
+from harfuse.config_schema import validate
 from harfuse.device import gpu_units
 from harfuse.plan import (
-    check_config,
     experiments,
     feature_params,
     feature_set,
     model_inputs,
+    variant_splits,
 )
+from harfuse.preflight import check_before_work, check_data
 from harfuse.provenance import code_version
 from harfuse.store.manifest import available_modalities, read_manifest, shard_ids
 from harfuse.workflow_env import export_src_on_pythonpath
 
 # the checkout's schema (its src/ is what the jobs run), not an installed copy's
-validate(config, str(Path(workflow.basedir) / "src" / "harfuse" / "config.schema.yaml"))
-check_config(config)
+validate(config, Path(workflow.basedir) / "src" / "harfuse" / "config.schema.yaml")
+if workflow.is_main_process:  # not again in each cluster job
+    # the devices count only where the jobs run: here, unless a cluster executor sends them
+    check_before_work(config, local=workflow.local_exec)
 
 export_src_on_pythonpath(workflow.basedir)
 
@@ -38,10 +40,18 @@ wildcard_constraints:
     experiment=r"full|ratio\d+|hidden_(rgb|flow|audio|imu)",
 
 
+_DATA_CHECKED = set()
+
+
 def manifest_of(wildcards):
-    """The manifest, once the build_manifest checkpoint has run."""
+    """The manifest, once the build_manifest checkpoint has run; the first read checks
+    what depends on the data, so a problem stops the run before any shard job."""
     path = checkpoints.build_manifest.get(dataset=wildcards.dataset).output.manifest
-    return read_manifest(path)
+    manifest = read_manifest(path)
+    if path not in _DATA_CHECKED:
+        check_data(config, manifest)
+        _DATA_CHECKED.add(path)
+    return manifest
 
 
 def modality_shards(wildcards, modality: str, features: str) -> list[str]:
@@ -94,7 +104,7 @@ def run_files(wildcards, name: str) -> list[str]:
             pattern,
             dataset=wildcards.dataset,
             variant=v,
-            split=splits,
+            split=variant_splits(config, v, splits),
             experiment=list(experiments(config, v)),
         )
     ]

@@ -206,11 +206,16 @@ def generate_demo(out_dir: str | Path, spec: DemoSpec) -> Path:
 _FILE_RE = r"^a(?P<action>\d+)_s(?P<subject>\d+)_t(?P<trial>\d+)_color\.mp4$"
 
 
+def check_root(root: Path) -> None:
+    """Raise :class:`LayoutError` unless ``root`` holds what the generator writes."""
+    for required in ("actions.csv", "RGB", "Inertial"):
+        require(root, required, "demo")
+
+
 def scan(root: Path) -> Scan:
     """Manifest rows of a demo dataset: odd subjects train, even subjects test
     (split column ``cross_subject``). Videos without an IMU file are quarantined."""
-    for required in ("actions.csv", "RGB", "Inertial"):
-        require(root, required, "demo")
+    check_root(root)
     actions = pd.read_csv(root / "actions.csv").sort_values("action")
     names = dict(zip(actions["action"], actions["name"], strict=True))
     rows, quarantine = [], []

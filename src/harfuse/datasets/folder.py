@@ -23,17 +23,41 @@ from harfuse.datasets.common import (
 from harfuse.datasets.fixture_media import tiny_video
 
 
+def _visible(folder: Path) -> list[Path]:
+    return sorted(p for p in folder.iterdir() if not p.name.startswith("."))
+
+
+def _is_video(path: Path) -> bool:
+    return path.is_file() and path.suffix.lower() in VIDEO_EXTENSIONS
+
+
+def check_root(root: Path) -> None:
+    """Raise :class:`LayoutError` unless some ``root/{class}/{video}`` exists; when the
+    videos sit one level deeper (``root`` one folder too high), say which root to use."""
+    class_dirs = [p for p in _visible(root) if p.is_dir()]
+    if any(_is_video(p) for folder in class_dirs for p in _visible(folder)):
+        return
+    deeper = [
+        folder
+        for folder in class_dirs
+        if any(_is_video(p) for sub in _visible(folder) if sub.is_dir() for p in _visible(sub))
+    ]
+    hint = (
+        f"; the videos are one level deeper: set dataset.root to {deeper[0]}"
+        if deeper
+        else f"; extensions read as video: {' '.join(VIDEO_EXTENSIONS)}"
+    )
+    raise LayoutError(f"no {{class}}/{{video}} under {root} (folder layout){hint}")
+
+
 def scan(root: Path, test_fraction: float = 0.3, folds: int = 0, seed: int = 0) -> Scan:
     """Manifest rows of every video in a class folder."""
-    class_dirs = sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
-    if not class_dirs:
-        raise LayoutError(f"no class folder under {root} (folder layout: ROOT/CLASS/VIDEO)")
+    check_root(root)
+    class_dirs = [p for p in _visible(root) if p.is_dir()]
     quarantine, found = [], []
     for folder in class_dirs:
-        for path in sorted(folder.iterdir()):
-            if path.name.startswith("."):
-                continue
-            if path.is_file() and path.suffix.lower() in VIDEO_EXTENSIONS:
+        for path in _visible(folder):
+            if _is_video(path):
                 found.append((folder.name, path))
             else:
                 quarantine.append(

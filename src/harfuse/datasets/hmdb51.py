@@ -17,15 +17,22 @@ SPLITS = (1, 2, 3)
 _CODES = {"0": "unused", "1": "train", "2": "test"}
 
 
-def scan(root: Path, video_dir: str = ".", splits_dir: str = "testTrainMulti_7030_splits") -> Scan:
-    """Manifest rows of every video listed in the split files and found on disk."""
+def check_root(root: Path, splits_dir: str) -> list[str]:
+    """The class names of the split files, or :class:`LayoutError` when ``root/splits_dir``
+    holds no ``{class}_test_split1.txt``."""
     split_root = require(root, splits_dir, "hmdb51")
-    videos_root = root / video_dir
     classes = sorted(
         p.name.removesuffix("_test_split1.txt") for p in split_root.glob("*_test_split1.txt")
     )
     if not classes:
         raise LayoutError(f"no {{class}}_test_split1.txt under {split_root} (hmdb51 layout)")
+    return classes
+
+
+def scan(root: Path, video_dir: str = ".", splits_dir: str = "testTrainMulti_7030_splits") -> Scan:
+    """Manifest rows of every video listed in the split files and found on disk."""
+    classes = check_root(root, splits_dir)
+    videos_root = root / video_dir
     assignment: dict[tuple[str, str], dict[str, str]] = {}
     for cls in classes:
         for k in SPLITS:

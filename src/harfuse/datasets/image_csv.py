@@ -52,6 +52,13 @@ def _read_csv(path: Path, columns: list[str]) -> pd.DataFrame:
     return df
 
 
+def check_root(root: Path, train_csv: str, image_dir: str) -> None:
+    """Raise :class:`LayoutError` unless ``root`` holds the training CSV and its images
+    folder."""
+    require(root, train_csv, "image_csv")
+    require(root, image_dir, "image_csv")
+
+
 def scan(
     root: Path,
     train_csv: str = "Training_set.csv",
@@ -62,6 +69,7 @@ def scan(
     seed: int = 0,
 ) -> Scan:
     """Manifest rows of every image named in the CSVs and found on disk."""
+    check_root(root, train_csv, image_dir)
     labelled = _read_csv(require(root, train_csv, "image_csv"), ["filename", "label"])
     images = require(root, image_dir, "image_csv")
     tables = [(labelled, images)]

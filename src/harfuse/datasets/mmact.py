@@ -38,6 +38,14 @@ _PARTS = re.compile(
 )
 
 
+def check_root(root: Path, video_dir: str, streams: tuple[str, ...] | list[str]) -> Path:
+    """``root/video_dir``, or :class:`LayoutError` naming it or a missing sensor stream
+    folder."""
+    for stream in streams:
+        require(root, stream, "mmact")
+    return require(root, video_dir, "mmact")
+
+
 def scan(
     root: Path,
     video_dir: str = "trimmed",
@@ -48,9 +56,7 @@ def scan(
     classes: list[str] | None = None,
 ) -> Scan:
     """Manifest rows of every video of the chosen cameras."""
-    videos = require(root, video_dir, "mmact")
-    for stream in streams:
-        require(root, stream, "mmact")
+    videos = check_root(root, video_dir, streams)
     rows, quarantine = [], []
     for path in sorted(videos.rglob("*.mp4")):
         m = _PARTS.match(path.relative_to(videos).as_posix())

@@ -12,7 +12,7 @@ import re
 from pathlib import Path
 
 from harfuse.datasets import Scan
-from harfuse.datasets.common import finish_rows, require, safe_id
+from harfuse.datasets.common import LayoutError, finish_rows, require, safe_id
 from harfuse.datasets.fixture_media import tiny_video
 
 _NAME = re.compile(r"^v_(?P<cls>.+)_g(?P<group>\d+)_c(?P<clip>\d+)\.\w+$")
@@ -34,8 +34,19 @@ def read_list(path: Path) -> list[str]:
     return [line.split()[0] for line in path.read_text().splitlines() if line.strip()]
 
 
+def check_root(root: Path, video_dir: str, lists_dir: str) -> None:
+    """Raise :class:`LayoutError` unless the class index, the six split lists and some
+    ``video_dir/{class}/{video}`` are under ``root``."""
+    lists = [f"{part}list0{k}.txt" for k in SPLITS for part in ("train", "test")]
+    for relative in [f"{lists_dir}/{name}" for name in ("classInd.txt", *lists)]:
+        require(root, relative, "ucf101")
+    if next(require(root, video_dir, "ucf101").glob("*/*"), None) is None:
+        raise LayoutError(f"no {{class}}/{{video}} under {root / video_dir} (ucf101 layout)")
+
+
 def scan(root: Path, video_dir: str = "UCF-101", lists_dir: str = "ucfTrainTestlist") -> Scan:
     """Manifest rows of every listed video found under ``root/video_dir``."""
+    check_root(root, video_dir, lists_dir)
     videos_root = require(root, video_dir, "ucf101")
     classes = read_class_index(require(root, f"{lists_dir}/classInd.txt", "ucf101"))
     assignment: dict[str, dict[str, str]] = {}

@@ -50,11 +50,17 @@ IMU_RATE_HZ = 50.0
 _NAME = re.compile(r"^a(?P<a>\d+)_s(?P<s>\d+)_t(?P<t>\d+)_(?P<kind>color|inertial)\.(avi|mat)$")
 
 
+def check_root(root: Path, rgb_dir: str, inertial_dir: str) -> list[Path]:
+    """``root/rgb_dir`` and ``root/inertial_dir``, or :class:`LayoutError` naming the
+    missing one."""
+    return [require(root, rgb_dir, "utd_mhad"), require(root, inertial_dir, "utd_mhad")]
+
+
 def scan(root: Path, rgb_dir: str = "RGB", inertial_dir: str = "Inertial") -> Scan:
     """Manifest rows pairing each sample's video and inertial file."""
     found: dict[tuple[int, int, int], dict[str, Path]] = {}
     quarantine = []
-    for folder in (require(root, rgb_dir, "utd_mhad"), require(root, inertial_dir, "utd_mhad")):
+    for folder in check_root(root, rgb_dir, inertial_dir):
         for path in sorted(folder.iterdir()):
             m = _NAME.match(path.name)
             if not m or not 1 <= int(m["a"]) <= len(ACTIONS):

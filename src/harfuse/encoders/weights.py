@@ -21,6 +21,43 @@ def describe(weights: str) -> str:
     return "none (random init)" if weights == "none" else weights
 
 
+def weights_file(arch: str, weights: str) -> tuple[Path, str | None]:
+    """Where the weights of ``arch`` must be: a named set's file in torch's hub cache
+    (``$TORCH_HOME/hub/checkpoints/<file>``) with its download URL, or the given path
+    (URL ``None``). Imports torchvision, not the model."""
+    import torch
+    import torchvision
+
+    if weights not in NAMED:
+        return Path(weights), None
+    enum = torchvision.models.get_model_weights(arch)
+    try:
+        entry = enum[NAMED[weights]]
+    except KeyError:
+        raise ValueError(f"{arch} has no {weights} weights in torchvision") from None
+    return Path(torch.hub.get_dir()) / "checkpoints" / Path(entry.url).name, entry.url
+
+
+def missing_weights(arch: str, weights: str, allow_download: bool = False) -> str | None:
+    """Why the weights of ``arch`` cannot be loaded, with the ways out, or ``None`` when
+    they can (``none``, a file present, or a named set with ``allow_download``)."""
+    if weights == "none":
+        return None
+    path, url = weights_file(arch, weights)
+    if path.is_file() or (url is not None and allow_download):
+        return None
+    if url is None:
+        return (
+            f"weights for {arch} not found: {path}; fix the path, or set weights: none "
+            "(random init)"
+        )
+    return (
+        f"{arch} {weights} weights not found at {path}: either download {url} on a "
+        "machine with internet and copy it there, or set features.allow_download: true "
+        "(a machine online), or set weights: none (random init)"
+    )
+
+
 def resolve_state_dict(
     arch: str, weights: str, allow_download: bool = False
 ) -> dict[str, Any] | None:
@@ -33,25 +70,15 @@ def resolve_state_dict(
     allow_download``, for online machines); otherwise the error says what to put where.
     """
     import torch
-    import torchvision
 
     if weights == "none":
         return None
-    if weights in NAMED:
-        enum = torchvision.models.get_model_weights(arch)
-        try:
-            entry = enum[NAMED[weights]]
-        except KeyError:
-            raise ValueError(f"{arch} has no {weights} weights in torchvision") from None
-        path = Path(torch.hub.get_dir()) / "checkpoints" / Path(entry.url).name
-        hint = f"download {entry.url} on a machine with internet and copy it to {path}"
-    else:
-        path = Path(weights)
-        hint = "check the weights: path in the config"
-    if not path.is_file() and allow_download and weights in NAMED:
-        log.info("weights: downloading %s into %s (allow_download)", entry.url, path.parent)
-        return torch.hub.load_state_dict_from_url(entry.url, map_location="cpu", progress=False)
-    if not path.is_file():
-        raise WeightsNotFoundError(f"weights for {arch} ({weights}) not found: {path} ({hint})")
+    problem = missing_weights(arch, weights, allow_download)
+    if problem:
+        raise WeightsNotFoundError(problem)
+    path, url = weights_file(arch, weights)
+    if not path.is_file():  # a named set, allow_download
+        log.info("weights: downloading %s into %s (allow_download)", url, path.parent)
+        return torch.hub.load_state_dict_from_url(url, map_location="cpu", progress=False)
     log.info("weights: %s <- %s", arch, path)
     return torch.load(path, map_location="cpu", weights_only=True)

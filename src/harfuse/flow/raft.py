@@ -15,20 +15,34 @@ ARCHS = ("raft_small", "raft_large")
 MIN_SIZE = 128  # torchvision's RAFT needs feature maps of >= 16 px at 1/8 resolution
 
 
+def missing_raft_weights(arch: str, weights: str | None) -> str | None:
+    """Why RAFT ``arch`` cannot load ``weights`` (``flow.params.weights``), with what to do,
+    or ``None`` when the file is there."""
+    import torchvision
+
+    if arch not in ARCHS:
+        return f"flow.params.arch: unknown RAFT architecture {arch!r}; known: {', '.join(ARCHS)}"
+    if weights is not None and Path(weights).is_file():
+        return None
+    url = torchvision.models.get_model_weights(arch).DEFAULT.url
+    what = "not set" if weights is None else f"{weights} not found"
+    return (
+        f"flow.params.weights: RAFT weights {what}: download {url} on a machine with "
+        "internet, copy it here, and name it in flow.params.weights"
+    )
+
+
 @functools.lru_cache(maxsize=4)
 def load_raft(arch: str, weights: str, device: str) -> torch.nn.Module:
     """torchvision ``arch`` with the state dict at ``weights``, in eval mode on ``device``."""
     import torchvision
 
-    if arch not in ARCHS:
-        raise ValueError(f"unknown RAFT architecture {arch!r}; known: {ARCHS}")
+    problem = missing_raft_weights(arch, weights)
+    if problem and arch not in ARCHS:
+        raise ValueError(problem)
+    if problem:
+        raise WeightsNotFoundError(problem)
     path = Path(weights)
-    if not path.is_file():
-        url = torchvision.models.get_model_weights(arch).DEFAULT.url
-        raise WeightsNotFoundError(
-            f"RAFT weights {path} not found: download {url} on a machine with internet, copy "
-            f"it there, and name it in flow.params.weights"
-        )
     model = torchvision.models.get_model(arch, weights=None)
     model.load_state_dict(torch.load(path, map_location="cpu", weights_only=True))
     return model.eval().to(device)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import inspect
 from collections.abc import Sequence
 
+from harfuse.config_schema import did_you_mean
 from harfuse.fusion.base import MODALITIES, Classifier
 from harfuse.fusion.early import EarlyFusion
 from harfuse.fusion.late import LateFusion
@@ -29,10 +30,11 @@ def create_model(
     if name not in MODELS:
         raise ValueError(f"unknown model {name!r}; known: {sorted(MODELS)}")
     known = set(inspect.signature(MODELS[name]).parameters) - {"shapes", "num_classes"}
-    unknown = set(options) - known
+    unknown = sorted(set(options) - known)
     if unknown:
         raise ValueError(
-            f"model {name!r} has no option {', '.join(sorted(unknown))}; known: {sorted(known)}"
+            f"model {name!r} has no option {', '.join(unknown)}"
+            f"{did_you_mean(unknown[0], known)} (options: {', '.join(sorted(known))})"
         )
     return MODELS[name](shapes, num_classes, **options)
 

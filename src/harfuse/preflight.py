@@ -1,0 +1,236 @@
+"""Checks that stop a run before its work, each problem on one line naming the key or file
+and what to do.
+
+:func:`check_before_work` runs when the workflow is parsed (dry runs included), before any
+job: the config's cross-references, the dataset root and ``dataset.options``, every
+variant's model built on inputs of the configured shapes, the weights file of every frozen
+encoder, and the device. :func:`check_data` runs once the manifest exists, before any shard
+job: what depends on the data (splits, classes, sizes).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from harfuse.config_schema import ConfigError, did_you_mean
+from harfuse.plan import (
+    experiments,
+    feature_set,
+    model_inputs,
+    reference_problems,
+    variant_splits,
+)
+from harfuse.train.splits import stratified_pick
+
+log = logging.getLogger(__name__)
+
+#: IMU channels assumed for the dummy build (the real count is known from the data only;
+#: no model's options depend on it)
+DUMMY_IMU_CHANNELS = 6
+
+
+def raise_problems(problems: Sequence[str]) -> None:
+    """Raise :class:`ConfigError` with one line per problem, if there are any."""
+    if problems:
+        raise ConfigError("\n".join(problems))
+
+
+def check_before_work(config: dict[str, Any], local: bool = True) -> None:
+    """Everything the config alone decides: raise :class:`ConfigError` listing every
+    problem. ``local``: jobs run on this machine (not a cluster), so its devices count."""
+    problems = reference_problems(config)
+    if problems:  # the other checks look references up
+        raise_problems(problems)
+    raise_problems(
+        dataset_problems(config)
+        + model_problems(config)
+        + weights_problems(config)
+        + device_problems(config, local)
+    )
+
+
+def dataset_problems(config: dict[str, Any]) -> list[str]:
+    """The dataset root and its layout, and ``dataset.options`` names (no media read)."""
+    from harfuse.datasets import LayoutError, check_dataset
+
+    dataset = config["dataset"]
+    if dataset["layout"] == "demo":  # the workflow writes the root itself
+        return []
+    try:
+        check_dataset(dataset["root"], dataset["layout"], dataset.get("options") or {})
+    except (ConfigError, LayoutError) as err:
+        return str(err).splitlines()
+    return []
+
+
+def dummy_shapes(config: dict[str, Any], variant: str) -> dict[str, tuple[int, ...]]:
+    """Per-sample input shapes of ``variant`` as the config fixes them (IMU channels:
+    :data:`DUMMY_IMU_CHANNELS`)."""
+    from harfuse.encoders.frozen import IMAGE_BACKBONES, VIDEO_BACKBONES
+
+    inputs = model_inputs(config)
+    feats = config["features"]["sets"][feature_set(config, variant)]
+    encoder = feats["encoder"]
+    per_frame = encoder in IMAGE_BACKBONES
+    dim = IMAGE_BACKBONES.get(encoder) or VIDEO_BACKBONES[encoder]
+    shapes = {
+        "rgb": (feats["num_frames"] if per_frame else 1, dim),
+        "flow": (inputs["flow_length"], *inputs["flow_size"], 2),
+        "audio": (config["audio"]["n_mels"], inputs["audio_frames"]),
+        "imu": (config["imu"]["window"], DUMMY_IMU_CHANNELS),
+    }
+    return {m: shapes[m] for m in config["train"]["variants"][variant]["modalities"]}
+
+
+def dummy_model(config: dict[str, Any], variant: str, num_classes: int = 2):
+    """``variant``'s model built with its options on :func:`dummy_shapes` (CPU, not
+    trained): what a training job would build, minus the data."""
+    from harfuse.fusion import create_model
+
+    spec = config["train"]["variants"][variant]
+    shapes = dummy_shapes(config, variant)
+    return create_model(spec["model"], shapes, num_classes, **(spec.get("options") or {}))
+
+
+def model_problems(config: dict[str, Any]) -> list[str]:
+    """Every variant whose model cannot be built from its ``options``."""
+    problems = []
+    for name in config["train"]["variants"]:
+        try:
+            dummy_model(config, name)
+        except (ValueError, TypeError, KeyError, RuntimeError) as err:
+            problems.append(f"train.variants.{name}.options: {err}")
+    return problems
+
+
+def weights_problems(config: dict[str, Any]) -> list[str]:
+    """Weights files of the frozen encoders the variants use (and RAFT's)."""
+    from harfuse.encoders.weights import missing_weights
+
+    variants = config["train"]["variants"]
+    used = {feature_set(config, v) for v, spec in variants.items() if "rgb" in spec["modalities"]}
+    allow = config["features"].get("allow_download", False)
+    problems = []
+    for name in sorted(used):
+        feats = config["features"]["sets"][name]
+        why = missing_weights(feats["encoder"], feats["weights"], allow)
+        if why:
+            problems.append(f"features.sets.{name}.weights: {why}")
+    flow = config["flow"]
+    if flow["method"] == "raft" and any("flow" in s["modalities"] for s in variants.values()):
+        from harfuse.flow.defaults import RAFT_DEFAULTS
+        from harfuse.flow.raft import missing_raft_weights
+
+        params = {**RAFT_DEFAULTS, **(flow.get("params") or {})}
+        why = missing_raft_weights(params["arch"], params["weights"])
+        problems += [why] if why else []
+    return problems
+
+
+def device_problems(config: dict[str, Any], local: bool) -> list[str]:
+    """``device: cuda`` on a machine whose torch sees no CUDA device, when jobs run here."""
+    if config["device"] != "cuda" or not local:
+        return []
+    import torch
+
+    from harfuse.device import NO_CUDA
+
+    return [] if torch.cuda.is_available() else [NO_CUDA]
+
+
+def check_data(config: dict[str, Any], manifest: pd.DataFrame) -> None:
+    """What depends on the data, right after the manifest: raise :class:`ConfigError`
+    listing every problem."""
+    raise_problems(data_problems(config, manifest))
+
+
+def data_problems(config: dict[str, Any], manifest: pd.DataFrame) -> list[str]:
+    """Splits the variants name, each split's train and test samples, ``hidden_classes``
+    against the classes with training and test samples, and the ratio sweep against the
+    training split's size."""
+    from harfuse.store.manifest import available_modalities
+
+    splits = list(manifest.attrs["splits"])
+    settings = config.get("experiments", {})
+    seed = config["train"]["params"]["seed"]
+    available = available_modalities(manifest)
+    variants = {  # those the dataset can run (the others are reported as skipped)
+        name: spec
+        for name, spec in config["train"]["variants"].items()
+        if set(spec["modalities"]) <= available
+    }
+    problems = []
+    for name, spec in variants.items():
+        for split in spec.get("splits") or []:
+            if split not in splits:
+                problems.append(
+                    f"train.variants.{name}.splits: {split!r} is not a split of the dataset"
+                    f"{did_you_mean(split, splits)} (splits: {', '.join(splits)})"
+                )
+    if problems:
+        return problems
+    needs_val = {}
+    for name in variants:
+        try:
+            needs_val[name] = dummy_model(config, name).needs_validation
+        except (ValueError, TypeError, KeyError, RuntimeError):
+            needs_val[name] = False  # reported at parse time
+    count = settings.get("hidden_classes", 0)
+    used = {s for v in variants for s in variant_splits(config, v, splits)}
+    for split in sorted(used, key=splits.index):
+        train = manifest.loc[manifest[split] == "train", "label_idx"].to_numpy()
+        test = manifest.loc[manifest[split] == "test", "label_idx"].to_numpy()
+        if not len(train) or not len(test):
+            empty = "training" if not len(train) else "test"
+            problems.append(f"split {split}: no {empty} sample in the dataset")
+            continue
+        both = sorted(set(train) & set(test))
+        runs = [v for v in variants if split in variant_splits(config, v, splits)]
+        hidden = [v for v in runs if any("hidden" in e for e in experiments(config, v).values())]
+        if hidden and not 0 < count < len(both):
+            problems.append(
+                f"experiments.hidden_classes: {count} hidden, but split {split} has "
+                f"{len(both)} classes with training and test samples: set it below "
+                f"{len(both)}, or to 0 for no hidden-class experiment"
+            )
+        for variant in runs:
+            problems += ratio_problems(
+                variant, split, train, experiments(config, variant), needs_val[variant], seed
+            )
+    return list(dict.fromkeys(problems))
+
+
+def ratio_problems(
+    variant: str,
+    split: str,
+    train_labels: np.ndarray,
+    runs: dict[str, dict[str, Any]],
+    needs_validation: bool,
+    seed: int,
+) -> list[str]:
+    """Ratio-sweep runs of ``variant`` on ``split`` that would train on all of the
+    training split anyway, or that leave a variant tuning on held-out predictions no
+    held-out sample (a class's last sample stays in training)."""
+    problems = []
+    for name, run in runs.items():
+        ratio = run.get("ratio", 1.0)
+        picked = train_labels[stratified_pick(train_labels, ratio, seed, False)]
+        if ratio < 1.0 and len(picked) == len(train_labels):
+            problems.append(
+                f"experiments.ratios: {ratio} of split {split}'s {len(train_labels)} training "
+                "samples is all of them (at least one per class is kept): drop the ratio"
+            )
+        _, per_class = np.unique(picked, return_counts=True)
+        if needs_validation and per_class.max() < 2:
+            where = f"ratio {ratio}" if ratio < 1.0 else "the whole training split"
+            problems.append(
+                f"train.variants.{variant} ({name}, split {split}): tunes on held-out "
+                f"predictions, but {where} leaves one training sample per class and none to "
+                "hold out: use a larger ratio, more data, or options.combine other than meta"
+            )
+    return problems
