@@ -4,6 +4,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from harfuse import plots
 from harfuse.stages import report
 from harfuse.store.quarantine import write_quarantine
 
@@ -85,7 +86,7 @@ def finished(tmp_path):
 
 def test_summary_rows_and_order(finished):
     summary = pd.read_csv(finished / "summary.csv")
-    assert list(summary.columns) == report.COLUMNS
+    assert list(summary.columns) == [c for c in report.COLUMNS if c != "top5"]  # 3 classes
     assert list(zip(summary["variant"], summary["split"], summary["experiment"], strict=True)) == [
         ("fusion", "split1", "full"),
         ("imu", "split1", "full"),
@@ -112,7 +113,7 @@ def test_mean_and_std_over_splits(finished):
 
 def test_markdown_sections(finished):
     md = (finished / "summary.md").read_text()
-    assert "| fusion | rgb+imu | split1 | full | 0.900 | 1.000 | 0.800 | 0.900 |" in md
+    assert "| fusion | rgb+imu | split1 | full | 0.900 | 0.800 | 0.900 |  |" in md
     assert "- a note" in md
     assert "| fusion | split1 | hidden_imu | wave | 0.250 | 0.750 | 0.600 |" in md
     assert "- manifest: 30 samples" in md and "10 more rows in quarantine.csv." in md
@@ -137,3 +138,138 @@ def test_time_and_memory_per_stage(finished):
     md = (finished / "summary.md").read_text()
     assert "## Time and memory per stage" in md
     assert "| extract_frames | 2 | 6.000 | 3.000 | 4.000 | 3.000 | 150.000 |" in md
+
+
+def report_of(tmp_path, runs, classes=CLASSES, quarantine=()):
+    """``report.run`` on ``runs`` (paths) and ``quarantine`` rows; the output folder."""
+    write_quarantine(tmp_path / "q.parquet", quarantine)
+    (tmp_path / "classes.json").write_text(json.dumps(classes))
+    out = tmp_path / "report"
+    report.run(runs, [tmp_path / "q.parquet"], tmp_path / "classes.json", [], out)
+    return out
+
+
+def test_test_samples_lacking_a_modality_per_variant(tmp_path):
+    runs = [
+        # audio: 3 of its 10 evaluated test clips had no audio track (read as silence)
+        write_run(
+            tmp_path,
+            "audio",
+            "split1",
+            top1=0.6,
+            modalities=["audio"],
+            n_test=10,
+            n_test_dropped=0,
+            test_lacking={"audio": {"missing": 0, "no_track": 3}},
+        ),
+        write_run(
+            tmp_path,
+            "audio",
+            "split1",
+            "ratio50",
+            modalities=["audio"],
+            n_test=10,
+            n_test_dropped=0,
+            test_lacking={"audio": {"missing": 0, "no_track": 3}},
+        ),
+        # imu: 2 of the split's 12 test samples had no IMU and were left out
+        write_run(
+            tmp_path,
+            "imu",
+            "split1",
+            n_test=10,
+            n_test_dropped=2,
+            test_lacking={"imu": {"missing": 2}},
+        ),
+        write_run(
+            tmp_path,
+            "fusion",
+            "split1",
+            n_test=12,
+            n_test_dropped=0,
+            test_lacking={"rgb": {"missing": 0}, "imu": {"missing": 0}},
+        ),
+    ]
+    out = report_of(tmp_path, runs)
+    csv = (out / "summary.csv").read_text().splitlines()
+    assert csv[0].endswith(",top1_hidden,top1_seen,n_test,n_test_dropped,n_test_no_audio")
+    by_run = {tuple(line.split(",")[:4:3]): line for line in csv[1:]}  # (variant, experiment)
+    assert by_run["audio", "full"].endswith(",,,10,0,3")
+    assert by_run["imu", "full"].endswith(",,,10,2,")  # no audio: no count
+    assert by_run["fusion", "full"].endswith(",,,12,0,")
+    md = (out / "summary.md").read_text()
+    assert "| audio | audio | split1 | full | 0.600 | 0.500 | 0.600 | 10 (3 without audio) |" in md
+    assert "| imu | imu | split1 | full | 0.500 | 0.400 | 0.500 | 10 (2 left out) |" in md
+    assert "| fusion | rgb+imu | split1 | full | 0.500 | 0.400 | 0.500 | 12 |" in md
+    section = md.split("## Test samples lacking a modality")[1].split("##")[0]
+    lines = [line for line in section.splitlines() if line.startswith("- ")]
+    assert lines == [  # once per variant and split, whatever the experiments
+        "- audio (split1): 3 of 10 test samples had no audio track: evaluated on silence",
+        "- imu (split1): 2 of 12 test samples had no imu: left out",
+    ]
+
+
+def test_no_lacking_section_line_says_so(tmp_path):
+    runs = [write_run(tmp_path, "imu", "s1", n_test=4, n_test_dropped=0, test_lacking={})]
+    md = (report_of(tmp_path, runs) / "summary.md").read_text()
+    assert "Every test sample had every modality of its variant." in md
+
+
+def test_quarantine_counts_distinct_samples_beside_rows(tmp_path):
+    rows = [
+        {"sample_id": "a", "stage": "train", "reason": "no rgb for a"},
+        {"sample_id": "a", "stage": "train", "reason": "no imu for a"},
+        {"sample_id": "b", "stage": "train", "reason": "no imu for b"},
+        {"sample_id": "c", "stage": "train", "reason": "no imu for c"},
+        {"sample_id": "c", "stage": "train", "reason": "no audio for c"},
+        {"sample_id": "c", "stage": "imu", "reason": "no IMU file"},
+    ]
+    out = report_of(tmp_path, [write_run(tmp_path, "imu", "s1")], quarantine=rows)
+    md = (out / "summary.md").read_text()
+    assert "3 samples (6 rows) in quarantine.csv; by stage:" in md
+    assert "- train: 3 samples (5 rows)" in md and "- imu: 1 sample (1 row)" in md
+    assert len(pd.read_csv(out / "quarantine.csv")) == 6
+
+
+def test_confusion_matrices_write_the_counts(monkeypatch, tmp_path):
+    figures = []
+    monkeypatch.setattr(plots, "_save", lambda fig, path: figures.append(fig))
+    confusion = [[3, 1, 0], [0, 2, 2], [0, 0, 4]]
+    plots.confusion_matrices(
+        [{"variant": "imu", "split": "s1", "confusion": confusion}], CLASSES, tmp_path / "c.png"
+    )
+    (ax, *_) = figures[0].axes
+    cells = {(round(t.get_position()[1]), round(t.get_position()[0])): t for t in ax.texts}
+    assert {cell: int(t.get_text()) for cell, t in cells.items()} == {
+        (i, j): n for i, row in enumerate(confusion) for j, n in enumerate(row)
+    }
+    assert cells[(0, 0)].get_color() == "white" and cells[(0, 1)].get_color() == "black"
+    assert "n = 12" in ax.get_title()
+    assert "row-normalised" in figures[0].get_suptitle()
+    # colour = share of the true class
+    np.testing.assert_allclose(ax.images[0].get_array()[1], [0, 0.5, 0.5])
+
+
+def test_many_classes_write_only_nonzero_counts(monkeypatch, tmp_path):
+    figures = []
+    monkeypatch.setattr(plots, "_save", lambda fig, path: figures.append(fig))
+    k = plots.ALL_COUNTS_UP_TO + 1
+    confusion = np.eye(k, dtype=int).tolist()
+    classes = [f"c{i}" for i in range(k)]
+    plots.confusion_matrices(
+        [{"variant": "v", "split": "s", "confusion": confusion}], classes, tmp_path / "c.png"
+    )
+    assert len(figures[0].axes[0].texts) == k
+
+
+@pytest.mark.parametrize("n_classes, shown", [(3, False), (5, False), (6, True)])
+def test_top5_only_with_more_than_five_classes(tmp_path, n_classes, shown):
+    classes = [f"c{i}" for i in range(n_classes)]
+    runs = [write_run(tmp_path, "imu", "s1"), write_run(tmp_path, "imu", "s2")]
+    out = report_of(tmp_path, runs, classes)
+    assert ("top5" in pd.read_csv(out / "summary.csv").columns) == shown
+    assert ("top5_mean" in pd.read_csv(out / "aggregate.csv").columns) == shown
+    md = (out / "summary.md").read_text()
+    assert ("top5" in md) == shown
+    note = f"- top-5 not shown: with {n_classes} classes every label is among the 5 highest"
+    assert (note in md) == (not shown)

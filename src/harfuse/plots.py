@@ -39,22 +39,42 @@ def _empty(path: str | Path, message: str) -> None:
     _save(fig, path)
 
 
+#: above this many classes a confusion matrix writes only its non-zero counts
+ALL_COUNTS_UP_TO = 20
+
+
 def confusion_matrices(runs: Sequence[dict], classes: Sequence[str], path: str | Path) -> None:
-    """One row-normalised confusion matrix per run (``runs``: metrics dicts with
-    ``variant``, ``split`` and ``confusion``), in a grid."""
+    """One confusion matrix per run (``runs``: metrics dicts with ``variant``, ``split``
+    and ``confusion``, counts ``(K, K)``, rows = true class), in a grid: the colour is the
+    row-normalised share of the true class, the number in a cell its count of test samples
+    (zeros left blank above :data:`ALL_COUNTS_UP_TO` classes)."""
     if not runs:
         return _empty(path, "no runs")
-    fig, axes = _grid(len(runs), 3.2)
-    ticks = range(len(classes))
+    k = len(classes)
+    size = min(8.0, max(3.2, 0.25 * k + 1))  # inches per matrix: cells stay legible
+    fontsize = float(np.clip(0.4 * 72 * 0.75 * size / max(k, 1), 3, 9))
+    fig, axes = _grid(len(runs), size)
+    ticks = range(k)
     for ax, run in zip(axes, runs, strict=False):
-        cm = np.asarray(run["confusion"], float)
-        ax.imshow(cm / np.maximum(cm.sum(1, keepdims=True), 1), vmin=0, vmax=1, cmap="Blues")
-        ax.set_title(f"{run['variant']} ({run['split']})", fontsize=9)
+        cm = np.asarray(run["confusion"], np.int64)
+        share = cm / np.maximum(cm.sum(1, keepdims=True), 1)
+        ax.imshow(share, vmin=0, vmax=1, cmap="Blues")
+        for (i, j), n in np.ndenumerate(cm):
+            if n or k <= ALL_COUNTS_UP_TO:
+                colour = "white" if share[i, j] > 0.5 else "black"
+                ax.text(j, i, str(n), ha="center", va="center", fontsize=fontsize, color=colour)
+        ax.set_title(f"{run['variant']} ({run['split']}), n = {cm.sum()}", fontsize=9)
         ax.set_xticks(ticks, classes, rotation=90, fontsize=6)
         ax.set_yticks(ticks, classes, fontsize=6)
         ax.set_xlabel("predicted", fontsize=7)
         ax.set_ylabel("true", fontsize=7)
     fig.tight_layout()
+    fig.suptitle(  # above the grid (the saved bounding box takes it in)
+        "colour: share of the true class (row-normalised); numbers: test samples",
+        fontsize=9,
+        y=1.0,
+        va="bottom",
+    )
     _save(fig, path)
 
 

@@ -96,6 +96,31 @@ def select_rows(
     return Rows(pool_rows, pool_rows[~held_out], pool_rows[held_out], test_rows, missing)
 
 
+def lacking_in_test(
+    manifest: pd.DataFrame,
+    test: pd.DataFrame,
+    sources: dict[str, Callable[[str], np.ndarray]],
+    split: str,
+) -> dict[str, dict[str, int]]:
+    """For each modality of the run, how many of ``split``'s test samples lacked it
+    (``metrics.json``'s ``test_lacking``; each modality counted on its own):
+
+    - ``missing``: test samples of the manifest with no entry in the modality's shards (no
+      file, or a stage quarantined it): left out of the run's test set (quarantine rows);
+    - ``no_track`` (audio only): samples of the run's test set ``test`` whose audio is
+      stored with ``has_audio`` False (no audio track, or an empty one): evaluated, and the
+      model read them as silence, the same input for every one of them.
+    """
+    ids = manifest.loc[manifest[split] == "test", "sample_id"]
+    lacking = {m: {"missing": int(sum(s not in src for s in ids))} for m, src in sources.items()}
+    if "audio" in sources:
+        audio = sources["audio"]  # a SampleShardSource: the attrs come with the array
+        lacking["audio"]["no_track"] = sum(
+            not bool(audio.stored(s)[1].get("has_audio", True)) for s in test["sample_id"]
+        )
+    return lacking
+
+
 def normalise_imu(
     sources: dict[str, Callable[[str], np.ndarray]], train_ids: list[str]
 ) -> dict[str, Any]:
@@ -169,7 +194,10 @@ def run(
     ``split`` under ``experiment`` (``name``; ``ratio`` = fraction of the training split
     used; ``hidden`` + ``count`` = classes withheld from that modality's stage-1 training)
     and write ``model.pt``, ``model.json``, ``metrics.json``, ``predictions.parquet`` and
-    ``quarantine.parquet`` (samples lacking a modality) under ``out_dir``. ``model.pt``
+    ``quarantine.parquet`` (samples lacking a modality) under ``out_dir``. ``metrics.json``
+    holds the metrics, ``n_test`` (test samples evaluated), ``n_test_dropped`` (the split's
+    test samples left out for lacking a modality) and ``test_lacking``
+    (:func:`lacking_in_test`: ``{modality: {"missing": n, ["no_track": n]}}``). ``model.pt``
     (state dict) and ``model.json`` (model, classes, input shapes, normalisation and the
     preprocessing the input shards recorded, by config section) make a self-describing
     model directory (:mod:`harfuse.predict`).
@@ -185,12 +213,14 @@ def run(
     out_dir = Path(out_dir)
     classes = json.loads(Path(classes_path).read_text())
     sources = build_sources(shards, inputs)
-    rows = select_rows(read_manifest(manifest_path), sources, split, experiment, params)
+    manifest = read_manifest(manifest_path)
+    rows = select_rows(manifest, sources, split, experiment, params)
     if rows.train.empty or rows.test.empty:
         raise ValueError(
             f"variant {variant}, split {split}: {len(rows.train)} train and "
             f"{len(rows.test)} test samples with all of {spec['modalities']}"
         )
+    lacking = lacking_in_test(manifest, rows.test, sources, split)
     normalisation = normalise_imu(sources, list(rows.train["sample_id"]))
     train_data, val_data, test_data = (
         MultiModalDataset(r["sample_id"], r["label_idx"], sources)
@@ -263,6 +293,8 @@ def run(
             "n_train": len(train_data),
             "n_val": len(val_data),
             "n_test": len(test_data),
+            "n_test_dropped": int((manifest[split] == "test").sum()) - len(test_data),
+            "test_lacking": lacking,
             "history": history,
             # floating-point results hold for this machine, these versions, this thread count
             "environment": describe(),
