@@ -18,9 +18,7 @@ REPO = Path(__file__).resolve().parents[1]
 SNAKEMAKE = str(Path(sys.executable).parent / "snakemake")
 
 
-def snakemake(
-    workdir: Path, *args: str, config: str = "config.yaml", succeed: bool = True
-) -> str:
+def snakemake(workdir: Path, *args: str, config: str = "config.yaml", succeed: bool = True) -> str:
     """Run the workflow in ``workdir`` with ``workdir/config``; returns its output, after
     asserting that it succeeded (``succeed``) or failed."""
     cmd = [

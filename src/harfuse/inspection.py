@@ -13,6 +13,7 @@ import pandas as pd
 from harfuse.store.manifest import available_modalities, read_manifest
 from harfuse.store.quarantine import COLUMNS as QUARANTINE_COLUMNS
 from harfuse.store.quarantine import quarantine_path, read_quarantine
+from harfuse.train.metrics import shown_metrics
 
 
 class InspectError(ValueError):
@@ -163,9 +164,8 @@ def inspect_model(folder: Path) -> dict[str, Any]:
     metrics_path = folder / "metrics.json"
     if metrics_path.is_file():
         metrics = json.loads(metrics_path.read_text())
-        out["metrics"] = {
-            k: metrics[k] for k in ("top1", "top5", "macro_f1", "n_train", "n_test") if k in metrics
-        }
+        shown = [*shown_metrics(len(description.get("classes") or [])), "n_train", "n_test"]
+        out["metrics"] = {k: metrics[k] for k in shown if k in metrics}
         out["environment"] = metrics.get("environment")
     return out
 

@@ -19,8 +19,8 @@ from harfuse import plots
 from harfuse.plan import FULL
 from harfuse.store.atomic import atomic_path, write_text
 from harfuse.store.quarantine import read_quarantine
+from harfuse.train.metrics import METRICS, shown_metrics
 
-METRICS = ["top1", "top5", "macro_f1", "mean_class_acc"]
 #: per run, test samples evaluated (``n_test``), the split's test samples left out for
 #: lacking a modality (``n_test_dropped``) and, for variants with audio, the evaluated ones
 #: with no audio track, read as silence (``n_test_no_audio``); from ``metrics.json``
@@ -47,12 +47,6 @@ def load_runs(metrics_paths: Sequence[str | Path]) -> list[dict]:
         m = json.loads(Path(path).read_text())
         runs.append({**m, "modalities": "+".join(m["modalities"])})
     return runs
-
-
-def shown_metrics(n_classes: int | None) -> list[str]:
-    """The metrics the report shows: :data:`METRICS` without ``top5`` when there are 5
-    classes or fewer (all of them with ``n_classes`` None)."""
-    return [m for m in METRICS if m != "top5" or n_classes is None or n_classes > 5]
 
 
 def run_counts(run: dict) -> dict[str, int | None]:

@@ -4,6 +4,15 @@ from __future__ import annotations
 
 import numpy as np
 
+#: the metrics a run reports, in the order tables show them
+METRICS = ["top1", "top5", "macro_f1", "mean_class_acc"]
+
+
+def shown_metrics(n_classes: int | None) -> list[str]:
+    """:data:`METRICS` as tables show them: without ``top5`` when there are 5 classes or
+    fewer, where every label is among the top 5 (all of them with ``n_classes`` None)."""
+    return [m for m in METRICS if m != "top5" or n_classes is None or n_classes > 5]
+
 
 def top_k_accuracy(scores: np.ndarray, labels: np.ndarray, k: int) -> float:
     """Fraction of rows whose label is among the ``k`` highest of ``scores`` ``(N, K)``."""
