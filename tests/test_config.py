@@ -90,6 +90,56 @@ def test_config_references_are_checked(edit, message):
         check_config(cfg)
 
 
+#: a recipe's ``published:`` block (on the demo's variants)
+PUBLISHED = {
+    "classes": 27,
+    "min_samples": 861,
+    "figures": [
+        {"variant": "two_stage", "value": 96.05, "source": "A fusion paper, Table 3"},
+        {"variant": "two_stage", "metric": "top5", "value": 100, "source": "ibid."},
+        {
+            "variant": "imu",
+            "experiment": "ratio50",
+            "split": "cross_subject",
+            "value": 80.1,
+            "source": "ibid., Fig. 4",
+        },
+    ],
+}
+
+
+def test_published_figures_are_validated_and_their_references_checked():
+    cfg = copy.deepcopy(default_config())
+    cfg["published"] = copy.deepcopy(PUBLISHED)
+    validate(cfg, SCHEMA)
+    assert cfg["published"]["figures"][0]["metric"] == "top1"
+    assert cfg["published"]["figures"][0]["experiment"] == "full"
+    check_config(cfg)
+    bad = copy.deepcopy(cfg)
+    bad["published"]["figures"][0]["metric"] = "top3"
+    with pytest.raises(WorkflowError, match=re.escape("'top3' is not one of")):
+        validate(bad, SCHEMA)
+    figures = cfg["published"]["figures"]
+    figures[0]["variant"] = "s3d_imu"
+    figures[1]["experiment"] = "ratio10"
+    figures[2]["split"] = "cross_view"
+    cfg["train"]["variants"]["imu"]["splits"] = ["cross_subject"]
+    figures.append(dict(figures[1]))
+    with pytest.raises(ConfigError) as err:
+        check_config(cfg)
+    assert str(err.value).splitlines() == [
+        "published.figures.0.variant: 's3d_imu' is not in train.variants ("
+        + ", ".join(cfg["train"]["variants"])
+        + ")",
+        "published.figures.1.experiment: variant two_stage runs no 'ratio10' (it runs full, "
+        "ratio25, ratio50, hidden_rgb, hidden_imu)",
+        "published.figures.2.split: variant imu runs only on cross_subject, not 'cross_view'",
+        "published.figures.3.experiment: variant two_stage runs no 'ratio10' (it runs full, "
+        "ratio25, ratio50, hidden_rgb, hidden_imu)",
+        "published.figures.3: the same figure as published.figures.1",
+    ]
+
+
 def test_experiments_of_each_variant():
     cfg = default_config()
     check_config(cfg)

@@ -16,6 +16,7 @@ from harfuse.store.manifest import available_modalities, read_manifest
 
 from .helpers import REPO, snakemake, write_config
 
+SCHEMA = str(REPO / "src/harfuse/config.schema.yaml")
 LAYOUTS = ["ucf101", "ucf51", "hmdb51", "utd_mhad", "mmact", "image_csv", "folder"]
 
 #: layout -> (samples, classes, {split: {part: count}}, a few sample ids, modalities)
@@ -201,6 +202,110 @@ def test_mmact_streams_and_cameras(fixtures):
     assert df["cross_session"].value_counts().to_dict() == {"test": 12, "train": 12}
     streams = json.loads(df["imu_path"][0])
     assert sorted(streams) == ["acc_phone", "acc_watch", "gyro", "orientation"]
+
+
+def test_classes_by_name_keep_the_official_order_and_splits(fixtures):
+    full = scan_dataset(fixtures["ucf101"], "ucf101")
+    found = scan_dataset(fixtures["ucf101"], "ucf101", ["HandstandPushups", "ApplyEyeMakeup"])
+    assert found.classes == ["ApplyEyeMakeup", "HandstandPushups"]  # classInd.txt order
+    df = found.samples
+    assert set(df["label"]) == {"ApplyEyeMakeup", "HandstandPushups"} and len(df) == 16
+    assert (df["label_idx"] == df["label"].map({"ApplyEyeMakeup": 0, "HandstandPushups": 1})).all()
+    kept = full.samples.set_index("sample_id").loc[df["sample_id"], found.splits]
+    assert (kept.to_numpy() == df[found.splits].to_numpy()).all()  # splits as the lists say
+    assert found.splits == full.splits and found.quarantine == []
+
+
+def test_classes_first_n_of_the_index_reindexed(fixtures):
+    found = scan_dataset(fixtures["ucf101"], "ucf101", 2)
+    assert found.classes == ["ApplyEyeMakeup", "Basketball"]
+    assert sorted(set(found.samples["label_idx"])) == [0, 1] and len(found.samples) == 16
+    # UTD-MHAD's index holds all 27 actions: "first N" counts them, not what is on disk
+    found = scan_dataset(fixtures["utd_mhad"], "utd_mhad", 2)
+    assert found.classes == ["right_arm_swipe_to_the_left", "right_arm_swipe_to_the_right"]
+    assert set(found.samples["label_idx"]) == {0, 1}
+    names = scan_dataset(fixtures["mmact"], "mmact", ["waving_hand", "pointing"]).classes
+    assert names == ["pointing", "waving_hand"]
+
+
+def test_unknown_class_is_an_error_naming_it(fixtures):
+    from harfuse.config_schema import ConfigError
+
+    with pytest.raises(ConfigError) as err:
+        scan_dataset(fixtures["ucf101"], "ucf101", ["Basketbal", "ApplyEyeMakeup", "Archery"])
+    lines = str(err.value).splitlines()
+    assert len(lines) == 2
+    assert lines[0].startswith("dataset.classes: 'Basketbal' is not a class of the ucf101")
+    assert "did you mean Basketball?" in lines[0]
+    assert "'Archery'" in lines[1] and "3 classes: ApplyEyeMakeup, Basketball" in lines[1]
+    with pytest.raises(ConfigError, match=r"the first 4 classes, but the ucf101 dataset .* has 3"):
+        scan_dataset(fixtures["ucf101"], "ucf101", 4)
+
+
+def test_classes_leave_out_the_quarantine_rows_of_other_classes(fixtures, tmp_path):
+    import shutil
+
+    root = shutil.copytree(fixtures["ucf101"], tmp_path / "ucf")
+    (root / "UCF-101/Basketball/v_Basketball_g02_c01.avi").unlink()
+    (root / "UCF-101/ApplyEyeMakeup/v_ApplyEyeMakeup_g01_c01.avi").unlink()
+    found = scan_dataset(root, "ucf101", ["Basketball"])
+    assert [q["sample_id"] for q in found.quarantine] == ["v_Basketball_g02_c01"]
+    assert len(found.samples) == 7 and set(found.samples["label_idx"]) == {0}
+    from harfuse.store.quarantine import COLUMNS, read_quarantine, write_quarantine
+
+    write_quarantine(tmp_path / "q.parquet", found.quarantine)  # `label` stays in memory
+    assert list(read_quarantine([tmp_path / "q.parquet"]).columns) == COLUMNS
+
+
+def test_ucf51_classes_apply_after_the_audio_filter(fixtures):
+    from harfuse.config_schema import ConfigError
+
+    found = scan_dataset(fixtures["ucf51"], "ucf51", 1)
+    assert found.classes == ["ApplyEyeMakeup"] and len(found.samples) == 8
+    assert found.quarantine == []  # HandstandPushups' rows belong to another class
+    with pytest.raises(ConfigError, match=r"quarantined by the scan: class HandstandPushups "):
+        scan_dataset(fixtures["ucf51"], "ucf51", ["HandstandPushups"])
+    with pytest.raises(ConfigError, match=r"the first 3 classes, but the ucf51 dataset"):
+        scan_dataset(fixtures["ucf51"], "ucf51", 3)
+
+
+def test_classes_through_the_manifest_stage(fixtures, tmp_path, caplog):
+    from harfuse.stages import manifest
+
+    caplog.set_level("INFO", logger="harfuse")
+    dataset = {
+        "root": str(fixtures["hmdb51"]),
+        "layout": "hmdb51",
+        "classes": ["wave", "cartwheel"],
+    }
+    out = tmp_path / "m"
+    manifest.run(out / "manifest.parquet", out / "classes.json", out / "q.parquet", dataset, 4)
+    assert json.loads((out / "classes.json").read_text()) == ["cartwheel", "wave"]
+    df = read_manifest(out / "manifest.parquet")
+    pairs = set(zip(df["label"], df["label_idx"], strict=True))
+    assert pairs == {("cartwheel", 0), ("wave", 1)}
+    assert df.attrs["splits"] == ["split1", "split2", "split3"]
+    assert "12 of 18 samples kept, 6 of other classes left out" in caplog.text
+
+
+def test_classes_config_key(fixtures):
+    from snakemake.exceptions import WorkflowError
+    from snakemake.utils import validate
+
+    from harfuse.config_schema import ConfigError
+    from harfuse.datasets import check_dataset
+
+    cfg = yaml.safe_load((REPO / "configs" / "ucf101.yaml").read_text())
+    for good in (10, ["Basketball"], None):
+        validate({**cfg, "dataset": {**cfg["dataset"], "classes": good}}, SCHEMA)
+    for bad in (0, [], ["a", "a"], "ten"):
+        with pytest.raises(WorkflowError):
+            validate({**cfg, "dataset": {**cfg["dataset"], "classes": bad}}, SCHEMA)
+    # MMAct's former scan option is the general key now
+    with pytest.raises(
+        ConfigError, match=r"options\.classes: .*a class subset is dataset\.classes"
+    ):
+        check_dataset(fixtures["mmact"], "mmact", {"classes": ["pointing"]})
 
 
 def test_image_csv_unlabelled_rows_and_bad_csv(fixtures, tmp_path):

@@ -3,11 +3,13 @@ import pandas as pd
 import pytest
 
 from harfuse.media.audio import AudioParams, log_mel
-from harfuse.media.decode import DecodeError, iter_frames_at_fps, read_audio
+from harfuse.media.decode import DecodeError, decode_audio, iter_frames_at_fps, read_audio
 from harfuse.media.encode import write_video
 from harfuse.media.frames import FrameParams, extract_frames, output_size
 from harfuse.media.imu import IMUError, read_imu_csv, resample
 from harfuse.media.sampling import pad_or_truncate, uniform_indices
+
+from .helpers import damage_audio_packets
 
 
 def gray_frames(levels: list[int], size: int = 32) -> np.ndarray:
@@ -27,6 +29,26 @@ def test_frames_are_sampled_by_timestamp_in_variable_frame_rate_video(tmp_path):
     got = [(round(t, 3), identify(rgb, levels)) for t, rgb in iter_frames_at_fps(path, 5.0)]
     # the frame on screen at t = 0, 0.2, 0.4, 0.6, 0.8 s (the last one lasts 0.35 s)
     assert got == [(0.0, 0), (0.2, 2), (0.4, 2), (0.6, 4), (0.8, 4), (1.0, 5), (1.2, 5)]
+
+
+def test_heavy_repeats_of_a_sparse_vfr_source_warn_and_point_to_the_caps(tmp_path, caplog):
+    from harfuse.preprocess.frames import video_frames
+
+    levels = [20, 100, 180, 220]
+    path = tmp_path / "sparse.mkv"
+    write_video(path, gray_frames(levels), fps=1, times_s=[0.0, 2.0, 4.0, 6.0])  # 0.5 Hz
+    with caplog.at_level("WARNING", logger="harfuse.media.frames"):
+        frames, attrs = video_frames(path, {"fps": 8.0, "size": 16})
+    assert len(frames) == 64 and attrs["source_frames"] == 4
+    (warning,) = caplog.messages
+    assert "64 frames at 8 fps repeat its 4 distinct frames 16x over" in warning
+    assert "frames.max_duration_s" in warning and "frames.num_frames" in warning
+    repeated = [rgb for _, rgb in iter_frames_at_fps(path, 8.0)]
+    assert repeated[0] is repeated[1] and not repeated[0].flags.writeable  # converted once
+    caplog.clear()
+    with caplog.at_level("WARNING", logger="harfuse.media.frames"):
+        video_frames(path, {"fps": 1.0, "size": 16})  # 8 frames of 4: no warning
+    assert caplog.messages == []
 
 
 def test_extract_frames_resizes_short_side_and_limits_duration(tmp_path):
@@ -157,3 +179,85 @@ def test_uniform_num_frames(tmp_path):
     write_video(path, gray_frames(levels), fps=10)
     out = extract_frames(path, FrameParams(fps=10.0, size=32, num_frames=4))
     assert [identify(f, levels) for f in out] == [2, 7, 12, 17]
+
+
+#: container suffix -> (video codec, audio codec, first packet's seconds of silence): AC3
+#: in AVI as in the field report (a 1536-sample packet at 48 kHz), and AAC in MP4, whose
+#: first packet is encoder priming that decoding drops anyway (so it leaves no gap)
+DAMAGED_FIRST_PACKET = {".avi": ("mpeg4", "ac3", 1536 / 48000), ".mp4": ("libx264", "aac", 0.0)}
+
+
+def chirp_clip(path, video_codec: str, audio_codec: str, seconds: float = 1.5) -> None:
+    """A clip with a 200 Hz -> 2 kHz chirp at 48 kHz, so any time shift of the audio shows."""
+    t = np.arange(round(48000 * seconds)) / 48000
+    sound = 0.3 * np.sin(2 * np.pi * (200 * t + 900 * t**2 / seconds))
+    frames = gray_frames([50] * round(10 * seconds))
+    write_video(path, frames, 10, sound, 48000, codec=video_codec, audio_codec=audio_codec)
+
+
+def decode_without_skipping(path) -> None:
+    """The audio decoding before damaged packets were skipped: the first error ends it."""
+    import av
+
+    with av.open(str(path)) as container:
+        for _ in container.decode(container.streams.audio[0]):
+            pass
+
+
+@pytest.mark.parametrize("suffix", sorted(DAMAGED_FIRST_PACKET))
+def test_damaged_first_audio_packet_is_skipped_and_the_rest_stays_in_place(
+    tmp_path, suffix, caplog
+):
+    import av
+
+    video_codec, audio_codec, silence_s = DAMAGED_FIRST_PACKET[suffix]
+    intact, damaged = tmp_path / f"intact{suffix}", tmp_path / f"damaged{suffix}"
+    chirp_clip(intact, video_codec, audio_codec)
+    packets = damage_audio_packets(intact, damaged, [0])
+    with pytest.raises(av.error.InvalidDataError):
+        decode_without_skipping(damaged)
+
+    good, track = decode_audio(intact, 16000), decode_audio(damaged, 16000)
+    assert (good.packets_total, good.packets_skipped, good.seconds_lost) == (packets, 0, 0.0)
+    assert (track.packets_total, track.packets_skipped) == (packets, 1)
+    assert track.seconds_lost == pytest.approx(silence_s)
+    assert len(track.wave) == len(good.wave) == pytest.approx(1.5 * 16000, abs=400)
+    gap = round(silence_s * 16000)
+    assert np.abs(track.wave[: max(gap - 32, 0)]).max(initial=0) < 1e-4  # the resampler's
+    # filter reaches 32 samples into the silence from the audio after it
+    # after the gap and the frame the decoder has to prime again, the same samples, in place
+    # (but the last 0.1 s, where the AAC encoder substituted noise for the tail: the noise
+    # comes from the decoder's random state, which a lost packet leaves elsewhere)
+    after = gap + 1000
+    np.testing.assert_allclose(track.wave[after:-1600], good.wave[after:-1600], atol=1e-4)
+    np.testing.assert_allclose(track.wave[-1600:], good.wave[-1600:], atol=0.05)
+    assert f"damaged{suffix}: skipped 1 of {packets} audio packets" in caplog.text
+    assert np.array_equal(read_audio(damaged, 16000), track.wave)  # predict's decoding
+
+
+def test_damaged_audio_packets_in_the_middle_become_silence_without_a_shift(tmp_path):
+    intact, damaged = tmp_path / "intact.mp4", tmp_path / "damaged.mp4"
+    chirp_clip(intact, "libx264", "aac")
+    damage_audio_packets(intact, damaged, [30, 31])  # 0.62 s to 0.66 s (0 is priming)
+    good, track = decode_audio(intact, 16000), decode_audio(damaged, 16000)
+    assert track.packets_skipped == 2
+    assert track.seconds_lost == pytest.approx(2 * 1024 / 48000)
+    assert len(track.wave) == len(good.wave)
+    a, b = round(29 * 1024 / 3), round(31 * 1024 / 3)  # the lost span at 16 kHz
+    assert not track.wave[a + 50 : b - 50].any()
+    # before and after (one frame on each side is touched: the decoder's overlap), the
+    # samples match (the last 0.1 s to within the AAC noise substitution, as above): the
+    # resampler ran on through the silence, so no fractional shift
+    np.testing.assert_allclose(track.wave[: a - 400], good.wave[: a - 400], atol=1e-5)
+    np.testing.assert_allclose(track.wave[b + 800 : -1600], good.wave[b + 800 : -1600], atol=1e-4)
+    np.testing.assert_allclose(track.wave[-1600:], good.wave[-1600:], atol=0.05)
+
+
+def test_audio_with_no_decodable_packet_is_a_decode_error(tmp_path):
+    intact, damaged = tmp_path / "intact.avi", tmp_path / "damaged.avi"
+    chirp_clip(intact, "mpeg4", "ac3")
+    damage_audio_packets(intact, damaged)
+    with pytest.raises(DecodeError, match=r"damaged\.avi: no audio packet decodes"):
+        decode_audio(damaged, 16000)
+    with pytest.raises(DecodeError, match=r"damaged\.avi: no audio packet decodes"):
+        read_audio(damaged, 16000)

@@ -143,8 +143,10 @@ def test_meta_classifier_is_fitted_on_held_out_predictions():
 
 def test_two_stage_phases_train_the_documented_parameters():
     model = make("two_stage", ["rgb", "imu"], finetune="last", encoder_lr_scale=0.1)
-    model.set_phase("pretrain")
-    assert all(p.requires_grad for p in model.branches.parameters())
+    assert model.phases == ("pretrain_imu", "pretrain_rgb", "fuse")  # one modality at a time
+    model.set_phase("pretrain_imu")
+    assert all(p.requires_grad for p in model.branches["imu"].parameters())
+    assert not any(p.requires_grad for p in model.branches["rgb"].parameters())
     assert not any(p.requires_grad for p in model.head.parameters())
     model.set_phase("fuse")
     groups = model.param_groups(1e-3)
@@ -165,9 +167,14 @@ def test_hidden_classes_are_withheld_from_one_modality_in_stage_one():
     model = make("two_stage", ["rgb", "imu"], hidden_classes={"imu": [0, 1]})
     x = batch(["rgb", "imu"])
     only_hidden = torch.tensor([0, 1, 0, 1])
+    model.set_phase("pretrain_imu")
     model.zero_grad()
+    loss = model.loss(x, only_hidden)
+    loss.backward()
+    assert float(loss) == 0.0
+    assert all(not p.grad.any() for p in model.branches["imu"].parameters())
+    model.set_phase("pretrain_rgb")
     model.loss(x, only_hidden).backward()
-    assert all(p.grad is None for p in model.branches["imu"].parameters())
     assert all(p.grad is not None for p in model.branches["rgb"].parameters())
     with pytest.raises(ValueError, match="hidden_classes names"):
         make("two_stage", ["rgb", "imu"], hidden_classes={"audio": [0]})
@@ -234,3 +241,13 @@ def test_trainable_encoders_build_from_a_sample_shape():
     assert imu(torch.zeros(2, 100, 6)).shape == (2, imu.out_dim)
     with pytest.raises(ValueError, match="'resnet18' is not a trainable rgb encoder"):
         modality_encoder("rgb", (4, 512), {"rgb": "resnet18"})
+
+
+def test_two_stage_stage1_hyperparameters_per_modality():
+    model = make("two_stage", ["rgb", "imu"], stage1={"imu": {"lr": 1e-4, "batch_size": 128}})
+    assert model.phase_params("pretrain_imu") == {"lr": 1e-4, "batch_size": 128}
+    assert model.phase_params("pretrain_rgb") == {} and model.phase_params("fuse") == {}
+    with pytest.raises(ValueError, match=r"stage1\.imu: batch_sze not train\.params keys"):
+        make("two_stage", ["rgb", "imu"], stage1={"imu": {"batch_sze": 128}})
+    with pytest.raises(ValueError, match="stage1 names"):
+        make("two_stage", ["rgb", "imu"], stage1={"audio": {}})

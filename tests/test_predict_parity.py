@@ -30,6 +30,20 @@ CELLS = {
     "no_audio": ({"storage": "jpeg", "jpeg_quality": 95}, {}, ["rgb", "flow"]),
     "segment_window": ({"max_duration_s": 1.0}, {}, ["rgb", "flow", "audio"]),
     "silent_test_video": ({}, {}, ["flow", "audio"]),
+    # rgb through a fine-tuned backbone reading the JPEG frames, 3 test clips averaged
+    "backbone_jpeg_test_clips": ({"storage": "jpeg", "jpeg_quality": 90}, {}, ["rgb", "audio"]),
+}
+#: cell -> the model's options (default none)
+OPTIONS = {
+    "backbone_jpeg_test_clips": {
+        "backbone": {
+            "arch": "resnet18",
+            "blocks": ["layer4"],
+            "num_frames": 4,
+            "input_size": [32, 32],
+            "test_clips": 3,
+        }
+    }
 }
 
 
@@ -54,12 +68,14 @@ def test_predict_equals_training_predictions(demo_root, tmp_path, cell):
     flow_cfg = {**FLOW, **flow_override}
     run_stages(demo_root, tmp_path, frames_cfg, flow_cfg)
     model_dir = tmp_path / "model"
+    options = OPTIONS.get(cell, {})
+    shard_of = {**SHARD_OF, "rgb": "frames.h5"} if "backbone" in options else SHARD_OF
     train.run(
         tmp_path / "manifest.parquet",
         tmp_path / "classes.json",
-        {m: [str(tmp_path / SHARD_OF[m])] for m in modalities},
+        {m: [str(tmp_path / shard_of[m])] for m in modalities},
         "v",
-        {"model": "mid", "modalities": modalities},
+        {"model": "mid", "modalities": modalities, "options": options},
         "cross_subject",
         {"name": "full"},
         {"epochs": 3, "batch_size": 4, "val_fraction": 0, "seed": 0},

@@ -273,3 +273,178 @@ def test_top5_only_with_more_than_five_classes(tmp_path, n_classes, shown):
     assert ("top5" in md) == shown
     note = f"- top-5 not shown: with {n_classes} classes every label is among the 5 highest"
     assert (note in md) == (not shown)
+
+
+def write_model(tmp_path, variant, split, experiment="full", weights=None, backbone=None):
+    """A run's ``model.json``: rgb features of ``weights`` (None: no rgb) or a fine-tuned
+    ``backbone`` (its options)."""
+    path = tmp_path / f"{variant}-{split}-{experiment}.model.json"
+    preprocessing = {"imu": {"rate": 50.0}}
+    if weights is not None:
+        preprocessing["features"] = {"encoder": "s3d", "weights": weights}
+    options = {} if backbone is None else {"backbone": backbone}
+    path.write_text(
+        json.dumps(
+            {
+                "variant": variant,
+                "split": split,
+                "experiment": {"name": experiment},
+                "options": options,
+                "preprocessing": preprocessing,
+            }
+        )
+    )
+    return path
+
+
+#: a recipe's ``published:`` block (figures of a UTD-MHAD paper)
+PUBLISHED = {
+    "classes": 3,  # CLASSES: the dataset of these tests is "the published one"
+    "figures": [
+        {
+            "variant": "fusion",
+            "metric": "top1",
+            "value": 96.05,
+            "experiment": "full",
+            "source": "Video and IMU fusion, Table 3",
+        },
+        {
+            "variant": "imu",
+            "metric": "top1",
+            "value": 85.42,
+            "split": "split1",
+            "experiment": "full",
+            "source": "ibid.",
+        },
+    ],
+}
+
+
+def published_report(tmp_path, runs, models, published=PUBLISHED, **kw):
+    """``report.run`` with a ``published`` block; ``summary.md``'s Published section and
+    ``published.csv``."""
+    write_quarantine(tmp_path / "q.parquet", [])
+    (tmp_path / "classes.json").write_text(json.dumps(CLASSES))
+    out = tmp_path / "report"
+    kw = {"layout": "utd_mhad", **kw}
+    report.run(
+        runs,
+        [tmp_path / "q.parquet"],
+        tmp_path / "classes.json",
+        [],
+        out,
+        model_paths=models,
+        published=published,
+        **kw,
+    )
+    md = (out / "summary.md").read_text()
+    section = md.split("## Published figures\n")[1].split("\n## ")[0]
+    table = [line for line in section.splitlines() if line.startswith("| ")]
+    return table[1:], pd.read_csv(out / "published.csv", keep_default_na=False)
+
+
+def test_published_figures_beside_ours_with_the_difference(tmp_path):
+    runs = [
+        write_run(tmp_path, "fusion", "split1", top1=0.9),
+        write_run(tmp_path, "fusion", "split2", top1=0.94),
+        write_run(tmp_path, "imu", "split1", top1=0.8),
+        write_run(tmp_path, "imu", "split2", top1=0.3),
+    ]
+    models = [
+        write_model(tmp_path, "fusion", s, weights="kinetics400") for s in ("split1", "split2")
+    ]
+    rows, csv = published_report(tmp_path, runs, models)
+    assert rows == [
+        "| fusion | full | top1 | mean of 2 splits | 96.05 | 92.00 | -4.05 | "
+        "Video and IMU fusion, Table 3 |",
+        "| imu | full | top1 | split1 | 85.42 | 80.00 | -5.42 | ibid. |",
+    ]
+    assert list(csv.columns) == report.PUBLISHED_COLUMNS
+    assert csv.iloc[0].to_dict() == {
+        "variant": "fusion",
+        "experiment": "full",
+        "metric": "top1",
+        "split": "",
+        "n_splits": 2,
+        "published": 96.05,
+        "ours": 92.0,
+        "difference": -4.05,
+        "not_compared": "",
+        "source": "Video and IMU fusion, Table 3",
+    }
+    # summary.csv keeps its shape with a published block
+    summary = pd.read_csv(tmp_path / "report" / "summary.csv")
+    assert list(summary.columns) == [c for c in report.COLUMNS if c != "top5"]
+
+
+@pytest.mark.parametrize(
+    ("backbone", "why"),
+    [
+        (None, "rgb features from random weights (weights: none, frozen)"),
+        ({"arch": "s3d"}, "rgb backbone trained from random weights (backbone weights: none)"),
+    ],
+)
+def test_published_figures_of_random_weights_are_not_compared(tmp_path, backbone, why):
+    runs = [
+        write_run(tmp_path, "fusion", "split1", top1=0.9),
+        write_run(tmp_path, "imu", "split1", top1=0.8),
+    ]
+    models = [
+        write_model(tmp_path, "fusion", "split1", weights="none", backbone=backbone),
+        write_model(tmp_path, "imu", "split1"),
+    ]
+    rows, csv = published_report(tmp_path, runs, models)
+    assert rows == [
+        f"| fusion | full | top1 | split1 | 96.05 |  | not compared: {why} | "
+        "Video and IMU fusion, Table 3 |",
+        "| imu | full | top1 | split1 | 85.42 | 80.00 | -5.42 | ibid. |",  # no rgb
+    ]
+    assert csv["not_compared"].tolist() == [why, ""]
+    assert csv["ours"].tolist() == ["", "80.00"]  # empty where not compared
+
+
+@pytest.mark.parametrize(
+    ("published", "kw", "why"),
+    [
+        (PUBLISHED, {"layout": "demo"}, "the demo dataset (layout demo)"),
+        ({**PUBLISHED, "classes": 27}, {}, "a dataset of 3 classes, the published one has 27"),
+        (
+            {**PUBLISHED, "min_samples": 861},
+            {"manifest": 4},
+            "a dataset of 4 samples, fewer than the published 861",
+        ),
+    ],
+)
+def test_published_figures_on_a_fixture_are_not_compared(tmp_path, published, kw, why):
+    if "manifest" in kw:
+        manifest = pd.DataFrame({"sample_id": [f"s{i}" for i in range(kw.pop("manifest"))]})
+        manifest.to_parquet(tmp_path / "manifest.parquet")
+        kw["manifest_path"] = tmp_path / "manifest.parquet"
+    runs = [write_run(tmp_path, v, "split1", top1=0.9) for v in ("fusion", "imu")]
+    models = [write_model(tmp_path, "fusion", "split1", weights="kinetics400")]
+    rows, csv = published_report(tmp_path, runs, models, published, **kw)
+    assert [row.split(" | ")[4:7] for row in rows] == [
+        ["96.05", "", f"not compared: {why}"],
+        ["85.42", "", f"not compared: {why}"],
+    ]
+    assert csv["difference"].tolist() == ["", ""]
+
+
+def test_published_figure_without_a_run_says_why(tmp_path):
+    runs = [write_run(tmp_path, "imu", "split2", top1=0.8)]
+    rows, csv = published_report(
+        tmp_path, runs, [], skipped={"fusion": "skipped: dataset ds has no rgb"}
+    )
+    assert rows == [
+        "| fusion | full | top1 |  | 96.05 |  | not compared: no run, variant fusion skipped: "
+        "dataset ds has no rgb | Video and IMU fusion, Table 3 |",
+        "| imu | full | top1 | split1 | 85.42 |  | not compared: no run of imu (full) on split "
+        "split1 | ibid. |",
+    ]
+    assert csv["n_splits"].tolist() == [0, 0]
+
+
+def test_no_published_block_no_section_and_a_bare_published_csv(tmp_path):
+    out = report_of(tmp_path, [write_run(tmp_path, "imu", "s1")])
+    assert "## Published figures" not in (out / "summary.md").read_text()
+    assert (out / "published.csv").read_text() == ",".join(report.PUBLISHED_COLUMNS) + "\n"

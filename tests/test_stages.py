@@ -14,7 +14,8 @@ from harfuse.store.manifest import read_manifest, write_manifest
 from harfuse.store.quarantine import quarantine_path, read_quarantine
 from harfuse.store.shards import ShardReader, read_feature_shard
 
-from .conftest import FEATURES, FRAMES, INPUTS, TRAIN
+from .conftest import AUDIO, FEATURES, FRAMES, INPUTS, TRAIN
+from .helpers import damage_audio_packets, reencode
 
 
 def test_manifest_stage(prepared):
@@ -35,6 +36,7 @@ def test_shard_contents_and_provenance(prepared):
     mel, attrs = au.read("a1_s1_t1", "audio"), au.attrs("a1_s1_t1", "audio")
     assert mel.dtype == np.float16 and mel.shape[0] == 32
     assert bool(attrs["has_audio"]) and abs(mel.shape[1] - 1 - attrs["seconds"] * 50) <= 1
+    assert attrs["packets_total"] > 0 and attrs["packets_skipped"] == attrs["seconds_lost"] == 0
 
     im = ShardReader(prepared / "imu.h5")
     window, attrs = im.read("a1_s1_t1", "imu"), im.attrs("a1_s1_t1", "imu")
@@ -168,7 +170,8 @@ def test_hidden_class_experiment_withholds_classes_from_one_modality(prepared, t
     description = json.loads((tmp_path / "model.json").read_text())
     hidden = description["options"]["hidden_classes"]["imu"]
     assert [description["classes"][i] for i in hidden] == metrics["hidden_classes"]
-    assert {row["phase"] for row in metrics["history"]} == {"pretrain", "fuse"}
+    phases = {row["phase"] for row in metrics["history"]}
+    assert phases == {"pretrain_imu", "pretrain_rgb", "fuse"}
 
 
 def test_ratio_experiment_and_validation_split(prepared, tmp_path):
@@ -218,6 +221,39 @@ def test_training_quarantines_samples_missing_a_modality(prepared, tmp_path):
     assert q["sample_id"].tolist() == ["a2_s2_t1"] and "no imu" in q["reason"][0]
 
 
+def test_training_records_test_samples_lacking_a_modality(prepared, tmp_path):
+    """metrics.json's test_lacking: test samples without IMU are left out (missing), test
+    clips without an audio track are evaluated on silence (no_track)."""
+    import h5py
+
+    for name in ("imu.h5", "audio.h5", "manifest.parquet", "classes.json"):
+        (tmp_path / name).write_bytes((prepared / name).read_bytes())
+    with h5py.File(tmp_path / "imu.h5", "a") as f:
+        del f["a2_s2_t1"]  # a test sample (s2 tests)
+        del f["a1_s1_t1"]  # a training sample: not counted
+    with h5py.File(tmp_path / "audio.h5", "a") as f:
+        for sid in ("a3_s2_t1", "a4_s2_t1", "a5_s1_t1"):  # two test samples, one training
+            f[sid]["audio"].attrs["has_audio"] = False
+    metrics = run_training(
+        tmp_path,
+        tmp_path / "run",
+        "audio_imu",
+        {"model": "mid", "modalities": ["audio", "imu"]},
+    )
+    assert (metrics["n_test"], metrics["n_test_dropped"]) == (5, 1)
+    assert metrics["test_lacking"] == {
+        "audio": {"missing": 0, "no_track": 2},
+        "imu": {"missing": 1},
+    }
+    imu_only = run_training(
+        tmp_path,
+        tmp_path / "imu",
+        "imu",
+        {"model": "single", "modalities": ["imu"]},
+    )
+    assert imu_only["test_lacking"] == {"imu": {"missing": 1}}
+
+
 def test_bad_video_is_quarantined_by_frames_stage(prepared, tmp_path):
     df = read_manifest(prepared / "manifest.parquet")
     bad = tmp_path / "broken.mp4"
@@ -228,6 +264,46 @@ def test_bad_video_is_quarantined_by_frames_stage(prepared, tmp_path):
     assert "a1_s1_t1" not in ShardReader(tmp_path / "frames.h5").sample_ids()
     q = read_quarantine([quarantine_path(tmp_path / "frames.h5")])
     assert q["sample_id"].tolist() == ["a1_s1_t1"] and "broken.mp4" in q["reason"][0]
+
+
+def test_audio_stage_keeps_audio_past_damaged_packets_and_records_the_loss(
+    prepared, tmp_path, caplog
+):
+    """The field report: AC3 audio in AVI whose first packet does not decode. The audio is
+    kept with the loss in its attributes; audio with no decodable packet is quarantined;
+    ``harfuse predict`` reads the damaged clip as the stage stored it."""
+    from types import SimpleNamespace
+
+    from harfuse.predict import load_media
+    from harfuse.preprocess.audio import log_mel_spectrogram
+    from harfuse.stages import audio
+
+    df = read_manifest(prepared / "manifest.parquet")
+    source = df.set_index("sample_id").loc["a1_s1_t1", "audio_path"]
+    intact = reencode(source, tmp_path / "intact.avi", "mpeg4", "ac3", "avi")
+    packets = damage_audio_packets(intact, tmp_path / "first.avi", [0])
+    damage_audio_packets(intact, tmp_path / "all.avi")
+    for sid, name in (("a1_s1_t1", "intact"), ("a2_s1_t1", "first"), ("a3_s1_t1", "all")):
+        df.loc[df.sample_id == sid, "audio_path"] = str(tmp_path / f"{name}.avi")
+    write_manifest(df, tmp_path / "m.parquet", ["cross_subject"])
+    audio.run(tmp_path / "m.parquet", 0, tmp_path / "audio.h5", AUDIO, "skip")
+
+    shard = ShardReader(tmp_path / "audio.h5")
+    good, bad = shard.attrs("a1_s1_t1", "audio"), shard.attrs("a2_s1_t1", "audio")
+    assert good["packets_total"] == packets and good["packets_skipped"] == good["seconds_lost"] == 0
+    assert bool(bad["has_audio"]) and bad["seconds"] == pytest.approx(good["seconds"])
+    assert (bad["packets_total"], bad["packets_skipped"]) == (packets, 1)
+    assert bad["seconds_lost"] == pytest.approx(1536 / 48000)  # one AC3 frame at 48 kHz
+    assert "first.avi: skipped 1 of" in caplog.text
+    q = read_quarantine([quarantine_path(tmp_path / "audio.h5")])
+    assert q["sample_id"].tolist() == ["a3_s1_t1"]
+    assert "all.avi: no audio packet decodes" in q["reason"][0]
+
+    prep = {"audio": AUDIO}
+    trained = SimpleNamespace(preprocessing=prep, modalities=["audio"], description={})
+    media = load_media(tmp_path / "first.avi", trained)
+    mel, _ = log_mel_spectrogram(media.wave, AUDIO)
+    np.testing.assert_array_equal(mel, shard.read("a2_s1_t1", "audio"))
 
 
 def test_dataset_with_dataloader_workers(prepared):

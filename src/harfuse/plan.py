@@ -36,6 +36,40 @@ def reference_problems(config: dict[str, Any]) -> list[str]:
         problems.append(
             f"experiments.ratio_variants: {', '.join(sorted(unknown))} not in train.variants"
         )
+    return problems + published_problems(config)
+
+
+def published_problems(config: dict[str, Any]) -> list[str]:
+    """One line per ``published.figures`` entry naming a variant, experiment or split the
+    config does not run, or repeating an earlier entry."""
+    variants = config["train"]["variants"]
+    problems = []
+    seen: dict[tuple, int] = {}
+    for i, figure in enumerate(config.get("published", {}).get("figures", [])):
+        where = f"published.figures.{i}"
+        name = figure["variant"]
+        experiment = figure.get("experiment", FULL)
+        if name not in variants:
+            problems.append(
+                f"{where}.variant: {name!r} is not in train.variants ({', '.join(variants)})"
+            )
+            continue
+        runs = experiments(config, name)
+        if experiment not in runs:
+            problems.append(
+                f"{where}.experiment: variant {name} runs no {experiment!r} "
+                f"(it runs {', '.join(runs)})"
+            )
+        named = variants[name].get("splits")
+        if "split" in figure and named and figure["split"] not in named:
+            problems.append(
+                f"{where}.split: variant {name} runs only on {', '.join(named)}, "
+                f"not {figure['split']!r}"
+            )
+        key = (name, experiment, figure.get("metric", "top1"), figure.get("split"))
+        if key in seen:
+            problems.append(f"{where}: the same figure as published.figures.{seen[key]}")
+        seen.setdefault(key, i)
     return problems
 
 
@@ -44,6 +78,26 @@ def check_config(config: dict[str, Any]) -> None:
     problems = reference_problems(config)
     if problems:
         raise ConfigError("\n".join(problems))
+
+
+def train_params(config: dict[str, Any], variant: str) -> dict[str, Any]:
+    """``train.params`` with ``variant``'s own ``params`` over them."""
+    own = config["train"]["variants"][variant].get("params") or {}
+    return {**config["train"]["params"], **own}
+
+
+def job_cores(config: dict[str, Any], variant: str) -> int:
+    """Cores a training job of ``variant`` uses: its torch threads plus its loader
+    workers."""
+    params = train_params(config, variant)
+    return int(params.get("threads", 1)) + int(params.get("workers", 0))
+
+
+def reads_frames(config: dict[str, Any], variant: str) -> bool:
+    """Whether ``variant``'s rgb modality reads clips from the frame shards (it fine-tunes
+    a backbone: ``options.backbone``) instead of a features set's cache."""
+    spec = config["train"]["variants"][variant]
+    return "rgb" in spec["modalities"] and "backbone" in (spec.get("options") or {})
 
 
 def feature_set(config: dict[str, Any], variant: str) -> str:

@@ -23,6 +23,7 @@ import torch
 
 from harfuse.device import resolve_device
 from harfuse.encoders.extract import clip, encode_clips, frozen_encoder
+from harfuse.encoders.finetune import BackboneSpec
 from harfuse.fusion import Classifier, create_model
 from harfuse.media.decode import DecodeError, iter_frames_at_fps, open_media, read_audio
 from harfuse.media.encode import write_video
@@ -30,6 +31,7 @@ from harfuse.preprocess.audio import log_mel_spectrogram
 from harfuse.preprocess.flow import flow_field
 from harfuse.preprocess.frames import as_stored, select_frames, video_frames
 from harfuse.store.atomic import atomic_path
+from harfuse.store.clips import eval_clips
 from harfuse.store.dataset import audio_input, flow_input
 
 
@@ -77,7 +79,13 @@ class TrainedModel:
         except (ValueError, RuntimeError, OSError) as exc:
             raise PredictError(f"{directory}: unreadable model files: {exc}") from exc
         prep = description.get("preprocessing") or {}
+        options = dict(description["options"])
+        backbone = options.get("backbone")
         needed = {"rgb": ("frames", "features"), "flow": ("frames", "flow"), "audio": ("audio",)}
+        if backbone:  # a fine-tuned backbone reads the frames themselves
+            needed["rgb"] = ("frames",)
+            # model.pt holds every weight: the pretrained file is not needed again
+            options["backbone"] = {**backbone, "weights": "none"}
         for m in description["modalities"]:
             lacking = [s for s in needed.get(m, ()) if s not in prep]
             if lacking:
@@ -87,12 +95,11 @@ class TrainedModel:
                 )
         dev = resolve_device(device)
         shapes = {m: tuple(s) for m, s in description["shapes"].items()}
-        model = create_model(
-            description["model"], shapes, len(description["classes"]), **description["options"]
-        )
+        model = create_model(description["model"], shapes, len(description["classes"]), **options)
         model.load_state_dict(state)
         model.to(dev).eval()
-        encoder = frozen_encoder(prep["features"], dev).eval() if "rgb" in shapes else None
+        frozen = "rgb" in shapes and not backbone
+        encoder = frozen_encoder(prep["features"], dev).eval() if frozen else None
         return cls(directory, model, description, dev, encoder)
 
 
@@ -153,7 +160,11 @@ def segment_inputs(
             b = max(int(np.ceil(end_s * media.fps - 1e-9)), a + 1)
             frames = frames[a:b]
         frames = select_frames(frames, prep["frames"])
-    if "rgb" in trained.modalities:
+    backbone = trained.description["options"].get("backbone")
+    if "rgb" in trained.modalities and backbone:
+        spec = BackboneSpec.from_options(backbone)
+        out["rgb"] = eval_clips(frames, spec.num_frames, spec.input_size, spec.test_clips)
+    elif "rgb" in trained.modalities:
         feats = prep["features"]
         clips = [clip(frames, feats["num_frames"], tuple(feats["input_size"]))]
         out["rgb"] = encode_clips(trained.encoder, clips, 1, trained.device)[0]
@@ -255,7 +266,7 @@ def _annotated(path: Path, prediction: Prediction, fps: float) -> Iterator[np.nd
 
     for t, rgb in iter_frames_at_fps(path, fps):
         h, w = rgb.shape[0] // 2 * 2, rgb.shape[1] // 2 * 2  # H.264 4:2:0 needs even sizes
-        frame = np.ascontiguousarray(rgb[:h, :w])
+        frame = rgb[:h, :w].copy()  # drawn on; the decoder's array is read-only and shared
         label, p = prediction.label_at(t)
         scale = max(h / 400, 0.35)
         text = f"{label} {p:.2f}"

@@ -22,6 +22,7 @@ from harfuse.plan import (
     experiments,
     feature_set,
     model_inputs,
+    reads_frames,
     reference_problems,
     variant_splits,
 )
@@ -71,6 +72,7 @@ def dataset_problems(config: dict[str, Any]) -> list[str]:
 def dummy_shapes(config: dict[str, Any], variant: str) -> dict[str, tuple[int, ...]]:
     """Per-sample input shapes of ``variant`` as the config fixes them (IMU channels:
     :data:`DUMMY_IMU_CHANNELS`)."""
+    from harfuse.encoders.finetune import BackboneSpec
     from harfuse.encoders.frozen import IMAGE_BACKBONES, VIDEO_BACKBONES
 
     inputs = model_inputs(config)
@@ -78,8 +80,13 @@ def dummy_shapes(config: dict[str, Any], variant: str) -> dict[str, tuple[int, .
     encoder = feats["encoder"]
     per_frame = encoder in IMAGE_BACKBONES
     dim = IMAGE_BACKBONES.get(encoder) or VIDEO_BACKBONES[encoder]
+    backbone = (config["train"]["variants"][variant].get("options") or {}).get("backbone")
     shapes = {
-        "rgb": (feats["num_frames"] if per_frame else 1, dim),
+        "rgb": (
+            BackboneSpec.from_options(backbone).input_shape()
+            if backbone
+            else (feats["num_frames"] if per_frame else 1, dim)
+        ),
         "flow": (inputs["flow_length"], *inputs["flow_size"], 2),
         "audio": (config["audio"]["n_mels"], inputs["audio_frames"]),
         "imu": (config["imu"]["window"], DUMMY_IMU_CHANNELS),
@@ -88,21 +95,31 @@ def dummy_shapes(config: dict[str, Any], variant: str) -> dict[str, tuple[int, .
 
 
 def dummy_model(config: dict[str, Any], variant: str, num_classes: int = 2):
-    """``variant``'s model built with its options on :func:`dummy_shapes` (CPU, not
-    trained): what a training job would build, minus the data."""
+    """``variant``'s model built with its options on :func:`dummy_shapes` (CPU, random
+    weights, not trained): what a training job would build, minus the data and weights."""
     from harfuse.fusion import create_model
 
-    spec = config["train"]["variants"][variant]
+    options = dict(config["train"]["variants"][variant].get("options") or {})
+    if "backbone" in options:  # weights are checked on their own (weights_problems)
+        options["backbone"] = {**options["backbone"], "weights": "none"}
     shapes = dummy_shapes(config, variant)
-    return create_model(spec["model"], shapes, num_classes, **(spec.get("options") or {}))
+    model = create_model(
+        config["train"]["variants"][variant]["model"], shapes, num_classes, **options
+    )
+    return model, shapes
 
 
 def model_problems(config: dict[str, Any]) -> list[str]:
-    """Every variant whose model cannot be built from its ``options``."""
+    """Every variant whose model cannot be built from its ``options``, or cannot take one
+    sample of the configured shapes (a clip too short or small for a backbone)."""
+    import torch
+
     problems = []
     for name in config["train"]["variants"]:
         try:
-            dummy_model(config, name)
+            model, shapes = dummy_model(config, name)
+            with torch.no_grad():
+                model.eval()({m: torch.zeros((1, *s)) for m, s in shapes.items()})
         except (ValueError, TypeError, KeyError, RuntimeError) as err:
             problems.append(f"train.variants.{name}.options: {err}")
     return problems
@@ -113,7 +130,11 @@ def weights_problems(config: dict[str, Any]) -> list[str]:
     from harfuse.encoders.weights import missing_weights
 
     variants = config["train"]["variants"]
-    used = {feature_set(config, v) for v, spec in variants.items() if "rgb" in spec["modalities"]}
+    used = {
+        feature_set(config, v)
+        for v, spec in variants.items()
+        if "rgb" in spec["modalities"] and not reads_frames(config, v)
+    }
     allow = config["features"].get("allow_download", False)
     problems = []
     for name in sorted(used):
@@ -121,6 +142,15 @@ def weights_problems(config: dict[str, Any]) -> list[str]:
         why = missing_weights(feats["encoder"], feats["weights"], allow)
         if why:
             problems.append(f"features.sets.{name}.weights: {why}")
+    for name, spec in variants.items():
+        backbone = (spec.get("options") or {}).get("backbone") or {}
+        why = backbone and missing_weights(
+            backbone.get("arch", ""),
+            backbone.get("weights", "none"),
+            backbone.get("allow_download", allow),
+        )
+        if why:
+            problems.append(f"train.variants.{name}.options.backbone.weights: {why}")
     flow = config["flow"]
     if flow["method"] == "raft" and any("flow" in s["modalities"] for s in variants.values()):
         from harfuse.flow.defaults import RAFT_DEFAULTS
@@ -177,7 +207,7 @@ def data_problems(config: dict[str, Any], manifest: pd.DataFrame) -> list[str]:
     needs_val = {}
     for name in variants:
         try:
-            needs_val[name] = dummy_model(config, name).needs_validation
+            needs_val[name] = dummy_model(config, name)[0].needs_validation
         except (ValueError, TypeError, KeyError, RuntimeError):
             needs_val[name] = False  # reported at parse time
     count = settings.get("hidden_classes", 0)

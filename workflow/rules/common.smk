@@ -8,7 +8,9 @@ from harfuse.plan import (
     experiments,
     feature_params,
     feature_set,
+    job_cores,
     model_inputs,
+    reads_frames,
     variant_splits,
 )
 from harfuse.preflight import check_before_work, check_data
@@ -58,6 +60,7 @@ def modality_shards(wildcards, modality: str, features: str) -> list[str]:
     """Every shard file of one model input modality (rgb = the cached frame features of
     set ``features``)."""
     pattern = {
+        "frames": rules.extract_frames.output.shard,
         "rgb": rules.extract_features.output.shard,
         "flow": rules.compute_flow.output.shard,
         "audio": rules.extract_audio.output.shard,
@@ -73,10 +76,17 @@ def modality_shards(wildcards, modality: str, features: str) -> list[str]:
 
 
 def variant_inputs(wildcards) -> dict[str, list[str]]:
-    """Shards of each modality the variant uses, keyed by modality."""
+    """Shards of each modality the variant uses, keyed by modality (rgb: the frame
+    shards when the variant fine-tunes a backbone on them)."""
     spec = VARIANTS[wildcards.variant]
     features = feature_set(config, wildcards.variant)
-    return {m: modality_shards(wildcards, m, features) for m in spec["modalities"]}
+    frames = reads_frames(config, wildcards.variant)
+    return {
+        m: modality_shards(
+            wildcards, "frames" if m == "rgb" and frames else m, features
+        )
+        for m in spec["modalities"]
+    }
 
 
 def runnable_variants(wildcards) -> dict[str, str]:
@@ -146,10 +156,19 @@ def report_notes(wildcards) -> list[str]:
         {
             feature_set(config, v)
             for v, spec in VARIANTS.items()
-            if not skipped[v] and "rgb" in spec["modalities"]
+            if not skipped[v]
+            and "rgb" in spec["modalities"]
+            and not reads_frames(config, v)
         }
     )
     notes = []
+    for v, spec in VARIANTS.items():
+        if not skipped[v] and reads_frames(config, v):
+            bb = spec["options"]["backbone"]
+            notes.append(
+                f"rgb of variant {v} = {bb['arch']} fine-tuned from the frames, weights: "
+                f"{bb.get('weights', 'none')}, blocks: {bb.get('blocks', 'all')}"
+            )
     for name in sets:
         feats = config["features"]["sets"][name]
         weights = (

@@ -1,13 +1,16 @@
-# Stage report: every run in one table, mean ± std over splits, figures, quarantine, and
-# the time and memory of each stage's jobs (from their benchmark: files).
+# Stage report: every run in one table, mean ± std over splits, figures, quarantine, the
+# time and memory of each stage's jobs (from their benchmark: files), and ours beside the
+# config's published figures.
 # The files flagged with report() also go into `snakemake --report report.html`.
 
 
 rule build_report:
     input:
         metrics=lambda wildcards: run_files(wildcards, "metrics"),
+        models=lambda wildcards: run_files(wildcards, "description"),
         quarantine=quarantine_tables,
         classes=rules.build_manifest.output.classes,
+        manifest=rules.build_manifest.output.manifest,
     output:
         csv=report(
             "results/{dataset}/report/summary.csv",
@@ -20,6 +23,11 @@ rule build_report:
             category="Results",
         ),
         md="results/{dataset}/report/summary.md",
+        published=report(
+            "results/{dataset}/report/published.csv",
+            caption="../report/published.rst",
+            category="Results",
+        ),
         benchmarks=report(
             "results/{dataset}/report/benchmarks.csv",
             caption="../report/benchmarks.rst",
@@ -63,5 +71,10 @@ rule build_report:
     params:
         code_version=code_version("harfuse.stages.report"),
         notes=report_notes,
+        published=lookup(dpath="published", within=config),
+        layout=lookup(dpath="dataset/layout", within=config),
+        skipped=lambda wildcards: {
+            v: why for v, why in runnable_variants(wildcards).items() if why
+        },
     script:
         "../scripts/build_report.py"

@@ -19,7 +19,7 @@ rule train_variant:
         "logs/benchmarks/train_variant/{dataset}/{variant}/{split}/{experiment}.tsv"
     conda:
         "../../envs/torch.yaml"
-    threads: config["train"]["params"]["threads"]
+    threads: lambda wildcards: job_cores(config, wildcards.variant)
     resources:
         mem_mb=4000,
         runtime=120,

@@ -1,4 +1,5 @@
-"""Rule build_report: tables, figures and the quarantine summary of every run."""
+"""Rule build_report: tables, figures and the quarantine summary of every run, and ours
+beside the published figures."""
 
 from pathlib import Path
 
@@ -14,4 +15,9 @@ with log_to(snakemake.log[0]):
         out_dir=Path(snakemake.output.csv).parent,
         benchmark_paths=report.benchmark_files("logs/benchmarks", snakemake.wildcards.dataset),
         benchmark_root="logs/benchmarks",
+        model_paths=list(snakemake.input.models),
+        published=dict(snakemake.params.published),
+        layout=snakemake.params.layout,
+        manifest_path=snakemake.input.manifest,
+        skipped=dict(snakemake.params.skipped),
     )

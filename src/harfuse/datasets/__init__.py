@@ -2,13 +2,15 @@
 manifest rows with the official splits, and writing a miniature copy of the layout for
 tests (``write_fixture``; the demo's generator is its own fixture).
 
-``scan_dataset(root, layout, **options)`` runs the adapter named by ``dataset.layout``.
+``scan_dataset(root, layout, classes, **options)`` runs the adapter named by
+``dataset.layout`` and keeps the class subset ``dataset.classes`` (:func:`select_classes`).
 """
 
 from __future__ import annotations
 
 import importlib
 import inspect
+import logging
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -17,6 +19,8 @@ import pandas as pd
 
 from harfuse.config_schema import ConfigError, did_you_mean
 from harfuse.datasets.common import LayoutError
+
+log = logging.getLogger(__name__)
 
 #: ``dataset.layout`` value -> adapter module under ``harfuse.datasets``
 LAYOUTS = {
@@ -33,8 +37,10 @@ LAYOUTS = {
 
 @dataclass
 class Scan:
-    """What an adapter found: manifest rows (without ``shard``), split names, class names,
-    and quarantine rows for entries it could not use."""
+    """What an adapter found: manifest rows (without ``shard``), split names, class names
+    in the dataset's official index order, and quarantine rows for entries it could not
+    use (``sample_id``, ``stage``, ``reason``, and ``label`` where the entry's class is
+    known, so that a class subset leaves out the entries of the other classes)."""
 
     samples: pd.DataFrame
     splits: list[str]
@@ -56,7 +62,12 @@ def option_problems(layout: str, options: dict[str, Any]) -> list[str]:
     listed = ", ".join(valid) or "none"
     return [
         f"dataset.options.{key}: not an option of the {layout} layout"
-        f"{did_you_mean(key, valid)} (options: {listed})"
+        + (
+            "; a class subset is dataset.classes (every layout)"
+            if key == "classes"
+            else did_you_mean(key, valid)
+        )
+        + f" (options: {listed})"
         for key in options
         if key not in valid
     ]
@@ -81,20 +92,108 @@ def check_dataset(root: str | Path, layout: str, options: dict[str, Any]) -> Non
     module.check_root(**{k: v for k, v in bound.arguments.items() if k in wanted})
 
 
-def scan_dataset(root: str | Path, layout: str, **options: Any) -> Scan:
-    """Run the adapter for ``layout`` on ``root`` with its ``options``; :class:`LayoutError`
-    when the root is not a folder or holds no sample of the layout."""
+def scan_dataset(
+    root: str | Path, layout: str, classes: int | list[str] | None = None, **options: Any
+) -> Scan:
+    """Run the adapter for ``layout`` on ``root`` with its ``options`` and keep the class
+    subset ``classes`` (``dataset.classes``, see :func:`select_classes`); :class:`LayoutError`
+    when the root is not a folder or holds no sample of the layout (of those classes),
+    :class:`ConfigError` when ``classes`` names a class the dataset lacks."""
     module = adapter(layout)
     root = Path(root)
     if not root.is_dir():
         raise LayoutError(f"dataset root {root} is not a folder ({layout} layout)")
-    found = module.scan(root, **options)
+    found = select_classes(module.scan(root, **options), classes, f"the {layout} dataset at {root}")
     if found.samples.empty:
+        of = f" of dataset.classes {found.classes}" if classes is not None else ""
         raise LayoutError(
-            f"no usable sample under {root} ({layout} layout; "
+            f"no usable sample{of} under {root} ({layout} layout; "
             f"{len(found.quarantine)} entries rejected, see the quarantine table)"
         )
     return found
 
 
-__all__ = ["LAYOUTS", "LayoutError", "Scan", "adapter", "check_dataset", "scan_dataset"]
+def _class_list(classes: list[str], shown: int = 12) -> str:
+    """``"N classes: a, b, ..."`` with at most ``shown`` names."""
+    more = f", ... ({len(classes) - shown} more)" if len(classes) > shown else ""
+    return f"{len(classes)} classes: {', '.join(classes[:shown])}{more}"
+
+
+def select_classes(found: Scan, wanted: int | list[str] | None, where: str = "the dataset") -> Scan:
+    """``found`` restricted to a class subset: ``wanted`` = class names, or ``N`` = the first
+    ``N`` of ``found.classes`` (the official index, e.g. UCF101's ``classInd.txt``); ``None``
+    = every class. Classes stay in official index order whatever the order of the names, and
+    ``label_idx`` is re-indexed ``0..K-1`` in that order; split columns are untouched.
+
+    Samples of the other classes (and unlabelled ones) are left out, not quarantined: they
+    are not part of this dataset variant. Quarantine rows of the other classes (those with
+    another ``label``, or about a left-out sample) are left out too.
+
+    :class:`ConfigError` naming each class ``found`` lacks (``where``: the dataset, for the
+    message), with the closest name, or when ``N`` exceeds the number of classes.
+    """
+    if wanted is None:
+        return found
+    if isinstance(wanted, int) and not isinstance(wanted, bool):
+        if not 1 <= wanted <= len(found.classes):
+            raise ConfigError(
+                f"dataset.classes: the first {wanted} classes, but {where} has "
+                f"{len(found.classes)}: set it to 1..{len(found.classes)}, or to null for all"
+            )
+        chosen = found.classes[:wanted]
+    else:
+        problems = []
+        for name in wanted:
+            if name in found.classes:
+                continue
+            dropped = [q["reason"] for q in found.quarantine if q.get("label") == name]
+            problems.append(
+                f"dataset.classes: {name!r} is not a class of {where}"
+                f"{did_you_mean(name, found.classes)}"
+                + (f"; quarantined by the scan: {dropped[0]}" if dropped else "")
+                + f" ({_class_list(found.classes)})"
+            )
+        if problems:
+            raise ConfigError("\n".join(problems))
+        chosen = [c for c in found.classes if c in set(wanted)]
+    df = found.samples
+    keep = df["label"].isin(chosen)
+    samples = df[keep].reset_index(drop=True)
+    index = {c: i for i, c in enumerate(chosen)}
+    samples["label_idx"] = samples["label"].map(index).astype(df["label_idx"].dtype)
+    left_out = set(df.loc[~keep, "sample_id"])
+    quarantine = [
+        q
+        for q in found.quarantine
+        if (q["label"] in index if q.get("label") else q["sample_id"] not in left_out)
+    ]
+    unlabelled = int(df.loc[~keep, "label"].eq("").sum())
+    log.info(
+        "dataset.classes: %d of %d classes (%s); %d of %d samples kept, %d of other classes"
+        "%s left out (not part of this dataset variant, not quarantined); %d of %d "
+        "quarantine rows of other classes left out",
+        len(chosen),
+        len(found.classes),
+        ", ".join(chosen),
+        len(samples),
+        len(df),
+        len(df) - len(samples) - unlabelled,
+        f" and {unlabelled} unlabelled" if unlabelled else "",
+        len(found.quarantine) - len(quarantine),
+        len(found.quarantine),
+    )
+    empty = sorted(set(chosen) - set(samples["label"]), key=chosen.index)
+    if empty:
+        log.warning("dataset.classes: no sample of %s", ", ".join(empty))
+    return Scan(samples, found.splits, chosen, quarantine)
+
+
+__all__ = [
+    "LAYOUTS",
+    "LayoutError",
+    "Scan",
+    "adapter",
+    "check_dataset",
+    "scan_dataset",
+    "select_classes",
+]

@@ -237,7 +237,14 @@ def scan(root: Path) -> Scan:
             else None
         )
         if problem:
-            quarantine.append({"sample_id": sid, "stage": "manifest", "reason": problem})
+            quarantine.append(
+                {
+                    "sample_id": sid,
+                    "stage": "manifest",
+                    "reason": problem,
+                    "label": names.get(a, ""),
+                }
+            )
             continue
         rows.append(
             {

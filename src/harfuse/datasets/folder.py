@@ -65,6 +65,7 @@ def scan(root: Path, test_fraction: float = 0.3, folds: int = 0, seed: int = 0) 
                         "sample_id": safe_id(path.stem),
                         "stage": "manifest",
                         "reason": f"{path}: not a video file ({path.suffix or 'no'} extension)",
+                        "label": folder.name,
                     }
                 )
     labels = [cls for cls, _ in found]

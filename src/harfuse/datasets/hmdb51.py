@@ -57,6 +57,7 @@ def scan(root: Path, video_dir: str = ".", splits_dir: str = "testTrainMulti_703
                 "sample_id": safe_id(Path(name).stem),
                 "stage": "manifest",
                 "reason": f"{cls}/{name} is in the split files but not on disk",
+                "label": cls,
             }
         )
     keys = sorted(set(on_disk))
@@ -68,6 +69,7 @@ def scan(root: Path, video_dir: str = ".", splits_dir: str = "testTrainMulti_703
                     "sample_id": sid,
                     "stage": "manifest",
                     "reason": f"{on_disk[cls, name]} is in no split file",
+                    "label": cls,
                 }
             )
             continue

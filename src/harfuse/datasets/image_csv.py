@@ -96,6 +96,7 @@ def scan(
                         "sample_id": safe_id(Path(record.filename).stem),
                         "stage": "manifest",
                         "reason": f"{path} not found",
+                        "label": record.label,
                     }
                 )
                 continue

@@ -15,7 +15,8 @@ until the IMU stage resamples and aligns them. ``imu_path`` holds a JSON object
 
 Splits: ``cross_subject`` (``test_subjects``, default 17-20, test; the rest train) and
 ``cross_session`` (``test_sessions`` test, default the highest session number present).
-Classes are the action names found (37 in the full dataset) unless ``classes`` is given.
+Classes are the action names found, in alphabetical order (37 in the full dataset);
+``dataset.classes`` keeps a subset of them, as for every layout.
 """
 
 from __future__ import annotations
@@ -53,7 +54,6 @@ def scan(
     streams: tuple[str, ...] | list[str] = STREAMS,
     test_subjects: tuple[int, ...] | list[int] = (17, 18, 19, 20),
     test_sessions: tuple[int, ...] | list[int] | None = None,
-    classes: list[str] | None = None,
 ) -> Scan:
     """Manifest rows of every video of the chosen cameras."""
     videos = check_root(root, video_dir, streams)
@@ -109,7 +109,7 @@ def scan(
     for row in rows:
         row["cross_subject"] = "test" if row["subject"] in test_subjects else "train"
         row["cross_session"] = "test" if row["session"] in test_sessions else "train"
-    names = classes or sorted({r["label"] for r in rows})
+    names = sorted({r["label"] for r in rows})
     splits = ["cross_subject", "cross_session"]
     return Scan(finish_rows(rows, names, splits), splits, names, quarantine)
 

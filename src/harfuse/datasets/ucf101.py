@@ -67,6 +67,7 @@ def scan(root: Path, video_dir: str = "UCF-101", lists_dir: str = "ucfTrainTestl
                 "sample_id": safe_id(Path(rel).stem),
                 "stage": "manifest",
                 "reason": f"{rel} is in the split lists but not under {videos_root}",
+                "label": rel.split("/")[0],
             }
         )
     rows = []
@@ -83,7 +84,9 @@ def scan(root: Path, video_dir: str = "UCF-101", lists_dir: str = "ucfTrainTestl
         else:
             reason = None
         if reason:
-            quarantine.append({"sample_id": sid, "stage": "manifest", "reason": reason})
+            quarantine.append(
+                {"sample_id": sid, "stage": "manifest", "reason": reason, "label": cls}
+            )
             continue
         splits = {f"split{k}": assignment[rel].get(f"split{k}", "unused") for k in SPLITS}
         rows.append(

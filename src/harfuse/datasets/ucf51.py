@@ -3,7 +3,8 @@
 Every video's streams are probed. A class is kept when at least ``min_audio_fraction`` of
 its videos have audio; the videos of dropped classes, and videos without audio in kept
 classes, go to the quarantine table with the reason. Classes are re-indexed in
-``classInd.txt`` order.
+``classInd.txt`` order. ``dataset.classes`` applies after this filter: N = the first N
+classes with audio, and naming a dropped class is an error quoting why it was dropped.
 """
 
 from __future__ import annotations
@@ -42,14 +43,20 @@ def scan(
             f"{len(rows)} videos have an audio track"
         )
         quarantine += [
-            {"sample_id": s, "stage": "manifest", "reason": reason} for s in rows["sample_id"]
+            {"sample_id": s, "stage": "manifest", "reason": reason, "label": cls}
+            for s in rows["sample_id"]
         ]
     in_kept = df["label"].isin(kept)
     with_audio = df["has_audio"].eq(True)
     for row in df[in_kept & ~with_audio].itertuples():
         what = "cannot be opened" if row.has_audio is None else "has no audio track"
         quarantine.append(
-            {"sample_id": row.sample_id, "stage": "manifest", "reason": f"{row.video_path} {what}"}
+            {
+                "sample_id": row.sample_id,
+                "stage": "manifest",
+                "reason": f"{row.video_path} {what}",
+                "label": row.label,
+            }
         )
     usable = df[in_kept & with_audio].drop(columns="has_audio")
     usable = usable.assign(audio_path=usable["video_path"])

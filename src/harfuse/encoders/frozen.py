@@ -22,7 +22,7 @@ IMAGE_BACKBONES = {"resnet18": 512, "resnet50": 2048, "vgg16": 4096}
 VIDEO_BACKBONES = {"r3d_18": 512, "r2plus1d_18": 512, "s3d": 1024}
 
 
-def _headless(arch: str, weights: str, allow_download: bool) -> nn.Module:
+def headless(arch: str, weights: str, allow_download: bool) -> nn.Module:
     """torchvision ``arch`` with ``weights`` loaded and its classification layer removed."""
     import torchvision
 
@@ -63,7 +63,7 @@ class FrameEncoder(_Frozen):
         if arch not in IMAGE_BACKBONES:
             raise ValueError(f"unknown image backbone {arch!r}; known: {sorted(IMAGE_BACKBONES)}")
         super().__init__(IMAGENET_MEAN, IMAGENET_STD, weights)
-        self.backbone = _headless(arch, weights, allow_download)
+        self.backbone = headless(arch, weights, allow_download)
         self.out_dim = IMAGE_BACKBONES[arch]
 
     @torch.no_grad()
@@ -84,7 +84,7 @@ class ClipEncoder(_Frozen):
         if arch not in VIDEO_BACKBONES:
             raise ValueError(f"unknown video backbone {arch!r}; known: {sorted(VIDEO_BACKBONES)}")
         super().__init__(KINETICS_MEAN, KINETICS_STD, weights)
-        self.backbone = _headless(arch, weights, allow_download)
+        self.backbone = headless(arch, weights, allow_download)
         self.out_dim = VIDEO_BACKBONES[arch]
         meta = torchvision.models.get_model_weights(arch).DEFAULT
         self.crop = tuple(meta.transforms().crop_size)

@@ -18,12 +18,14 @@ Modality inputs (per sample, without the batch axis):
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from typing import Any
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 from harfuse.encoders import ENCODERS
+from harfuse.encoders.finetune import BackboneSpec, BackboneThen, TunedBackbone, lr_groups
 
 MODALITIES = ("rgb", "flow", "audio", "imu")
 
@@ -38,12 +40,25 @@ Batch = dict[str, torch.Tensor]
 
 
 def modality_encoder(
-    modality: str, shape: Sequence[int], encoders: dict[str, str] | None = None
+    modality: str,
+    shape: Sequence[int],
+    encoders: dict[str, str] | None = None,
+    backbone: dict[str, Any] | None = None,
 ) -> nn.Module:
     """The trainable encoder for ``modality`` given one sample's input ``shape``;
-    ``encoders`` overrides :data:`DEFAULT_ENCODERS` (a variant's ``options.encoders``)."""
+    ``encoders`` overrides :data:`DEFAULT_ENCODERS` (a variant's ``options.encoders``).
+    With ``backbone`` (``options.backbone``, :class:`~harfuse.encoders.finetune.
+    BackboneSpec`), ``rgb`` is clips of frames ``(T, h, w, 3)`` through that fine-tuned
+    backbone, then the rgb encoder."""
     if modality not in DEFAULT_ENCODERS:
         raise ValueError(f"unknown modality {modality!r}; known: {MODALITIES}")
+    if backbone is not None and modality == "rgb":
+        spec = BackboneSpec.from_options(backbone)
+        if tuple(shape)[-4:] != spec.input_shape():
+            raise ValueError(f"backbone reads clips {spec.input_shape()}, got {tuple(shape)}")
+        return BackboneThen(
+            TunedBackbone(spec), modality_encoder(modality, spec.output_shape(), encoders)
+        )
     name = (encoders or {}).get(modality, DEFAULT_ENCODERS[modality])
     trainable = sorted(n for n, c in ENCODERS.items() if hasattr(c, "from_shape"))
     if name not in trainable:
@@ -77,9 +92,15 @@ class Classifier(nn.Module):
             raise ValueError(f"{type(self).__name__} has phases {self.phases}, not {phase!r}")
         self.phase = phase
 
+    def phase_params(self, phase: str) -> dict[str, Any]:
+        """``train.params`` values of ``phase`` that differ from the run's (e.g. stage-1
+        learning rates of a two-stage model); none by default."""
+        return {}
+
     def param_groups(self, lr: float) -> list[dict]:
-        """Optimiser parameter groups of the current phase (base learning rate ``lr``)."""
-        return [{"params": [p for p in self.parameters() if p.requires_grad], "lr": lr}]
+        """Optimiser parameter groups of the current phase (base learning rate ``lr``; a
+        fine-tuned backbone's blocks at ``lr`` times its ``lr_scale``)."""
+        return lr_groups([p for p in self.parameters() if p.requires_grad], self, lr)
 
     def loss(self, batch: Batch, labels: torch.Tensor) -> torch.Tensor:
         return F.cross_entropy(self(batch), labels)

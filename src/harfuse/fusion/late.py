@@ -5,11 +5,13 @@ from __future__ import annotations
 import itertools
 import logging
 from collections.abc import Iterable, Sequence
+from typing import Any
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
+from harfuse.encoders.finetune import lr_groups
 from harfuse.fusion.base import Batch, Classifier
 from harfuse.fusion.single import SingleModality
 
@@ -48,6 +50,7 @@ class LateFusion(Classifier):
         combine: str = "weighted",
         meta_l2: float = 1e-3,
         encoders: dict[str, str] | None = None,
+        backbone: dict[str, Any] | None = None,
     ):
         super().__init__()
         if combine not in COMBINES:
@@ -56,7 +59,10 @@ class LateFusion(Classifier):
         self.combine = combine
         self.meta_l2 = meta_l2
         self.branches = nn.ModuleDict(
-            {m: SingleModality({m: shapes[m]}, num_classes, encoders) for m in self.modalities}
+            {
+                m: SingleModality({m: shapes[m]}, num_classes, encoders, backbone)
+                for m in self.modalities
+            }
         )
         m = len(self.modalities)
         self.register_buffer("weights", torch.full((m,), 1.0 / m))
@@ -82,7 +88,7 @@ class LateFusion(Classifier):
         return sum(F.cross_entropy(s, labels) for s in self.branch_logits(batch).values())
 
     def param_groups(self, lr: float) -> list[dict]:
-        return [{"params": list(self.branches.parameters()), "lr": lr}]
+        return lr_groups(list(self.branches.parameters()), self, lr)
 
     @torch.no_grad()
     def _held_out(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import torch
 from torch import nn
@@ -30,6 +31,7 @@ class MidFusion(Classifier):
         merge: str = "concat",
         heads: int = 4,
         encoders: dict[str, str] | None = None,
+        backbone: dict[str, Any] | None = None,
     ):
         super().__init__()
         if merge not in MERGES:
@@ -37,7 +39,7 @@ class MidFusion(Classifier):
         self.modalities = tuple(sorted(shapes))
         self.merge = merge
         self.encoders = nn.ModuleDict(
-            {m: modality_encoder(m, shapes[m], encoders) for m in self.modalities}
+            {m: modality_encoder(m, shapes[m], encoders, backbone) for m in self.modalities}
         )
         if merge == "concat":
             width = sum(e.out_dim for e in self.encoders.values())

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import torch
 from torch import nn
@@ -22,20 +23,22 @@ class SingleModality(Classifier):
     """One modality: its encoder (``options.encoders`` picks which) and a linear head.
     With ``rgb`` features this is the frame-CNN (temporal average), the CNN-LSTM
     (``encoders: {rgb: feature_lstm}``) or the still-image dense head, depending on the
-    feature set and encoder the variant names."""
+    feature set and encoder the variant names; with ``backbone``, rgb is clips of frames
+    through a fine-tuned torchvision backbone (:mod:`harfuse.encoders.finetune`)."""
 
     def __init__(
         self,
         shapes: dict[str, Sequence[int]],
         num_classes: int,
         encoders: dict[str, str] | None = None,
+        backbone: dict[str, Any] | None = None,
     ):
         super().__init__()
         if len(shapes) != 1:
             raise ValueError(f"single-modality model takes one modality, got {sorted(shapes)}")
         (self.modality,) = shapes
         self.modalities = (self.modality,)
-        self.encoder = modality_encoder(self.modality, shapes[self.modality], encoders)
+        self.encoder = modality_encoder(self.modality, shapes[self.modality], encoders, backbone)
         self.head = nn.Linear(self.encoder.out_dim, num_classes)
 
     @property

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -10,6 +11,8 @@ import numpy as np
 from harfuse.config_schema import default
 from harfuse.media.decode import DecodeError, iter_frames_at_fps
 from harfuse.media.sampling import uniform_indices
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -60,18 +63,60 @@ def extract_frames(path: str | Path, params: FrameParams) -> np.ndarray:
 
     A still image (by extension) gives ``T = 1``.
     """
+    return decode_frames(path, params)[0]
+
+
+def decode_frames(path: str | Path, params: FrameParams) -> tuple[np.ndarray, int]:
+    """:func:`extract_frames` and the number of distinct source frames behind them.
+
+    Logs a warning when sampling by timestamp repeats the source's frames more than
+    :data:`REPEAT_WARNING` times over (a variable frame rate or a near-still stream: the
+    frames cost storage and time but add nothing), and when an uncapped video runs past
+    :data:`LONG_VIDEO_S`; both point to ``frames.max_duration_s`` and ``frames.num_frames``.
+    """
     if Path(path).suffix.lower() in IMAGE_EXTENSIONS:
         rgb = read_image(path)
-        return resize(rgb, output_size(rgb.shape[0], rgb.shape[1], params.size))[None]
+        return resize(rgb, output_size(rgb.shape[0], rgb.shape[1], params.size))[None], 1
     out: list[np.ndarray] = []
     hw: tuple[int, int] | None = None
+    distinct, last = 0, None
     for _, rgb in iter_frames_at_fps(path, params.fps, params.max_duration_s):
         if hw is None:
             hw = output_size(rgb.shape[0], rgb.shape[1], params.size)
+        distinct += rgb is not last  # a repeated frame is the same array
+        last = rgb
         out.append(resize(rgb, hw))
     if not out:
         raise DecodeError(f"{path}: no frame at {params.fps} fps")
-    return keep_frames(np.stack(out), params.num_frames)
+    warn_costly_sampling(path, len(out), distinct, params)
+    return keep_frames(np.stack(out), params.num_frames), distinct
+
+
+#: sampled frames per distinct source frame above which the frames stage warns
+REPEAT_WARNING = 10
+#: seconds of video above which an uncapped video (no max_duration_s, no num_frames) warns
+LONG_VIDEO_S = 600.0
+_CAP = "cap the work per video with frames.max_duration_s (s) or frames.num_frames"
+
+
+def warn_costly_sampling(
+    path: str | Path, sampled: int, distinct: int, params: FrameParams
+) -> None:
+    """The warnings of :func:`decode_frames` (see there)."""
+    if sampled > REPEAT_WARNING * distinct:
+        log.warning(
+            "%s: %d frames at %g fps repeat its %d distinct frames %.0fx over (variable "
+            "frame rate or a near-still stream); %s, or lower frames.fps",
+            path,
+            sampled,
+            params.fps,
+            distinct,
+            sampled / distinct,
+            _CAP,
+        )
+    seconds = sampled / params.fps
+    if params.max_duration_s is None and params.num_frames is None and seconds > LONG_VIDEO_S:
+        log.warning("%s: %.0f s of video stored as %d frames; %s", path, seconds, sampled, _CAP)
 
 
 def keep_frames(frames: np.ndarray, num_frames: int | None) -> np.ndarray:

@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 
 from harfuse.config_schema import default
-from harfuse.media.frames import FrameParams, extract_frames, keep_frames
+from harfuse.media.frames import FrameParams, decode_frames, keep_frames
 from harfuse.preprocess import Attrs
 from harfuse.store.shards import decode_jpeg, encode_jpeg
 
@@ -41,7 +41,8 @@ def video_frames(
     p = frame_params(config)
     if every_frame:
         p = FrameParams(p.fps, p.size, p.max_duration_s, None)
-    return extract_frames(path, p), {"fps": p.fps, "source": str(path)}
+    frames, distinct = decode_frames(path, p)
+    return frames, {"fps": p.fps, "source": str(path), "source_frames": distinct}
 
 
 def select_frames(frames: np.ndarray, config: dict[str, Any]) -> np.ndarray:

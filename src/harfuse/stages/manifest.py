@@ -20,8 +20,14 @@ def run(
     dataset: dict[str, Any],
     samples_per_shard: int,
 ) -> None:
-    """Scan ``dataset["root"]`` with the adapter of ``dataset["layout"]``."""
-    found = scan_dataset(dataset["root"], dataset["layout"], **(dataset.get("options") or {}))
+    """Scan ``dataset["root"]`` with the adapter of ``dataset["layout"]``, keeping the
+    class subset ``dataset["classes"]`` when given (names, or N = the first N classes)."""
+    found = scan_dataset(
+        dataset["root"],
+        dataset["layout"],
+        dataset.get("classes"),
+        **(dataset.get("options") or {}),
+    )
     if found.samples.empty:
         raise ValueError(f"{dataset['root']}: no usable sample for layout {dataset['layout']}")
     df = assign_shards(found.samples, samples_per_shard)

@@ -4,20 +4,26 @@ quarantine summary.
 
 Top-5 accuracy is left out of the tables (``summary.csv``, ``aggregate.csv``,
 ``summary.md``) when the dataset has 5 classes or fewer: every label is then among the 5
-highest scores, so top-5 is 1 by construction. ``metrics.json`` keeps it."""
+highest scores, so top-5 is 1 by construction. ``metrics.json`` keeps it.
+
+Where the config has ``published.figures`` (a recipe of a published experiment),
+``published.csv`` and a section of ``summary.md`` put ours beside each, with the
+difference, or say why they do not compare (:func:`published_table`)."""
 
 from __future__ import annotations
 
 import json
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 
 from harfuse import plots
 from harfuse.plan import FULL
 from harfuse.store.atomic import atomic_path, write_text
+from harfuse.store.manifest import read_manifest
 from harfuse.store.quarantine import read_quarantine
 from harfuse.train.metrics import METRICS, shown_metrics
 
@@ -38,6 +44,24 @@ COLUMNS = [
 ]
 #: quarantine rows shown per stage in summary.md (all of them are in quarantine.csv)
 SHOWN_PER_STAGE = 20
+#: columns of ``published.csv``: the figure, the ``split`` of ours (empty: the mean over
+#: ``n_splits`` splits), ``published``, ``ours`` and ``difference`` (ours - published) in
+#: percent / percentage points, ``not_compared``: why ours and the difference are empty
+PUBLISHED_COLUMNS = [
+    "variant",
+    "experiment",
+    "metric",
+    "split",
+    "n_splits",
+    "published",
+    "ours",
+    "difference",
+    "not_compared",
+    "source",
+]
+#: the ``weights`` of a random init (config ``features.sets.*.weights``; a variant's
+#: ``options.backbone.weights``, its default)
+RANDOM_WEIGHTS = "none"
 
 
 def load_runs(metrics_paths: Sequence[str | Path]) -> list[dict]:
@@ -93,6 +117,135 @@ def aggregate(table: pd.DataFrame, metrics: Sequence[str] = METRICS) -> pd.DataF
     return out.reset_index().sort_values(
         ["experiment", "top1_mean"], ascending=[True, False], ignore_index=True
     )
+
+
+def random_rgb_runs(model_paths: Sequence[str | Path]) -> dict[tuple[str, str, str], str]:
+    """(variant, split, experiment) -> how its rgb came from random weights, for the runs
+    whose ``model.json`` says so: the frozen features its input shards recorded
+    (``preprocessing.features.weights``), or a fine-tuned backbone (``options.backbone``,
+    whose ``weights`` default to ``none``) trained from a random init."""
+    found = {}
+    for path in model_paths:
+        m = json.loads(Path(path).read_text())
+        features = (m.get("preprocessing") or {}).get("features") or {}
+        backbone = (m.get("options") or {}).get("backbone")
+        key = (m["variant"], m["split"], m["experiment"]["name"])
+        if backbone is not None and backbone.get("weights", RANDOM_WEIGHTS) == RANDOM_WEIGHTS:
+            found[key] = "rgb backbone trained from random weights (backbone weights: none)"
+        elif backbone is None and features.get("weights") == RANDOM_WEIGHTS:
+            found[key] = "rgb features from random weights (weights: none, frozen)"
+    return found
+
+
+def dataset_mismatch(
+    published: Mapping[str, Any], layout: str | None, n_classes: int, n_samples: int | None
+) -> str:
+    """Why no run on this dataset compares with the ``published`` figures, or ``""``: the
+    demo, a class count other than ``published.classes``, fewer samples than
+    ``published.min_samples`` (``n_samples`` None: not checked)."""
+    if layout == "demo":
+        return "the demo dataset (layout demo)"
+    classes = published.get("classes")
+    if classes is not None and n_classes != classes:
+        return f"a dataset of {n_classes} classes, the published one has {classes}"
+    least = published.get("min_samples")
+    if least is not None and n_samples is not None and n_samples < least:
+        return f"a dataset of {n_samples} samples, fewer than the published {least}"
+    return ""
+
+
+def published_table(
+    figures: Sequence[Mapping[str, Any]],
+    runs: Sequence[dict],
+    random_rgb: Mapping[tuple[str, str, str], str],
+    mismatch: str = "",
+    skipped: Mapping[str, str] | None = None,
+) -> pd.DataFrame:
+    """One row per published figure (:data:`PUBLISHED_COLUMNS`, the config's order): ours
+    is the variant's run on the figure's split, else the mean over its runs' splits, as a
+    percent. Not compared (``not_compared`` says why; ours and the difference empty): the
+    whole dataset (``mismatch``, :func:`dataset_mismatch`), a variant with no run
+    (``skipped``: variant -> why the workflow skipped it), or one whose rgb features came
+    from random weights (``random_rgb``: :func:`random_rgb_runs`)."""
+    skipped = skipped or {}
+    rows = []
+    for fig in figures:
+        variant, split = fig["variant"], fig.get("split")
+        experiment, metric = fig.get("experiment", FULL), fig.get("metric", "top1")
+        matching = [
+            r
+            for r in runs
+            if r["variant"] == variant
+            and r["experiment"] == experiment
+            and split in (None, r["split"])
+        ]
+        random_init = [
+            random_rgb[key]
+            for r in matching
+            if (key := (variant, r["split"], experiment)) in random_rgb
+        ]
+        ours = 100 * float(pd.Series([r.get(metric) for r in matching], dtype=float).mean())
+        if mismatch:
+            why = mismatch
+        elif variant in skipped:
+            why = f"no run, variant {variant} {skipped[variant]}"
+        elif not matching:
+            why = f"no run of {variant} ({experiment})" + (f" on split {split}" if split else "")
+        elif random_init:
+            why = random_init[0]
+        elif pd.isna(ours):
+            why = f"the runs recorded no {metric}"
+        else:
+            why = ""
+        rows.append(
+            {
+                "variant": variant,
+                "experiment": experiment,
+                "metric": metric,
+                "split": matching[0]["split"] if len(matching) == 1 else split,
+                "n_splits": len(matching),
+                "published": float(fig["value"]),
+                "ours": float("nan") if why else ours,
+                "difference": float("nan") if why else ours - fig["value"],
+                "not_compared": why,
+                "source": fig["source"],
+            }
+        )
+    table = pd.DataFrame(rows, columns=PUBLISHED_COLUMNS)
+    return table.astype({"n_splits": int, "published": float, "ours": float, "difference": float})
+
+
+def published_lines(table: pd.DataFrame) -> list[str]:
+    """The ``Published figures`` section of ``summary.md`` (nothing when ``table`` is
+    empty)."""
+    if table.empty:
+        return []
+    lines = [
+        "",
+        "## Published figures",
+        "",
+        "Ours beside the figures of the works the config names (`published:`), in percent "
+        "as papers print them; difference = ours - published, in percentage points. Ours: "
+        "the run on the figure's split, else the mean over the variant's splits. Not "
+        "compared where the dataset is not the published one (the demo, another class "
+        "count, fewer samples), the variant has no run, or its rgb came from random weights.",
+        "",
+        "| variant | experiment | metric | split | published | ours | difference | source |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for r in table.itertuples(index=False):
+        if isinstance(r.split, str):
+            split = r.split
+        else:
+            split = f"mean of {r.n_splits} splits" if r.n_splits else ""
+        ours = "" if r.not_compared else f"{r.ours:.2f}"
+        diff = f"not compared: {r.not_compared}" if r.not_compared else f"{r.difference:+.2f}"
+        source = r.source.replace("|", "\\|")  # a | would end the cell
+        lines.append(
+            f"| {r.variant} | {r.experiment} | {r.metric} | {split} | {r.published:g} | "
+            f"{ours} | {diff} | {source} |"
+        )
+    return lines
 
 
 def benchmark_files(benchmark_dir: str | Path, dataset: str) -> list[Path]:
@@ -193,9 +346,10 @@ def markdown(
     notes: Sequence[str],
     benchmarks: pd.DataFrame | None = None,
     n_classes: int | None = None,
+    published: pd.DataFrame | None = None,
 ) -> str:
     """The ``summary.md`` text (``n_classes``: the dataset's, which decides whether top-5
-    is shown; :func:`shown_metrics`)."""
+    is shown; :func:`shown_metrics`; ``published``: :func:`published_table`)."""
     metrics = shown_metrics(n_classes)
     lines = ["# harfuse report", ""]
     shown = table[["variant", "modalities", "split", "experiment", *metrics]].copy()
@@ -235,6 +389,8 @@ def markdown(
             for m in metrics
         ]
         lines.append(f"| {r.variant} | {r.experiment} | {r.n_splits} | " + " | ".join(cells) + " |")
+    if published is not None:
+        lines += published_lines(published)
     hidden = [r for r in runs if "hidden_classes" in r]
     if hidden:
         lines += [
@@ -310,6 +466,11 @@ def run(
     out_dir: str | Path,
     benchmark_paths: Sequence[str | Path] = (),
     benchmark_root: str | Path = "logs/benchmarks",
+    model_paths: Sequence[str | Path] = (),
+    published: Mapping[str, Any] | None = None,
+    layout: str | None = None,
+    manifest_path: str | Path | None = None,
+    skipped: Mapping[str, str] | None = None,
 ) -> None:
     """Write under ``out_dir``: ``summary.csv`` (one row per variant, split and
     experiment), ``aggregate.csv`` (mean ± std over splits), ``summary.md``,
@@ -317,7 +478,12 @@ def run(
     ``benchmarks.csv`` (time and memory per rule from ``benchmark_paths``, files under
     ``benchmark_root``) and the figures ``confusion.png``, ``variants.png``,
     ``learning_curves.png``, ``ratio_sweep.png``. Top-5 is left out of the tables when
-    ``classes_path`` lists 5 classes or fewer."""
+    ``classes_path`` lists 5 classes or fewer.
+
+    ``published.csv`` (:func:`published_table`; only its header without figures) compares
+    the config's ``published`` block with the runs, their ``model.json`` (``model_paths``:
+    which rgb features came from random weights), the dataset's ``layout`` and
+    ``manifest_path`` (its sample count) and ``skipped`` (variant -> why it has no run)."""
     out_dir = Path(out_dir)
     classes = json.loads(Path(classes_path).read_text())
     metrics = shown_metrics(len(classes))
@@ -334,9 +500,21 @@ def run(
     benchmarks = benchmark_table(benchmark_paths, benchmark_root)
     with atomic_path(out_dir / "benchmarks.csv") as tmp:
         benchmarks.to_csv(tmp, index=False, float_format="%.2f")
+    published = published or {}
+    figures = published.get("figures", [])
+    n_samples = len(read_manifest(manifest_path)) if figures and manifest_path else None
+    compared = published_table(
+        figures,
+        runs,
+        random_rgb_runs(model_paths),
+        dataset_mismatch(published, layout, len(classes), n_samples),
+        skipped,
+    )
+    with atomic_path(out_dir / "published.csv") as tmp:
+        compared.to_csv(tmp, index=False, float_format="%.2f")
     write_text(
         out_dir / "summary.md",
-        markdown(table, means, runs, quarantine, notes, benchmarks, len(classes)),
+        markdown(table, means, runs, quarantine, notes, benchmarks, len(classes), compared),
     )
 
     main = sorted(

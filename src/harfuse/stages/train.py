@@ -14,9 +14,11 @@ import pandas as pd
 import torch
 
 from harfuse.device import resolve_device
+from harfuse.encoders.finetune import BackboneSpec
 from harfuse.environment import describe
 from harfuse.fusion import create_model
 from harfuse.store.atomic import atomic_path, write_json
+from harfuse.store.clips import FrameClipSource
 from harfuse.store.dataset import (
     FeatureSource,
     MultiModalDataset,
@@ -36,17 +38,31 @@ log = logging.getLogger(__name__)
 
 
 def build_sources(
-    shards: dict[str, list[str]], inputs: dict[str, Any]
+    shards: dict[str, list[str]],
+    inputs: dict[str, Any],
+    backbone: dict[str, Any] | None = None,
+    train: bool = False,
 ) -> dict[str, Callable[[str], np.ndarray]]:
     """One source per modality from its shard paths and the ``inputs`` options (IMU
-    unnormalised: :func:`normalise_imu` standardises it once the training rows are known)."""
+    unnormalised: :func:`normalise_imu` standardises it once the training rows are known).
+    With ``backbone`` (``options.backbone``), rgb is clips from the frame shards: sampled
+    at random for training (``train``), the centre clip(s) otherwise."""
     builders = {
-        "rgb": lambda paths: FeatureSource(paths),
+        "rgb": lambda paths: (
+            FeatureSource(paths) if backbone is None else clip_source(paths, backbone, train)
+        ),
         "flow": lambda paths: flow_source(paths, inputs["flow_length"], inputs.get("flow_size")),
         "audio": lambda paths: audio_source(paths, inputs["audio_frames"]),
         "imu": lambda paths: imu_source(paths),
     }
     return {m: builders[m](paths) for m, paths in sorted(shards.items())}
+
+
+def clip_source(paths: list[str], backbone: dict[str, Any], train: bool) -> FrameClipSource:
+    """Clips for a fine-tuned backbone from the frame shards ``paths``."""
+    spec = BackboneSpec.from_options(backbone)
+    clips = 1 if train else spec.test_clips
+    return FrameClipSource(paths, spec.num_frames, spec.input_size, train=train, clips=clips)
 
 
 def experiment_rows(
@@ -205,14 +221,17 @@ def run(
     A stratified ``val_fraction`` of the (experiment's) training rows is held out for
     early stopping and for what late fusion tunes; the test rows are only predicted.
     """
-    params = TrainParams(**train)
+    params = TrainParams(**{**train, **(spec.get("params") or {})})  # the variant's own first
     shards = {m: shards[m] for m in spec["modalities"]}
+    backbone = (spec.get("options") or {}).get("backbone")
     # what the model sees is what its input shards were made with (checked to agree)
-    preprocessing = recorded_preprocessing(shards)
+    preprocessing = recorded_preprocessing(
+        {"frames" if m == "rgb" and backbone else m: p for m, p in shards.items()}
+    )
     torch.set_num_threads(params.threads)
     out_dir = Path(out_dir)
     classes = json.loads(Path(classes_path).read_text())
-    sources = build_sources(shards, inputs)
+    sources = build_sources(shards, inputs, backbone)
     manifest = read_manifest(manifest_path)
     rows = select_rows(manifest, sources, split, experiment, params)
     if rows.train.empty or rows.test.empty:
@@ -222,9 +241,12 @@ def run(
         )
     lacking = lacking_in_test(manifest, rows.test, sources, split)
     normalisation = normalise_imu(sources, list(rows.train["sample_id"]))
+    train_sources = sources
+    if backbone is not None:  # random clips for training, the centre ones to evaluate
+        train_sources = {**sources, "rgb": clip_source(shards["rgb"], backbone, train=True)}
     train_data, val_data, test_data = (
-        MultiModalDataset(r["sample_id"], r["label_idx"], sources)
-        for r in (rows.train, rows.val, rows.test)
+        MultiModalDataset(r["sample_id"], r["label_idx"], s)
+        for r, s in ((rows.train, train_sources), (rows.val, sources), (rows.test, sources))
     )
     shapes = {m: tuple(v.shape) for m, v in train_data[0].items() if m != "label"}
     hidden, hidden_option = hidden_experiment(rows, experiment, params.seed)
@@ -250,7 +272,7 @@ def run(
         shapes,
     )
     history = train_model(model, train_data, params, dev, val_data if len(val_data) else None)
-    probs = predict(model, test_data, dev)
+    probs = predict(model, test_data, dev, workers=params.workers)
     metrics = evaluate(probs, rows.test["label_idx"].to_numpy(), hidden, classes)
     log.info(
         "%s on %s (%s): top1 %.3f macro-F1 %.3f",

@@ -17,8 +17,9 @@ import h5py
 from harfuse.store.shards import FRAMES_PARAMS
 
 #: the config sections each modality's shards record: their own stage's, and for flow and
-#: rgb features the frame shard's they were computed from
-_SECTIONS = {"rgb": "features", "flow": "flow", "audio": "audio", "imu": "imu"}
+#: rgb features the frame shard's they were computed from (``frames``: the frame shards a
+#: fine-tuned backbone reads)
+_SECTIONS = {"rgb": "features", "flow": "flow", "audio": "audio", "imu": "imu", "frames": "frames"}
 
 
 def recorded_preprocessing(
@@ -28,9 +29,9 @@ def recorded_preprocessing(
     ``features``, ``flow``, ``audio``, ``imu``), from their stored parameters: what a model
     trained on them saw, whatever the config says now.
 
-    ``shards`` maps a modality to its shard files. Raises ``ValueError`` naming the shard
-    whose parameters differ from an earlier one's for the same section, or that lacks
-    them (made by an older harfuse: rerun its stage).
+    ``shards`` maps a modality (or ``frames``) to its shard files. Raises ``ValueError``
+    naming the shard whose parameters differ from an earlier one's for the same section,
+    or that lacks them (made by an older harfuse: rerun its stage).
     """
     found: dict[str, tuple[dict[str, Any], Path]] = {}
 

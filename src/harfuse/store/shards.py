@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Sequence
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -183,14 +184,45 @@ class ShardReader:
         """Samples stored in this shard."""
         return list(self.file.keys())
 
+    def _dataset(self, sample_id: str, name: str) -> h5py.Dataset:
+        try:
+            return self.file[sample_id][name]
+        except KeyError:
+            raise KeyError(f"{self.path}: no {sample_id}/{name}") from None
+
     def read(self, sample_id: str, name: str) -> np.ndarray:
         """The array ``/{sample_id}/{name}`` (JPEG frames decoded); ``KeyError`` names the
         shard if absent."""
-        try:
-            ds = self.file[sample_id][name]
-        except KeyError:
-            raise KeyError(f"{self.path}: no {sample_id}/{name}") from None
+        ds = self._dataset(sample_id, name)
         return _read_jpeg(ds) if ds.attrs.get("encoding") == "jpeg" else ds[()]
+
+    def length(self, sample_id: str, name: str = "frames") -> int:
+        """Time steps of ``/{sample_id}/{name}`` (frames of a clip), without reading them."""
+        return len(self._dataset(sample_id, name))
+
+    def read_frames(
+        self, sample_id: str, indices: Sequence[int] | np.ndarray, name: str = "frames"
+    ) -> np.ndarray:
+        """Steps ``indices`` of ``/{sample_id}/{name}`` in that order (repeats allowed):
+        ``(len(indices), ...)``, e.g. ``(n, H, W, 3)`` uint8 frames. Only those steps are
+        read, and of JPEG frames only those are decoded (a clip of 8 frames out of a long
+        video costs 8 decodes, not one per stored frame)."""
+        ds = self._dataset(sample_id, name)
+        idx = np.asarray(indices, dtype=np.int64).reshape(-1)
+        if idx.size == 0:
+            raise ValueError(f"{self.path}: no indices given for {sample_id}/{name}")
+        if idx.min() < 0 or idx.max() >= len(ds):
+            raise IndexError(
+                f"{self.path}: {sample_id}/{name} has {len(ds)} steps, asked for "
+                f"{idx.min()}..{idx.max()}"
+            )
+        unique, inverse = np.unique(idx, return_inverse=True)
+        first, last = int(unique[0]), int(unique[-1])
+        # h5py reads a slice faster than a point selection, and wants increasing indices
+        stored = ds[first : last + 1] if last - first + 1 == len(unique) else ds[unique]
+        if ds.attrs.get("encoding") == "jpeg":
+            stored = np.stack([decode_jpeg(buf) for buf in stored])
+        return stored[inverse]
 
     def attrs(self, sample_id: str, name: str) -> dict[str, Any]:
         """Attributes of ``/{sample_id}/{name}``."""

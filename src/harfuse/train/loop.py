@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import copy
+import dataclasses
 import logging
 import random
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
 import numpy as np
@@ -16,6 +17,7 @@ from torch.utils.data import DataLoader, Dataset
 from harfuse.config_schema import default
 from harfuse.fusion import Classifier
 from harfuse.fusion.base import Batch
+from harfuse.store.clips import clip_loader
 
 log = logging.getLogger(__name__)
 
@@ -38,6 +40,9 @@ class TrainParams:
     #: (measured: 4 of 23 demo runs' top-1 moved by up to 0.042 at 2 threads vs 1); it
     #: is a parameter of the run, not taken from the cores a scheduler happens to give
     threads: int = default("train", "params", "threads")
+    #: DataLoader worker processes (0 = load in the training process); the samples in each
+    #: batch do not depend on it (:func:`harfuse.store.clips.clip_loader`)
+    workers: int = default("train", "params", "workers")
 
 
 def seed_everything(seed: int) -> None:
@@ -48,15 +53,23 @@ def seed_everything(seed: int) -> None:
     torch.use_deterministic_algorithms(True, warn_only=True)
 
 
-def _batches(
-    data: Dataset, batch_size: int, device: torch.device, generator: torch.Generator | None = None
+def _on_device(
+    loader: Iterable[dict[str, torch.Tensor]], device: torch.device
 ) -> Iterator[tuple[Batch, torch.Tensor]]:
-    loader = DataLoader(
-        data, batch_size=batch_size, shuffle=generator is not None, generator=generator
-    )
     for batch in loader:
         batch = {k: v.to(device, non_blocking=True) for k, v in batch.items()}
         yield batch, batch.pop("label")
+
+
+def _batches(
+    data: Dataset, batch_size: int, device: torch.device, workers: int = 0
+) -> Iterator[tuple[Batch, torch.Tensor]]:
+    """``data`` in order, batch by batch, on ``device`` (evaluation and prediction); with
+    ``workers > 0`` the worker processes start for this pass and end with it."""
+    # the draw from torch's global RNG that a plain DataLoader's iterator made (for its
+    # workers' base seed): kept, so that seeded runs (dropout masks) stay as they were
+    seed = int(torch.empty((), dtype=torch.int64).random_().item())
+    yield from _on_device(clip_loader(data, batch_size, device, False, seed, workers), device)
 
 
 def _autocast(device: torch.device) -> torch.autocast:
@@ -66,12 +79,13 @@ def _autocast(device: torch.device) -> torch.autocast:
 
 @torch.no_grad()
 def evaluate(
-    model: Classifier, data: Dataset, device: torch.device, batch_size: int = 64
+    model: Classifier, data: Dataset, device: torch.device, batch_size: int = 64, workers: int = 0
 ) -> tuple[float, float]:
-    """Mean :meth:`Classifier.loss` of the current phase and top-1 of ``forward`` on ``data``."""
+    """Mean :meth:`Classifier.loss` of the current phase and top-1 of ``forward`` on ``data``
+    (loaded by ``workers`` processes, started for this call)."""
     model.eval()
     total, correct, n = 0.0, 0, 0
-    for batch, labels in _batches(data, batch_size, device):
+    for batch, labels in _batches(data, batch_size, device, workers):
         with _autocast(device):
             total += float(model.loss(batch, labels)) * len(labels)
             correct += int((model(batch).argmax(-1) == labels).sum())
@@ -92,22 +106,27 @@ def train_model(
     loss and stops after ``params.patience`` epochs without improvement; then the model
     fits what it tunes on held-out data (:meth:`Classifier.tune_on_validation`).
     Returns one row per epoch: ``phase``, ``epoch``, ``train_loss``, ``val_loss``,
-    ``val_top1`` (NaN without validation data).
+    ``val_top1`` (NaN without validation data). ``params.workers`` processes load the data
+    (:func:`~harfuse.store.clips.clip_loader`: one loader per batch size, its workers kept
+    across epochs and phases; the batches are the same for any number of workers). A
+    phase's :meth:`Classifier.phase_params` replace ``params`` values for that phase.
     """
     seed_everything(params.seed)
-    generator = torch.Generator().manual_seed(params.seed)
+    loaders: dict[int, DataLoader] = {}
     model.to(device)
     history: list[dict] = []
     for phase in model.phases:
         model.set_phase(phase)
-        opt = torch.optim.AdamW(
-            model.param_groups(params.lr), lr=params.lr, weight_decay=params.weight_decay
-        )
+        p = dataclasses.replace(params, **model.phase_params(phase))
+        if p.batch_size not in loaders:
+            loaders[p.batch_size] = clip_loader(data, p.batch_size, device, True, p.seed, p.workers)
+        loader = loaders[p.batch_size]
+        opt = torch.optim.AdamW(model.param_groups(p.lr), lr=p.lr, weight_decay=p.weight_decay)
         best_loss, best_state, stale = float("inf"), None, 0
-        for epoch in range(1, params.epochs + 1):
+        for epoch in range(1, p.epochs + 1):
             model.train()
             start, total, n = time.perf_counter(), 0.0, 0
-            for batch, labels in _batches(data, params.batch_size, device, generator):
+            for batch, labels in _on_device(loader, device):
                 with _autocast(device):
                     loss = model.loss(batch, labels)
                 opt.zero_grad(set_to_none=True)
@@ -117,14 +136,16 @@ def train_model(
                 n += len(labels)
             row = {"phase": phase, "epoch": epoch, "train_loss": total / max(n, 1)}
             row["val_loss"], row["val_top1"] = (
-                evaluate(model, val_data, device) if val_data else (float("nan"), float("nan"))
+                evaluate(model, val_data, device, workers=params.workers)
+                if val_data
+                else (float("nan"), float("nan"))
             )
             history.append(row)
             log.info(
                 "%s epoch %d/%d: train loss %.4f, val loss %.4f, val top-1 %.3f (%.1f samples/s)",
                 phase,
                 epoch,
-                params.epochs,
+                p.epochs,
                 row["train_loss"],
                 row["val_loss"],
                 row["val_top1"],
@@ -136,25 +157,26 @@ def train_model(
                 best_loss, best_state, stale = row["val_loss"], copy.deepcopy(model.state_dict()), 0
             else:
                 stale += 1
-                if params.patience is not None and stale >= params.patience:
+                if p.patience is not None and stale >= p.patience:
                     log.info("%s: early stop after epoch %d", phase, epoch)
                     break
         if best_state is not None:
             model.load_state_dict(best_state)
     if val_data:
         model.eval()
-        model.tune_on_validation(_batches(val_data, 64, device))
+        model.tune_on_validation(_batches(val_data, 64, device, params.workers))
     return history
 
 
 @torch.no_grad()
 def predict(
-    model: Classifier, data: Dataset, device: torch.device, batch_size: int = 64
+    model: Classifier, data: Dataset, device: torch.device, batch_size: int = 64, workers: int = 0
 ) -> np.ndarray:
-    """Softmax probabilities ``(N, K)`` float32 in dataset order."""
+    """Softmax probabilities ``(N, K)`` float32 in dataset order (loaded by ``workers``
+    processes)."""
     model.to(device).eval()
     out = []
-    for batch, _ in _batches(data, batch_size, device):
+    for batch, _ in _batches(data, batch_size, device, workers):
         with _autocast(device):
             scores = model(batch)
         out.append(scores.float().softmax(-1).cpu().numpy())

@@ -1,0 +1,237 @@
+"""torchvision backbones fine-tuned end to end from frames, block by named block.
+
+A variant's ``options.backbone`` (``{arch, weights, blocks, lr_scale, num_frames,
+input_size, test_clips, checkpointing}``) makes its ``rgb`` modality read clips of frames
+``(B, T, H, W, 3)`` uint8 from the frame shards instead of cached features: the backbone
+turns them into ``(B, T', D)`` features (``T' = T`` per-frame CNNs, ``1`` clip CNNs) for
+the variant's rgb encoder, and trains the ``blocks`` it names.
+
+Blocks not named are frozen for good: their parameters become buffers (no gradient, in
+no optimiser, still in the state dict), and their BatchNorm layers stay in eval mode, so
+their running statistics never move.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+from torch import nn
+from torch.utils.checkpoint import checkpoint
+
+from harfuse.encoders.frozen import (
+    IMAGE_BACKBONES,
+    IMAGENET_MEAN,
+    IMAGENET_STD,
+    KINETICS_MEAN,
+    KINETICS_STD,
+    VIDEO_BACKBONES,
+    headless,
+)
+
+_RESNET = ["stem", "layer1", "layer2", "layer3", "layer4"]
+_S3D = [  # the S3D paper's names for torchvision's ``features[i]`` (pools hold no weights)
+    "Conv_1a", "MaxPool_2a", "Conv_2b", "Conv_2c", "MaxPool_3a", "Mixed_3b", "Mixed_3c",
+    "MaxPool_4a", "Mixed_4b", "Mixed_4c", "Mixed_4d", "Mixed_4e", "Mixed_4f", "MaxPool_5a",
+    "Mixed_5b", "Mixed_5c",
+]  # fmt: skip
+_VGG16 = {"conv1": (0, 5), "conv2": (5, 10), "conv3": (10, 17), "conv4": (17, 24)}
+
+
+def named_blocks(arch: str, net: nn.Module) -> dict[str, list[nn.Module]]:
+    """Block name -> the modules of headless torchvision ``net``, in forward order: ResNets
+    (2D and 3D) ``stem, layer1..4``; S3D ``Conv_1a .. Mixed_5c``; VGG16 ``conv1..5, fc6,
+    fc7``."""
+    if arch in ("resnet18", "resnet50"):
+        return {
+            "stem": [net.conv1, net.bn1],
+            **{name: [getattr(net, name)] for name in _RESNET[1:]},
+        }
+    if arch in ("r3d_18", "r2plus1d_18"):
+        return {name: [getattr(net, name)] for name in _RESNET}
+    if arch == "s3d":
+        return {name: [net.features[i]] for i, name in enumerate(_S3D)}
+    if arch == "vgg16":
+        blocks = {n: list(net.features[a:b]) for n, (a, b) in _VGG16.items()}
+        blocks["conv5"] = list(net.features[24:])
+        blocks["fc6"] = list(net.classifier[:3])
+        blocks["fc7"] = list(net.classifier[3:])
+        return blocks
+    raise ValueError(f"unknown backbone {arch!r}; known: {sorted(BACKBONE_DIMS)}")
+
+
+BACKBONE_DIMS = {**IMAGE_BACKBONES, **VIDEO_BACKBONES}
+
+
+@dataclass(frozen=True)
+class BackboneSpec:
+    """A variant's ``options.backbone``. ``blocks``: ``all``, ``none`` or block names
+    (:func:`named_blocks`); ``lr_scale`` multiplies the learning rate of those blocks;
+    ``num_frames`` and ``input_size`` ``[h, w]`` px are the clips it reads; ``test_clips``
+    clips spread over a test video are averaged; ``checkpointing`` recomputes the trained
+    blocks' activations in the backward pass (less memory, ~1/3 more compute)."""
+
+    arch: str
+    weights: str = "none"
+    blocks: str | Sequence[str] = "all"
+    lr_scale: float = 1.0
+    num_frames: int = 8
+    input_size: tuple[int, int] = (112, 112)
+    test_clips: int = 1
+    checkpointing: bool = False
+    allow_download: bool = field(default=False, compare=False)
+
+    @classmethod
+    def from_options(cls, options: dict[str, Any]) -> BackboneSpec:
+        """From config: unknown keys are an error naming the valid ones."""
+        known = set(cls.__dataclass_fields__)
+        unknown = sorted(set(options) - known)
+        if unknown:
+            raise ValueError(
+                f"backbone has no option {', '.join(unknown)} (options: {', '.join(sorted(known))})"
+            )
+        if "arch" not in options:
+            raise ValueError(f"backbone needs arch: one of {', '.join(sorted(BACKBONE_DIMS))}")
+        values = dict(options)
+        if "input_size" in values:
+            values["input_size"] = tuple(values["input_size"])
+        return cls(**values)
+
+    @property
+    def per_frame(self) -> bool:
+        return self.arch in IMAGE_BACKBONES
+
+    def input_shape(self) -> tuple[int, int, int, int]:
+        """One sample's clip ``(T, h, w, 3)`` (one test clip)."""
+        return (self.num_frames, *self.input_size, 3)
+
+    def output_shape(self) -> tuple[int, int]:
+        """One sample's features ``(T', D)``."""
+        return (self.num_frames if self.per_frame else 1, BACKBONE_DIMS[self.arch])
+
+
+def _freeze(module: nn.Module) -> None:
+    """Turn ``module``'s own parameters into buffers of the same name (recursively)."""
+    for sub in module.modules():
+        for name, param in list(sub.named_parameters(recurse=False)):
+            del sub._parameters[name]
+            sub.register_buffer(name, param.detach())
+
+
+class _Checkpointed(nn.Module):
+    """``module`` with its activations recomputed in the backward pass."""
+
+    def __init__(self, module: nn.Module):
+        super().__init__()
+        self.module = module
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if not torch.is_grad_enabled():
+            return self.module(x)
+        return checkpoint(self.module, x, use_reentrant=False)
+
+
+class TunedBackbone(nn.Module):
+    """``(B, T, H, W, 3)`` uint8 clips -> ``(B, T', D)`` features, trained in the blocks
+    ``spec.blocks`` names (the others frozen as buffers, their BatchNorm in eval)."""
+
+    def __init__(self, spec: BackboneSpec):
+        super().__init__()
+        if spec.arch not in BACKBONE_DIMS:
+            raise ValueError(f"unknown backbone {spec.arch!r}; known: {sorted(BACKBONE_DIMS)}")
+        self.spec = spec
+        mean, std = (
+            (IMAGENET_MEAN, IMAGENET_STD) if spec.per_frame else (KINETICS_MEAN, KINETICS_STD)
+        )
+        self.register_buffer("mean", torch.tensor(mean).view(1, 3, 1, 1))
+        self.register_buffer("std", torch.tensor(std).view(1, 3, 1, 1))
+        self.net = headless(spec.arch, spec.weights, spec.allow_download)
+        self.net.requires_grad_(True)
+        blocks = named_blocks(spec.arch, self.net)
+        chosen = self.tuned_names(spec.blocks, list(blocks))
+        # a plain list: the modules are registered once, inside ``net``
+        self.frozen_modules: list[nn.Module] = []
+        for name, modules in blocks.items():
+            if name not in chosen:
+                for m in modules:
+                    _freeze(m)
+                    self.frozen_modules.append(m)
+        if spec.checkpointing:
+            self._checkpoint(blocks, chosen)
+        self.out_dim = BACKBONE_DIMS[spec.arch]
+
+    @staticmethod
+    def tuned_names(blocks: str | Sequence[str], names: list[str]) -> list[str]:
+        """The block names ``blocks`` (``all``, ``none`` or a list) selects; an unknown
+        name is an error listing the valid ones."""
+        if blocks == "all":
+            return names
+        if blocks == "none":
+            return []
+        if isinstance(blocks, str):
+            raise ValueError(f"backbone blocks: {blocks!r} is not all, none or a list of names")
+        unknown = [b for b in blocks if b not in names]
+        if unknown:
+            raise ValueError(
+                f"backbone blocks: {', '.join(unknown)} not blocks of this backbone "
+                f"(blocks: {', '.join(names)})"
+            )
+        return list(blocks)
+
+    def _checkpoint(self, blocks: dict[str, list[nn.Module]], chosen: list[str]) -> None:
+        wrap = {id(m) for name in chosen for m in blocks[name]}
+        for parent in list(self.net.modules()):
+            for child_name, child in list(parent.named_children()):
+                if id(child) in wrap:
+                    setattr(parent, child_name, _Checkpointed(child))
+
+    def train(self, mode: bool = True) -> TunedBackbone:
+        super().train(mode)
+        for m in self.frozen_modules:
+            m.eval()  # frozen BatchNorm statistics never update
+        return self
+
+    def forward(self, clips: torch.Tensor) -> torch.Tensor:
+        b, t = clips.shape[:2]
+        x = clips.reshape(b * t, *clips.shape[2:]).permute(0, 3, 1, 2).float() / 255.0
+        x = (x - self.mean) / self.std  # (B*T, 3, H, W)
+        if self.spec.per_frame:
+            return self.net(x).reshape(b, t, -1)  # (B, T, D)
+        x = x.reshape(b, t, *x.shape[1:]).transpose(1, 2)  # (B, 3, T, H, W)
+        return self.net(x).reshape(b, 1, -1)  # (B, 1, D)
+
+
+class BackboneThen(nn.Module):
+    """A :class:`TunedBackbone` followed by a feature encoder (the variant's rgb
+    encoder): clips ``(B, T, H, W, 3)``, or ``(B, C, T, H, W, 3)`` for ``C`` test clips
+    whose features are averaged, -> ``(B, out_dim)``."""
+
+    def __init__(self, backbone: TunedBackbone, encoder: nn.Module):
+        super().__init__()
+        self.backbone = backbone
+        self.encoder = encoder
+        self.out_dim = encoder.out_dim
+
+    def forward(self, clips: torch.Tensor) -> torch.Tensor:
+        if clips.dim() == 6:  # several test clips per sample
+            b, c = clips.shape[:2]
+            feats = self.encoder(self.backbone(clips.flatten(0, 1)))
+            return feats.reshape(b, c, -1).mean(1)
+        return self.encoder(self.backbone(clips))
+
+
+def lr_groups(params: Sequence[nn.Parameter], model: nn.Module, lr: float) -> list[dict]:
+    """Optimiser groups of ``params``: those of a :class:`TunedBackbone` at ``lr`` times
+    its ``lr_scale``, the rest at ``lr`` (empty groups left out)."""
+    scale = {
+        id(p): m.spec.lr_scale
+        for m in model.modules()
+        if isinstance(m, TunedBackbone)
+        for p in m.parameters()
+    }
+    groups: dict[float, list[nn.Parameter]] = {}
+    for p in params:
+        groups.setdefault(scale.get(id(p), 1.0), []).append(p)
+    return [{"params": ps, "lr": lr * s} for s, ps in sorted(groups.items(), reverse=True)]
