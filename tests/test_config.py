@@ -257,6 +257,7 @@ DEMO_CHOICES = {
     ("experiments", "ratios"): "the demo shows a training-data ratio sweep (off by default)",
     ("experiments", "ratio_variants"): "the sweep runs three variants, not every one",
     ("experiments", "hidden_classes"): "the demo shows the hidden-class runs (off by default)",
+    ("experiments", "hidden_variants"): "hidden-class runs of the feature-based two_stage only",
 }
 
 

@@ -31,11 +31,12 @@ def reference_problems(config: dict[str, Any]) -> list[str]:
             problems.append(
                 f"train.variants.{name}.features: the variant has no rgb modality to read it"
             )
-    unknown = set(config.get("experiments", {}).get("ratio_variants", [])) - set(variants)
-    if unknown:
-        problems.append(
-            f"experiments.ratio_variants: {', '.join(sorted(unknown))} not in train.variants"
-        )
+    for key in ("ratio_variants", "hidden_variants"):
+        unknown = set(config.get("experiments", {}).get(key, [])) - set(variants)
+        if unknown:
+            problems.append(
+                f"experiments.{key}: {', '.join(sorted(unknown))} not in train.variants"
+            )
     return problems + published_problems(config)
 
 
@@ -145,7 +146,8 @@ def experiments(config: dict[str, Any], variant: str) -> dict[str, dict[str, Any
         for ratio in settings.get("ratios", []):
             out[ratio_name(ratio)] = {"name": ratio_name(ratio), "ratio": ratio}
     count = settings.get("hidden_classes", 0)
-    if count and spec["model"] == "two_stage":
+    hidden = settings.get("hidden_variants") or list(config["train"]["variants"])
+    if count and spec["model"] == "two_stage" and variant in hidden:
         for m in spec["modalities"]:
             out[f"hidden_{m}"] = {"name": f"hidden_{m}", "hidden": m, "count": count}
     return out

@@ -221,6 +221,7 @@ class _MonoWave:
             self.silent_s += samples / self._last.sample_rate
         if self._resampler is not None:
             self.chunks.extend(f.to_ndarray().reshape(-1) for f in self._resampler.resample(None))
+            self._resampler = None  # its filter graph and threads go now
         if not self.chunks:
             return np.zeros(0, np.float32)
         return np.concatenate(self.chunks).astype(np.float32, copy=False)
@@ -255,7 +256,10 @@ def decode_audio(path: str | Path, rate: int) -> AudioTrack | None:
             end = (container.start_time or 0) / av.time_base + container.duration / av.time_base
         out = _MonoWave(rate, start, end)
         total = skipped = 0
-        first_error: Exception | None = None
+        first_error = ""  # the message, not the exception: that would keep this frame,
+        # its container and resampler (a filter graph with threads) alive in a reference
+        # cycle until a garbage collection, which may come in a forked DataLoader worker
+        # and hang there freeing threads that the fork did not copy
         try:
             for packet in container.demux(stream):
                 flush = packet.size == 0  # the end-of-stream packet: flushes the decoder
@@ -266,7 +270,7 @@ def decode_audio(path: str | Path, rate: int) -> AudioTrack | None:
                     if flush:  # what the decoder still held is lost; nothing to skip
                         break
                     skipped += 1
-                    first_error = first_error or exc
+                    first_error = first_error or str(exc)
                     out.skip(_packet_seconds(packet, codec))
                     continue
                 for frame in frames:
