@@ -109,3 +109,27 @@ def test_a_tuned_backbone_starts_from_the_frozen_encoder_weights(tmp_path):
     state = torch.load(weights, weights_only=True)
     torch.testing.assert_close(tuned.net.layer4[0].conv1.weight, state["layer4.0.conv1.weight"])
     torch.testing.assert_close(tuned.net.conv1.weight, state["conv1.weight"])  # frozen buffer
+
+
+@pytest.mark.parametrize(
+    ("arch", "block", "num_frames"),
+    [
+        ("resnet50", "layer4", 2),
+        ("vgg16", "fc7", 2),
+        ("r2plus1d_18", "layer4", 4),
+        ("s3d", "Mixed_5c", 8),
+    ],
+)
+def test_every_backbone_trains_its_named_block(arch, block, num_frames):
+    torch.manual_seed(0)
+    clip = (num_frames, 32, 32, 3)
+    spec = {"arch": arch, "blocks": [block], "num_frames": num_frames, "input_size": [32, 32]}
+    model = create_model("single", {"rgb": clip}, 3, backbone=spec)
+    model.train()
+    x = torch.randint(0, 256, (2, *clip), dtype=torch.uint8)
+    model.loss({"rgb": x}, torch.tensor([0, 1])).backward()
+    tuned = model.encoder.backbone
+    blocks = named_blocks(arch, tuned.net)
+    assert all(p.grad is not None for m in blocks[block] for p in m.parameters())
+    others = [m for name, ms in blocks.items() if name != block for m in ms]
+    assert not any(True for m in others for _ in m.parameters())  # frozen: buffers only

@@ -34,6 +34,9 @@ def headless(arch: str, weights: str, allow_download: bool) -> nn.Module:
         net.classifier = nn.Sequential(*list(net.classifier)[:-1])  # up to fc7 + ReLU
     elif arch == "s3d":
         net.classifier = nn.Identity()  # forward then averages over (T, H, W)
+        # a global mean: equal to torchvision's (2, 7, 7) window at the 16 x 224 x 224
+        # clips its weights were trained on, and defined for any clip size
+        net.avgpool = nn.AdaptiveAvgPool3d(1)
     else:
         net.fc = nn.Identity()
     return net.eval().requires_grad_(False)
