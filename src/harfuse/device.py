@@ -5,6 +5,8 @@ from __future__ import annotations
 import logging
 import shutil
 
+from harfuse import gpu_slots
+
 log = logging.getLogger(__name__)
 
 NO_CUDA = (
@@ -14,7 +16,11 @@ NO_CUDA = (
 
 
 def resolve_device(choice: str = "auto"):
-    """Return a ``torch.device`` for ``choice`` and log which one was picked and why."""
+    """Return a ``torch.device`` for ``choice`` and log which one was picked and why.
+
+    On CUDA the process first claims a GPU slot (:mod:`harfuse.gpu_slots`), held until it
+    exits, and gets ``cuda:<ordinal>`` of that GPU, so concurrent jobs use different GPUs.
+    """
     import torch
 
     if choice not in ("auto", "cpu", "cuda"):
@@ -22,9 +28,15 @@ def resolve_device(choice: str = "auto"):
     available = torch.cuda.is_available()
     if choice == "cuda" and not available:
         raise RuntimeError(NO_CUDA)
-    device = torch.device("cuda" if choice == "cuda" or (choice == "auto" and available) else "cpu")
-    name = torch.cuda.get_device_name(device) if device.type == "cuda" else "CPU"
-    log.info("device: %s (%s, config %r)", device, name, choice)
+    if choice == "cpu" or not available:
+        log.info("device: cpu (config %r)", choice)
+        return torch.device("cpu")
+    # one GPU per job: concurrent local jobs each lock a different visible GPU
+    slot = gpu_slots.process_slot()
+    device = torch.device("cuda", slot.ordinal)
+    torch.cuda.set_device(device)  # a bare "cuda" elsewhere in the job means this GPU too
+    name = torch.cuda.get_device_name(device)
+    log.info("device: %s = GPU %s (%s, config %r)", device, slot.device_id, name, choice)
     return device
 
 
