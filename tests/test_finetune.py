@@ -66,20 +66,33 @@ def test_s3d_blocks_carry_the_paper_names():
     assert sum(p.numel() for m in blocks["MaxPool_4a"] for p in m.parameters()) == 0
 
 
-def test_gradient_checkpointing_gives_the_same_gradients():
-    grads = []
+@pytest.mark.parametrize(
+    ("arch", "blocks"), [("resnet18", ["layer3", "layer4"]), ("vgg16", ["conv5"])]
+)
+def test_gradient_checkpointing_gives_the_same_gradients_and_statistics(arch, blocks):
+    runs = []
     for checkpointing in (False, True):
-        model = backbone_model(["layer3", "layer4"], checkpointing=checkpointing)
-        clips = torch.randint(0, 256, (2, *CLIP), dtype=torch.uint8)
+        torch.manual_seed(0)
+        options = {"arch": arch, "blocks": blocks, "num_frames": 2, "input_size": [32, 32]}
+        model = create_model(
+            "single",
+            {"rgb": (2, 32, 32, 3)},
+            3,
+            backbone={**options, "checkpointing": checkpointing},
+        )
+        clips = torch.randint(
+            0, 256, (2, 2, 32, 32, 3), dtype=torch.uint8, generator=torch.Generator().manual_seed(1)
+        )
         model.train()
         model.loss({"rgb": clips}, torch.tensor([0, 1])).backward()
-        grads.append({n: p.grad for n, p in model.named_parameters()})
-    plain, recomputed = (
-        {n.replace(".module.", "."): g for n, g in grads_.items()} for grads_ in grads
-    )
-    assert plain.keys() == recomputed.keys()
+        grads = {n: p.grad for n, p in model.named_parameters()}
+        runs.append((grads, {k: v.clone() for k, v in model.state_dict().items()}))
+    (plain, plain_state), (recomputed, state) = runs
+    assert plain.keys() == recomputed.keys() and plain_state.keys() == state.keys()
     for name, grad in plain.items():
         torch.testing.assert_close(recomputed[name], grad)
+    for name, value in plain_state.items():  # BatchNorm statistics counted once
+        torch.testing.assert_close(state[name], value, msg=name)
 
 
 def test_two_stage_trains_the_named_blocks_in_both_stages():
@@ -133,3 +146,26 @@ def test_every_backbone_trains_its_named_block(arch, block, num_frames):
     assert all(p.grad is not None for m in blocks[block] for p in m.parameters())
     others = [m for name, ms in blocks.items() if name != block for m in ms]
     assert not any(True for m in others for _ in m.parameters())  # frozen: buffers only
+
+
+def test_two_stage_train_mode_follows_what_each_phase_trains():
+    torch.manual_seed(0)
+    backbone = {"arch": "resnet18", "blocks": ["layer4"], "num_frames": 4, "input_size": [32, 32]}
+    model = create_model(
+        "two_stage", {"rgb": CLIP, "imu": (50, 6)}, 3, backbone=backbone, finetune="all"
+    )
+    net = model.branches["rgb"].encoder.backbone.net
+    imu_norms = [m for m in model.branches["imu"].modules() if isinstance(m, torch.nn.BatchNorm1d)]
+    assert imu_norms
+    model.set_phase("pretrain_imu")
+    model.train()
+    assert all(m.training for m in imu_norms)  # the branch being trained uses batch stats
+    assert not net.layer4[0].bn1.training  # the other branch is left alone
+    model.set_phase("pretrain_rgb")
+    model.train()
+    assert net.layer4[0].bn1.training and not net.layer3[0].bn1.training
+    assert not any(m.training for m in imu_norms)
+    model.set_phase("fuse")
+    model.train()
+    assert net.layer4[0].bn1.training and not net.layer3[0].bn1.training
+    assert all(m.training for m in imu_norms) and model.head.training

@@ -247,7 +247,9 @@ def test_two_stage_stage1_hyperparameters_per_modality():
     model = make("two_stage", ["rgb", "imu"], stage1={"imu": {"lr": 1e-4, "batch_size": 128}})
     assert model.phase_params("pretrain_imu") == {"lr": 1e-4, "batch_size": 128}
     assert model.phase_params("pretrain_rgb") == {} and model.phase_params("fuse") == {}
-    with pytest.raises(ValueError, match=r"stage1\.imu: batch_sze not train\.params keys"):
+    with pytest.raises(
+        ValueError, match=r"stage1\.imu: batch_sze not per-phase train\.params keys"
+    ):
         make("two_stage", ["rgb", "imu"], stage1={"imu": {"batch_sze": 128}})
     with pytest.raises(ValueError, match="stage1 names"):
         make("two_stage", ["rgb", "imu"], stage1={"audio": {}})

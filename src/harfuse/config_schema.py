@@ -27,10 +27,14 @@ def schema() -> dict[str, Any]:
 
 
 def node(*keys: str) -> dict[str, Any]:
-    """The schema of config key ``keys`` (e.g. ``node("audio", "hop_length")``)."""
+    """The schema of config key ``keys`` (e.g. ``node("audio", "hop_length")``; ``"*"``
+    stands for any name of a map such as ``train.variants``)."""
     current = schema()
     for i, key in enumerate(keys):
         props = current.get("properties", {})
+        if key == "*" and isinstance(current.get("additionalProperties"), dict):
+            current = current["additionalProperties"]
+            continue
         if key not in props:
             raise KeyError(f"{SCHEMA_PATH.name} has no key {'.'.join(keys[: i + 1])}")
         current = props[key]
@@ -86,7 +90,14 @@ def _problem(error: Any) -> list[str]:
             return _problem(deepest)
         kinds = [s.get("type", "?") for s in error.validator_value]
         return [f"{where}: {error.instance!r} is none of: {', '.join(map(str, kinds))}"]
-    return [f"{where}: {error.message}"]
+    hint = ""
+    if error.validator == "type" and isinstance(error.instance, str):
+        try:
+            float(error.instance)
+            hint = f" (YAML reads {error.instance} as text: write it with a dot, e.g. 1.0e-4)"
+        except ValueError:
+            pass
+    return [f"{where}: {error.message}{hint}"]
 
 
 def fill_defaults(instance: Any, schema_node: dict[str, Any]) -> None:

@@ -37,6 +37,13 @@ def reference_problems(config: dict[str, Any]) -> list[str]:
             problems.append(
                 f"experiments.{key}: {', '.join(sorted(unknown))} not in train.variants"
             )
+    hidden = config.get("experiments", {}).get("hidden_variants", [])
+    not_two_stage = [v for v in hidden if v in variants and variants[v]["model"] != "two_stage"]
+    if not_two_stage:
+        problems.append(
+            f"experiments.hidden_variants: {', '.join(not_two_stage)} not two_stage (hidden-class "
+            "runs withhold classes from one modality's stage 1)"
+        )
     return problems + published_problems(config)
 
 

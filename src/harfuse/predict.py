@@ -33,6 +33,7 @@ from harfuse.preprocess.frames import as_stored, select_frames, video_frames
 from harfuse.store.atomic import atomic_path
 from harfuse.store.clips import eval_clips
 from harfuse.store.dataset import audio_input, flow_input
+from harfuse.train.loop import autocast
 
 
 class PredictError(RuntimeError):
@@ -189,11 +190,14 @@ def segment_inputs(
 def class_probabilities(
     trained: TrainedModel, inputs: Sequence[dict[str, np.ndarray]]
 ) -> np.ndarray:
-    """Softmax probabilities ``(N, K)`` for ``N`` input dicts."""
+    """Softmax probabilities ``(N, K)`` for ``N`` input dicts (bf16 autocast on CUDA, as
+    the train stage's test predictions)."""
     batch = {
         m: torch.from_numpy(np.stack([x[m] for x in inputs])).to(trained.device) for m in inputs[0]
     }
-    return trained.model(batch).float().softmax(-1).cpu().numpy()
+    with autocast(trained.device):
+        scores = trained.model(batch)
+    return scores.float().softmax(-1).cpu().numpy()
 
 
 def segments(duration_s: float, window_s: float, stride_s: float) -> list[tuple[float, float]]:

@@ -10,6 +10,7 @@ job: what depends on the data (splits, classes, sizes).
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Sequence
 from typing import Any
@@ -24,6 +25,7 @@ from harfuse.plan import (
     model_inputs,
     reads_frames,
     reference_problems,
+    train_params,
     variant_splits,
 )
 from harfuse.train.splits import stratified_pick
@@ -33,6 +35,7 @@ log = logging.getLogger(__name__)
 #: IMU channels assumed for the dummy build (the real count is known from the data only;
 #: no model's options depend on it)
 DUMMY_IMU_CHANNELS = 6
+_BUILT: dict[str, Any] = {}
 
 
 def raise_problems(problems: Sequence[str]) -> None:
@@ -103,10 +106,11 @@ def dummy_model(config: dict[str, Any], variant: str, num_classes: int = 2):
     if "backbone" in options:  # weights are checked on their own (weights_problems)
         options["backbone"] = {**options["backbone"], "weights": "none"}
     shapes = dummy_shapes(config, variant)
-    model = create_model(
-        config["train"]["variants"][variant]["model"], shapes, num_classes, **options
-    )
-    return model, shapes
+    name = config["train"]["variants"][variant]["model"]
+    key = json.dumps([name, options, shapes, num_classes], sort_keys=True, default=str)
+    if key not in _BUILT:  # parse time and the data checks build each model once
+        _BUILT[key] = create_model(name, shapes, num_classes, **options)
+    return _BUILT[key], shapes
 
 
 def model_problems(config: dict[str, Any]) -> list[str]:
@@ -147,7 +151,8 @@ def weights_problems(config: dict[str, Any]) -> list[str]:
         why = backbone and missing_weights(
             backbone.get("arch", ""),
             backbone.get("weights", "none"),
-            backbone.get("allow_download", allow),
+            backbone.get("allow_download", False),
+            f"train.variants.{name}.options.backbone.allow_download",
         )
         if why:
             problems.append(f"train.variants.{name}.options.backbone.weights: {why}")
@@ -187,7 +192,6 @@ def data_problems(config: dict[str, Any], manifest: pd.DataFrame) -> list[str]:
 
     splits = list(manifest.attrs["splits"])
     settings = config.get("experiments", {})
-    seed = config["train"]["params"]["seed"]
     available = available_modalities(manifest)
     variants = {  # those the dataset can run (the others are reported as skipped)
         name: spec
@@ -229,6 +233,7 @@ def data_problems(config: dict[str, Any], manifest: pd.DataFrame) -> list[str]:
                 f"{len(both)}, or to 0 for no hidden-class experiment"
             )
         for variant in runs:
+            seed = train_params(config, variant)["seed"]  # the variant's own, as the run's
             problems += ratio_problems(
                 variant, split, train, experiments(config, variant), needs_val[variant], seed
             )

@@ -1,5 +1,6 @@
 # Config validation, wildcard constraints and the helpers that list a stage's files.
 import re
+import sys
 from pathlib import Path
 
 from harfuse.config_schema import validate
@@ -16,11 +17,11 @@ from harfuse.plan import (
 from harfuse.preflight import check_before_work, check_data
 from harfuse.provenance import code_version
 from harfuse.store.manifest import available_modalities, read_manifest, shard_ids
-from harfuse.workflow_env import export_src_on_pythonpath
+from harfuse.workflow_env import export_src_on_pythonpath, runs_jobs
 
 # the checkout's schema (its src/ is what the jobs run), not an installed copy's
 validate(config, Path(workflow.basedir) / "src" / "harfuse" / "config.schema.yaml")
-if workflow.is_main_process:  # not again in each cluster job
+if workflow.is_main_process and runs_jobs(sys.argv):  # not in cluster jobs, --unlock, ...
     # the devices count only where the jobs run: here, unless a cluster executor sends them
     check_before_work(config, local=workflow.local_exec)
 

@@ -13,7 +13,8 @@ their running statistics never move.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import contextlib
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -21,6 +22,7 @@ import torch
 from torch import nn
 from torch.utils.checkpoint import checkpoint
 
+from harfuse.config_schema import default
 from harfuse.encoders.frozen import (
     IMAGE_BACKBONES,
     IMAGENET_MEAN,
@@ -65,6 +67,10 @@ def named_blocks(arch: str, net: nn.Module) -> dict[str, list[nn.Module]]:
 BACKBONE_DIMS = {**IMAGE_BACKBONES, **VIDEO_BACKBONES}
 
 
+def _default(key: str) -> Any:
+    return default("train", "variants", "*", "options", "backbone", key)
+
+
 @dataclass(frozen=True)
 class BackboneSpec:
     """A variant's ``options.backbone``. ``blocks``: ``all``, ``none`` or block names
@@ -74,14 +80,14 @@ class BackboneSpec:
     blocks' activations in the backward pass (less memory, ~1/3 more compute)."""
 
     arch: str
-    weights: str = "none"
-    blocks: str | Sequence[str] = "all"
-    lr_scale: float = 1.0
-    num_frames: int = 8
-    input_size: tuple[int, int] = (112, 112)
-    test_clips: int = 1
-    checkpointing: bool = False
-    allow_download: bool = field(default=False, compare=False)
+    weights: str = _default("weights")
+    blocks: str | Sequence[str] = _default("blocks")
+    lr_scale: float = _default("lr_scale")
+    num_frames: int = _default("num_frames")
+    input_size: tuple[int, int] = tuple(_default("input_size"))
+    test_clips: int = _default("test_clips")
+    checkpointing: bool = _default("checkpointing")
+    allow_download: bool = field(default=_default("allow_download"), compare=False)
 
     @classmethod
     def from_options(cls, options: dict[str, Any]) -> BackboneSpec:
@@ -120,17 +126,45 @@ def _freeze(module: nn.Module) -> None:
             sub.register_buffer(name, param.detach())
 
 
-class _Checkpointed(nn.Module):
-    """``module`` with its activations recomputed in the backward pass."""
+@contextlib.contextmanager
+def _frozen_statistics(module: nn.Module) -> Iterator[None]:
+    """BatchNorm layers of ``module`` normalise as usual but do not update their running
+    statistics (momentum 0, batch count restored): the recomputation of a checkpointed
+    block must not count its batch twice."""
+    norms = [m for m in module.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
+    saved = [
+        (m.momentum, None if m.num_batches_tracked is None else m.num_batches_tracked.clone())
+        for m in norms
+    ]
+    for m in norms:
+        m.momentum = 0.0
+    try:
+        yield
+    finally:
+        for m, (momentum, count) in zip(norms, saved, strict=True):
+            m.momentum = momentum
+            if count is not None:
+                m.num_batches_tracked.copy_(count)
 
-    def __init__(self, module: nn.Module):
-        super().__init__()
-        self.module = module
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+def _checkpoint_forward(module: nn.Module) -> None:
+    """Make ``module`` recompute its activations in the backward pass instead of keeping
+    them (its forward wrapped: parameter names unchanged). In-place ReLUs become
+    out-of-place, as recomputation needs the inputs they would overwrite."""
+    for m in module.modules():
+        if isinstance(m, nn.ReLU):
+            m.inplace = False
+    forward = module.forward
+
+    def contexts() -> tuple[contextlib.AbstractContextManager, ...]:
+        return contextlib.nullcontext(), _frozen_statistics(module)  # forward, recompute
+
+    def checkpointed(x: torch.Tensor) -> torch.Tensor:
         if not torch.is_grad_enabled():
-            return self.module(x)
-        return checkpoint(self.module, x, use_reentrant=False)
+            return forward(x)
+        return checkpoint(forward, x, use_reentrant=False, context_fn=contexts)
+
+    module.forward = checkpointed
 
 
 class TunedBackbone(nn.Module):
@@ -180,12 +214,11 @@ class TunedBackbone(nn.Module):
             )
         return list(blocks)
 
-    def _checkpoint(self, blocks: dict[str, list[nn.Module]], chosen: list[str]) -> None:
-        wrap = {id(m) for name in chosen for m in blocks[name]}
-        for parent in list(self.net.modules()):
-            for child_name, child in list(parent.named_children()):
-                if id(child) in wrap:
-                    setattr(parent, child_name, _Checkpointed(child))
+    @staticmethod
+    def _checkpoint(blocks: dict[str, list[nn.Module]], chosen: list[str]) -> None:
+        for name in chosen:
+            for module in blocks[name]:
+                _checkpoint_forward(module)
 
     def train(self, mode: bool = True) -> TunedBackbone:
         super().train(mode)

@@ -38,12 +38,21 @@ def weights_file(arch: str, weights: str) -> tuple[Path, str | None]:
     return Path(torch.hub.get_dir()) / "checkpoints" / Path(entry.url).name, entry.url
 
 
-def missing_weights(arch: str, weights: str, allow_download: bool = False) -> str | None:
+def missing_weights(
+    arch: str,
+    weights: str,
+    allow_download: bool = False,
+    allow_key: str = "features.allow_download",
+) -> str | None:
     """Why the weights of ``arch`` cannot be loaded, with the ways out, or ``None`` when
-    they can (``none``, a file present, or a named set with ``allow_download``)."""
+    they can (``none``, a file present, or a named set with ``allow_download``, the config
+    key ``allow_key``). A name torchvision does not have for ``arch`` is a reason too."""
     if weights == "none":
         return None
-    path, url = weights_file(arch, weights)
+    try:
+        path, url = weights_file(arch, weights)
+    except ValueError as err:  # torchvision has no such model, or no such weights for it
+        return str(err)
     if path.is_file() or (url is not None and allow_download):
         return None
     if url is None:
@@ -53,7 +62,7 @@ def missing_weights(arch: str, weights: str, allow_download: bool = False) -> st
         )
     return (
         f"{arch} {weights} weights not found at {path}: either download {url} on a "
-        "machine with internet and copy it there, or set features.allow_download: true "
+        f"machine with internet and copy it there, or set {allow_key}: true "
         "(a machine online), or set weights: none (random init)"
     )
 
@@ -73,10 +82,10 @@ def resolve_state_dict(
 
     if weights == "none":
         return None
+    path, url = weights_file(arch, weights)  # ValueError for a name torchvision lacks
     problem = missing_weights(arch, weights, allow_download)
     if problem:
         raise WeightsNotFoundError(problem)
-    path, url = weights_file(arch, weights)
     if not path.is_file():  # a named set, allow_download
         log.info("weights: downloading %s into %s (allow_download)", url, path.parent)
         return torch.hub.load_state_dict_from_url(url, map_location="cpu", progress=False)

@@ -58,12 +58,13 @@ class TwoStageFusion(Classifier):
         unknown = set(stage1 or {}) - set(self.modalities)
         if unknown:
             raise ValueError(f"stage1 names {sorted(unknown)}, not among {self.modalities}")
-        keys = set(node("train", "params")["properties"])
+        stage1_schema = node("train", "variants", "*", "options", "stage1")
+        keys = set(stage1_schema["additionalProperties"]["properties"])
         for m, values in (stage1 or {}).items():
             if set(values) - keys:
                 raise ValueError(
-                    f"stage1.{m}: {', '.join(sorted(set(values) - keys))} not train.params "
-                    f"keys ({', '.join(sorted(keys))})"
+                    f"stage1.{m}: {', '.join(sorted(set(values) - keys))} not per-phase "
+                    f"train.params keys ({', '.join(sorted(keys))})"
                 )
         self.stage1 = {m: dict(v) for m, v in (stage1 or {}).items()}
         unknown = set(hidden_classes or {}) - set(self.modalities)
@@ -108,10 +109,17 @@ class TwoStageFusion(Classifier):
         not being trained are not disturbed): the other branches in stage 1, the
         untuned encoder layers in stage 2."""
         super().train(mode)
-        if mode:
-            for module in self.branches.modules():
-                if not any(p.requires_grad for p in module.parameters(recurse=False)):
-                    module.eval()
+        if not mode:
+            return self
+        modality = self._pretraining()
+        if modality is not None:
+            for m, branch in self.branches.items():
+                if m != modality:
+                    branch.eval()
+            return self
+        self.branches.eval()
+        for module in self._tuned_encoder_modules():
+            module.train()  # a fine-tuned backbone keeps its frozen blocks in eval itself
         return self
 
     def param_groups(self, lr: float) -> list[dict]:

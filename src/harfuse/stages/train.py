@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 from collections.abc import Callable
@@ -294,7 +295,7 @@ def run(
         "preprocessing": preprocessing,
         "split": split,
         "experiment": experiment,
-        "train": train,
+        "train": dataclasses.asdict(params),  # with the variant's own values
         "normalisation": normalisation,
     }
     with atomic_path(out_dir / "model.pt") as tmp:

@@ -7,7 +7,9 @@ and to the GPU than float32; the model scales and normalises them.
 
 Time (SlowFast / mmaction2 ``SampleFrames`` style, on the frames as stored: the frames
 stage has already sampled them at ``frames.fps``, so consecutive stored frames are
-``1 / fps`` s apart):
+``1 / fps`` s apart; with ``frames.num_frames`` set they are that many spread over the
+whole video, and a window of as many frames is the whole video, repeated in every
+epoch: leave ``frames.num_frames`` null for fine-tuning):
 
 - train: a window of ``num_frames`` consecutive frames at a random offset (I3D-style
   dense sampling; a clip CNN sees real motion, a per-frame CNN a random second or two).

@@ -40,8 +40,9 @@ class TrainParams:
     #: (measured: 4 of 23 demo runs' top-1 moved by up to 0.042 at 2 threads vs 1); it
     #: is a parameter of the run, not taken from the cores a scheduler happens to give
     threads: int = default("train", "params", "threads")
-    #: DataLoader worker processes (0 = load in the training process); the samples in each
-    #: batch do not depend on it (:func:`harfuse.store.clips.clip_loader`)
+    #: DataLoader worker processes (0 = load in the training process). The samples in each
+    #: batch do not depend on it, but random clip augmentation draws from each worker's
+    #: stream, so a fine-tuned backbone's metrics do (:func:`harfuse.store.clips.clip_loader`)
     workers: int = default("train", "params", "workers")
 
 
@@ -72,7 +73,7 @@ def _batches(
     yield from _on_device(clip_loader(data, batch_size, device, False, seed, workers), device)
 
 
-def _autocast(device: torch.device) -> torch.autocast:
+def autocast(device: torch.device) -> torch.autocast:
     """bf16 autocast on CUDA; a no-op elsewhere (CPU results stay exact and deterministic)."""
     return torch.autocast(device.type, dtype=torch.bfloat16, enabled=device.type == "cuda")
 
@@ -86,7 +87,7 @@ def evaluate(
     model.eval()
     total, correct, n = 0.0, 0, 0
     for batch, labels in _batches(data, batch_size, device, workers):
-        with _autocast(device):
+        with autocast(device):
             total += float(model.loss(batch, labels)) * len(labels)
             correct += int((model(batch).argmax(-1) == labels).sum())
         n += len(labels)
@@ -127,7 +128,7 @@ def train_model(
             model.train()
             start, total, n = time.perf_counter(), 0.0, 0
             for batch, labels in _on_device(loader, device):
-                with _autocast(device):
+                with autocast(device):
                     loss = model.loss(batch, labels)
                 opt.zero_grad(set_to_none=True)
                 loss.backward()
@@ -177,7 +178,7 @@ def predict(
     model.to(device).eval()
     out = []
     for batch, _ in _batches(data, batch_size, device, workers):
-        with _autocast(device):
+        with autocast(device):
             scores = model(batch)
         out.append(scores.float().softmax(-1).cpu().numpy())
     return np.concatenate(out)
