@@ -131,3 +131,14 @@ def test_download_only_when_allowed(tmp_path, monkeypatch):
     enc = create_encoder("resnet18", weights="imagenet", allow_download=True)
     assert calls == ["https://download.pytorch.org/models/resnet18-f37072fd.pth"]
     assert torch.equal(enc.backbone.conv1.weight, state["conv1.weight"])
+
+
+@pytest.mark.parametrize("arch", ["resnet18", "r3d_18", "s3d"])
+def test_channels_last_format_fits_each_backbone(arch):
+    """What the features stage applies on CUDA: video backbones take channels_last_3d."""
+    from harfuse.encoders.extract import channels_last
+
+    enc = create_encoder(arch, weights="none")
+    enc.backbone.to(memory_format=channels_last(enc.backbone))  # raises for a wrong rank
+    expected = torch.channels_last if arch == "resnet18" else torch.channels_last_3d
+    assert channels_last(enc.backbone) == expected

@@ -35,7 +35,7 @@ def test_tiny_dry_run_on_the_cpu(tmp_path):
     assert (out / "gpu_check.json").exists()
     rows = [line.split(" | ") for line in table.splitlines() if line.startswith("| ")]
     assert rows[0][:3] == ["| section", "setting", "value"]
-    body = [(r[0].removeprefix("| "), r[1], r[2]) for r in rows[2:]]
+    body = [(r[0].removeprefix("| "), r[1], r[2]) for r in rows[1:]]
     assert {s for s, _, _ in body} == set(SECTIONS)
     assert not [r for r in body if r[2] == "error"], body
     assert ("pytest", "pytest -m cuda", "skipped: no CUDA") in body

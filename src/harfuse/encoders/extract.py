@@ -54,6 +54,13 @@ def frozen_encoder(params: dict[str, Any], device: torch.device) -> torch.nn.Mod
         weights=params["weights"],
         allow_download=params.get("allow_download", default("features", "allow_download")),
     ).to(device)
-    if device.type == "cuda":
-        encoder = encoder.to(memory_format=torch.channels_last)
+    if device.type == "cuda":  # NHWC kernels: channels_last (2D) or channels_last_3d (video)
+        encoder.backbone.to(memory_format=channels_last(encoder.backbone))
     return encoder
+
+
+def channels_last(module: torch.nn.Module) -> torch.memory_format:
+    """The channels-last memory format for ``module``'s convolutions: ``channels_last_3d``
+    when it has 3D ones (video backbones), else ``channels_last``."""
+    has_3d = any(isinstance(m, torch.nn.Conv3d) for m in module.modules())
+    return torch.channels_last_3d if has_3d else torch.channels_last

@@ -1,0 +1,86 @@
+#!/usr/bin/env bash
+# One prepared GPU check (issue 19 item 4): on a fresh machine with one CUDA GPU (H100,
+# H200), install from the lock and measure everything the CUDA figures of BENCHMARKS.md
+# still lack, in under 8 minutes in all, install included. Prints one markdown table
+# (device, driver, torch / CUDA versions, peak memory; pytest -m cuda, flow pairs/s eager
+# vs compile vs CUDA graphs, parity on CUDA, features fp32 vs bf16, training CUDA vs CPU,
+# flow stage vs bare kernel) and writes it to $OUT/gpu_check.md (else
+# results/gpu_check/gpu_check.md).
+#
+#   bash benchmarks/gpu_check.sh [gpu_check.py options]
+#
+# 1. .venv exactly as `make venv` makes it: CPython 3.11, every package at the version and
+#    hash of requirements/lock-py3.11-linux-x86_64.txt (torch 2.14.1 with its CUDA 13
+#    wheels), then harfuse itself; a no-op when .venv is already at the lock. Needs the
+#    network (PyPI) and python3.11 (or PYTHON=/path/to/python3.11).
+# 2. benchmarks/gpu_check.py in what is left of the budget: pytest -m cuda first, then each
+#    section with its share of the time; sections that run out say "skipped: budget".
+#
+# Environment: BUDGET_S (seconds in all, default 480 = 8 minutes), OUT (results folder),
+# PYTHON (the interpreter for the venv), GPU_CHECK_PYTHON (skip step 1 and run with this
+# interpreter and src/ on PYTHONPATH: a machine whose image already holds torch and the
+# other dependencies, and no network to install from).
+# The dry run on a CPU, which tests/test_gpu_check.py runs:
+#   .venv/bin/python benchmarks/gpu_check.py --device cpu --tiny --out /tmp/gpucheck
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+BUDGET_S=${BUDGET_S:-480}
+LOCK=requirements/lock-py3.11-linux-x86_64.txt
+OUT_DIR=${OUT:-results/gpu_check}
+start=$SECONDS
+
+step() {
+	echo "[gpu_check.sh $((SECONDS - start)) s of ${BUDGET_S} s] $*" >&2
+}
+
+# --- 1. install ------------------------------------------------------------------------
+if [ -n "${GPU_CHECK_PYTHON:-}" ]; then
+	py=$GPU_CHECK_PYTHON
+	export PYTHONPATH="$PWD/src${PYTHONPATH:+:$PYTHONPATH}"
+	step "no install: $py with src/ on PYTHONPATH (GPU_CHECK_PYTHON)"
+else
+	if [ -z "${PYTHON:-}" ]; then
+		PYTHON=$(command -v python3.11 || command -v python3 || true)
+	fi
+	step "install: .venv from $LOCK with ${PYTHON:-no python3}"
+	if command -v make >/dev/null; then
+		make venv PYTHON="$PYTHON"
+	else # the commands of the Makefile's venv target
+		test -x .venv/bin/python || "$PYTHON" -m venv .venv
+		.venv/bin/python -m pip install --quiet --require-hashes --no-deps -r "$LOCK"
+		.venv/bin/python -m pip install --quiet --no-deps --no-build-isolation -e .
+		.venv/bin/python tools/lockcheck.py --sync "$LOCK"
+		touch .venv/.harfuse-installed
+	fi
+	py=.venv/bin/python
+	step "install done"
+fi
+
+if ! "$py" -c 'import sys, torch; sys.exit(not torch.cuda.is_available())'; then
+	echo "torch sees no CUDA device here; for a dry run on the CPU:" \
+		"$py benchmarks/gpu_check.py --device cpu --tiny" >&2
+	exit 1
+fi
+
+# --- 2. measure, in what is left ---------------------------------------------------------
+# margin: interpreter start-up and CUDA initialisation before the budget's clock starts,
+# and the table's printing after it
+left=$((BUDGET_S - (SECONDS - start) - 30))
+if [ "$left" -lt 60 ]; then
+	step "only ${left} s left after the install: measuring with 60 s, over the budget"
+	left=60
+fi
+step "measure: benchmarks/gpu_check.py --budget ${left} --out ${OUT_DIR}"
+mkdir -p "$OUT_DIR"
+rc=0
+# SIGINT first: gpu_check.py then stops the section it is in and prints what it has
+timeout --signal=INT --kill-after=15 $((left + 25)) \
+	env PYTHONUNBUFFERED=1 "$py" benchmarks/gpu_check.py --device cuda --budget "$left" \
+	--out "$OUT_DIR" "$@" || rc=$?
+step "done (exit ${rc}); table in ${OUT_DIR}/gpu_check.md"
+if [ "$rc" -ne 0 ] && [ -f "$OUT_DIR/gpu_check.md" ]; then
+	echo "gpu_check.py did not finish; the table as of its last finished section:"
+	cat "$OUT_DIR/gpu_check.md"
+fi
+exit "$rc"
