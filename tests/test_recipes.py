@@ -1,0 +1,357 @@
+"""The recipes of published experiments (``configs/`` files with a ``published:`` block):
+valid on their layout's fixture, a missing weights file named before any job, the whole
+workflow on the fixture shrunk by overrides, and the job counts of a dry run on a listing
+of the full-size dataset (zero-byte files named as the dataset names them)."""
+
+from __future__ import annotations
+
+import copy
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import yaml
+
+from harfuse.config_schema import validate
+from harfuse.datasets import adapter
+from harfuse.plan import experiments
+from harfuse.preflight import check_before_work
+from harfuse.stages import manifest
+from harfuse.store.manifest import read_manifest
+
+from .helpers import REPO, job_counts, snakemake, write_config
+
+#: recipe -> its layout
+RECIPES = {
+    "utd_mhad_s3d_imu_two_stage": "utd_mhad",
+    "mmact_s3d_imu_two_stage": "mmact",
+    "ucf101_10_frame_cnn_vs_lstm": "ucf101",
+    "har_images_vgg16": "image_csv",
+    "hmdb51_two_stream": "hmdb51",
+    "ucf51_audio_video_fusion": "ucf51",
+}
+#: layout -> the fixture's keyword arguments: the smallest that each recipe's experiments
+#: (a ratio sweep needs two training samples per class, a hidden class a class to spare)
+#: run on
+FIXTURE_SIZE = {
+    "utd_mhad": {"actions": 3, "subjects": 2, "trials": 2},
+    "mmact": {"subjects": (1, 17), "sessions": 2},
+    "ucf101": {"groups": 3, "clips": 1},
+    "image_csv": {"classes": 2, "per_class": 4, "unlabelled": 1},
+    "hmdb51": {"per_class": 5},
+    "ucf51": {},
+}
+#: layout -> its first official split, the one the end-to-end runs train on
+FIRST_SPLIT = {
+    "utd_mhad": "cross_subject",
+    "mmact": "cross_subject",
+    "ucf101": "split1",
+    "image_csv": "holdout",
+    "hmdb51": "split1",
+    "ucf51": "split1",
+}
+#: the torchvision file each recipe's pretrained weights are read from
+WEIGHTS_FILES = {
+    "utd_mhad_s3d_imu_two_stage": {"s3d-d76dad2f.pth"},
+    "mmact_s3d_imu_two_stage": {"s3d-d76dad2f.pth"},
+    "ucf101_10_frame_cnn_vs_lstm": {"resnet50-0676ba61.pth"},
+    "har_images_vgg16": {"vgg16-397923af.pth"},
+    "hmdb51_two_stream": {"resnet50-0676ba61.pth"},
+    "ucf51_audio_video_fusion": {"resnet50-0676ba61.pth"},
+}
+
+
+#: S3D block -> the r3d_18 stage at the same depth (the end-to-end runs swap the two)
+S3D_AS_R3D = {"Mixed_4c": "layer3", "Mixed_5c": "layer4"}
+
+
+def recipe(name: str) -> dict:
+    return yaml.safe_load((REPO / "configs" / f"{name}.yaml").read_text())
+
+
+def backbones(cfg: dict) -> list[dict]:
+    """Every variant's ``options.backbone`` (the same dict may be named twice)."""
+    return [
+        spec["options"]["backbone"]
+        for spec in cfg["train"]["variants"].values()
+        if "backbone" in (spec.get("options") or {})
+    ]
+
+
+def without_weights(cfg: dict, root: Path) -> dict:
+    """``cfg`` on the dataset at ``root`` with every pretrained weights set to ``none``."""
+    cfg = copy.deepcopy(cfg)
+    cfg["dataset"]["root"] = str(root)
+    for spec in cfg["features"]["sets"].values():
+        spec["weights"] = "none"
+    for backbone in backbones(cfg):
+        backbone["weights"] = "none"
+    return cfg
+
+
+def small_models(cfg: dict) -> dict:
+    """``cfg`` (in place) with clips of 2 frames of 32 x 32 px for every backbone and
+    features set, and S3D (which takes nothing under 13 x 224 x 224 and trains at 0.2
+    clips/s on a CPU core) replaced by r3d_18, tuned in the stages at the same depth."""
+    for spec in cfg["features"]["sets"].values():
+        encoder = "r3d_18" if spec["encoder"] == "s3d" else spec["encoder"]
+        spec.update(encoder=encoder, num_frames=min(spec["num_frames"], 2), input_size=[32, 32])
+    for backbone in backbones(cfg):
+        if backbone["arch"] == "s3d":
+            backbone.update(arch="r3d_18", blocks=[S3D_AS_R3D[b] for b in backbone["blocks"]])
+        backbone.update(num_frames=min(backbone["num_frames"], 2), input_size=[32, 32])
+    return cfg
+
+
+def shrunk(cfg: dict, root: Path, first_split: str) -> dict:
+    """``cfg`` for a run on a fixture in seconds: weights none, small models
+    (:func:`small_models`), one shard, one epoch, few and small frames, each variant on
+    ``first_split`` only, one ratio and one hidden class, and a class subset of N (UCF101-10)
+    the first 2 of the fixture's 3."""
+    cfg = small_models(without_weights(cfg, root))
+    cfg["dataset"]["samples_per_shard"] = 1000
+    if isinstance(cfg["dataset"].get("classes"), int):  # the first N of the official index
+        cfg["dataset"]["classes"] = 2
+    cfg["frames"].update(fps=4.0, size=32)
+    cfg["train"]["params"].update(epochs=1, workers=0)
+    cfg["train"]["inputs"].update(flow_length=2, flow_size=[32, 32], audio_frames=20)
+    cfg["audio"]["n_mels"] = 16
+    for spec in cfg["train"]["variants"].values():
+        spec["splits"] = [first_split]
+    settings = cfg.get("experiments", {})
+    if settings.get("ratios"):
+        settings["ratios"] = [0.5]
+    if settings.get("hidden_classes"):
+        settings["hidden_classes"] = 1
+    return cfg
+
+
+@pytest.fixture(scope="module")
+def fixtures(tmp_path_factory) -> dict[str, Path]:
+    base = tmp_path_factory.mktemp("recipe-fixtures")
+    return {
+        layout: adapter(layout).write_fixture(base / layout, **FIXTURE_SIZE[layout])
+        for layout in sorted(set(RECIPES.values()))
+    }
+
+
+def test_every_config_with_published_figures_is_a_recipe_here():
+    with_published = {
+        p.stem
+        for p in (REPO / "configs").glob("*.yaml")
+        if "published" in yaml.safe_load(p.read_text())
+    }
+    assert with_published == set(RECIPES)
+    readme = (REPO / "README.md").read_text()
+    for name, files in WEIGHTS_FILES.items():
+        assert f"configs/{name}.yaml" in readme, name
+        assert all(f in readme for f in files), name
+
+
+@pytest.mark.parametrize("name", sorted(RECIPES))
+def test_recipe_is_valid_on_its_fixture(name, fixtures):
+    """As shipped, apart from the root and the weights: the schema, the dataset's layout,
+    every variant's model built and run on one sample of the recipe's full-size shapes."""
+    cfg = recipe(name)
+    assert cfg["dataset"]["layout"] == RECIPES[name]
+    assert cfg["dataset"]["name"] == name
+    assert cfg["published"]["figures"] or name == "ucf51_audio_video_fusion"
+    named = {backbone["weights"] for backbone in backbones(cfg)}
+    named |= {s["weights"] for s in cfg["features"]["sets"].values()}
+    assert "none" not in named  # a recipe starts from the published weights
+    cfg = without_weights(cfg, fixtures[RECIPES[name]])
+    validate(cfg)
+    check_before_work(cfg)
+
+
+def test_missing_weights_stop_the_run_before_any_job_naming_the_file(
+    fixtures, tmp_path, monkeypatch
+):
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "empty-torch-home"))
+    cfg = recipe("ucf51_audio_video_fusion")
+    cfg["dataset"]["root"] = str(fixtures["ucf51"])
+    write_config(tmp_path, cfg)
+    out = snakemake(tmp_path, succeed=False)
+    weights = tmp_path / "empty-torch-home/hub/checkpoints/resnet50-0676ba61.pth"
+    assert (
+        f"features.sets.frame_cnn.weights: resnet50 imagenet weights not found at {weights}" in out
+    )
+    assert not (tmp_path / "results").exists()
+
+
+#: recipes in the order their end-to-end runs start, longest first (two at a time)
+BY_RUN_TIME = [
+    "utd_mhad_s3d_imu_two_stage",
+    "mmact_s3d_imu_two_stage",
+    "ucf51_audio_video_fusion",
+    "har_images_vgg16",
+    "hmdb51_two_stream",
+    "ucf101_10_frame_cnn_vs_lstm",
+]
+
+
+def run_workflow(workdir: Path) -> str:
+    """The workflow in ``workdir``: "" when it succeeded, else the end of its output."""
+    try:
+        snakemake(workdir)
+    except AssertionError as err:
+        return str(err)
+    return ""
+
+
+@pytest.fixture(scope="module")
+def finished(request, fixtures, tmp_path_factory) -> dict[str, tuple[Path, str]]:
+    """Recipe -> (its workdir, "" or why its workflow failed), for the recipes the selected
+    end-to-end tests name, each shrunk and run on its fixture, two workflows at a time:
+    one's serial parts (parse, manifest, report) overlap the other's jobs on the cores."""
+    wanted = {
+        item.callspec.params["name"]
+        for item in request.session.items
+        if getattr(item, "originalname", "") == "test_recipe_runs_end_to_end_on_its_fixture"
+    }
+    workdirs = {}
+    for name in (n for n in BY_RUN_TIME if n in wanted):
+        layout = RECIPES[name]
+        workdirs[name] = tmp_path_factory.mktemp(name)
+        write_config(workdirs[name], shrunk(recipe(name), fixtures[layout], FIRST_SPLIT[layout]))
+    with ThreadPoolExecutor(2) as pool:
+        failures = pool.map(run_workflow, workdirs.values())
+        return {name: (workdirs[name], why) for name, why in zip(workdirs, failures, strict=True)}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", sorted(RECIPES))
+def test_recipe_runs_end_to_end_on_its_fixture(name, finished):
+    workdir, failure = finished[name]
+    assert not failure, failure
+    cfg = yaml.safe_load((workdir / "config.yaml").read_text())
+    report = workdir / "results" / name / "report"
+    summary = pd.read_csv(report / "summary.csv")
+    split = FIRST_SPLIT[RECIPES[name]]
+    expected = {(v, split, e) for v in cfg["train"]["variants"] for e in experiments(cfg, v)}
+    runs = zip(summary["variant"], summary["split"], summary["experiment"], strict=True)
+    assert set(runs) == expected
+    assert summary["top1"].between(0, 1).all()
+    published = pd.read_csv(report / "published.csv", keep_default_na=False)
+    assert len(published) == len(cfg["published"]["figures"])
+    assert (published["not_compared"] != "").all()  # a fixture is not the published dataset
+
+
+def official_ucf101(root: Path, classes: int = 101) -> Path:
+    """UCF101's listing at full size: 101 classes x 25 groups of 4-7 clips, 13320 videos;
+    split k tests groups 7k-6..7k (3783, 3734, 3696 test videos), as the official lists."""
+    videos, lists = root / "UCF-101", root / "ucfTrainTestlist"
+    lists.mkdir(parents=True)
+    names = [f"Action{i:03d}" for i in range(1, classes + 1)]
+    (lists / "classInd.txt").write_text("".join(f"{i} {c}\r\n" for i, c in enumerate(names, 1)))
+    bands = {range(1, 8): 3783, range(8, 15): 3734, range(15, 22): 3696, range(22, 26): 2107}
+    clips = {}
+    for groups, total in bands.items():
+        cells = [(c, g) for g in groups for c in names]
+        extra = total - 4 * len(cells)
+        for i, cell in enumerate(cells):
+            clips[cell] = 4 + extra // len(cells) + (i < extra % len(cells))
+    train: dict[int, list[str]] = {1: [], 2: [], 3: []}
+    test: dict[int, list[str]] = {1: [], 2: [], 3: []}
+    for ci, cls in enumerate(names, 1):
+        (videos / cls).mkdir(parents=True)
+        for g in range(1, 26):
+            for c in range(1, clips[cls, g] + 1):
+                rel = f"{cls}/v_{cls}_g{g:02d}_c{c:02d}.avi"
+                (videos / rel).touch()
+                for k in (1, 2, 3):
+                    if 7 * k - 6 <= g <= 7 * k:
+                        test[k].append(f"{rel}\r\n")
+                    else:
+                        train[k].append(f"{rel} {ci}\r\n")
+    for k in (1, 2, 3):
+        (lists / f"trainlist0{k}.txt").write_text("".join(train[k]))
+        (lists / f"testlist0{k}.txt").write_text("".join(test[k]))
+    assert sum(clips.values()) == 13320 and [len(test[k]) for k in (1, 2, 3)] == [3783, 3734, 3696]
+    return root
+
+
+def official_hmdb51(root: Path) -> Path:
+    """HMDB51's listing at full size: 6766 clips of 51 classes; per class and split 70
+    train, 30 test, the rest unused."""
+    splits = root / "testTrainMulti_7030_splits"
+    splits.mkdir(parents=True)
+    for ci in range(51):
+        cls = f"action_{ci:02d}"
+        (root / cls).mkdir()
+        names = [f"clip_{cls}_f_cm_np1_fr_med_{i}.avi" for i in range(132 + (ci < 34))]
+        for name in names:
+            (root / cls / name).touch()
+        for k in (1, 2, 3):
+            order = names[30 * k :] + names[: 30 * k]
+            codes = {n: "2" if i < 30 else "1" if i < 100 else "0" for i, n in enumerate(order)}
+            text = "".join(f"{n} {codes[n]} \n" for n in names)
+            (splits / f"{cls}_test_split{k}.txt").write_text(text)
+    return root
+
+
+def official_utd_mhad(root: Path) -> Path:
+    """UTD-MHAD's listing: 27 actions x 8 subjects x 4 trials, less 3 missing = 861 (which
+    three is arbitrary here)."""
+    (root / "RGB").mkdir(parents=True)
+    (root / "Inertial").mkdir()
+    missing = {(8, 1, 4), (23, 6, 4), (27, 8, 4)}
+    for a in range(1, 28):
+        for s in range(1, 9):
+            for t in range(1, 5):
+                if (a, s, t) not in missing:
+                    (root / "RGB" / f"a{a}_s{s}_t{t}_color.avi").touch()
+                    (root / "Inertial" / f"a{a}_s{s}_t{t}_inertial.mat").touch()
+    return root
+
+
+#: recipe -> (writer of the full-size listing, samples the recipe keeps of it, the jobs of
+#: a dry run once the manifest exists: each stage one job per shard, one training job per
+#: variant, split and experiment). Three layouts, to keep the three dry runs near 30 s
+#: (most of each is the parse: imports and the models built once)
+FULL_SIZE = {
+    # 1330 videos of the listing's first 10 classes: ceil(1330 / 64) = 21 shards; 2
+    # variants x 3 splits
+    "ucf101_10_frame_cnn_vs_lstm": (
+        official_ucf101,
+        1330,
+        {"extract_frames": 21, "train_variant": 6},
+    ),
+    # ceil(6766 / 64) = 106 shards of frames and of flow (the rgb stream fine-tunes from
+    # the frames: no features cache); 3 variants x 3 splits
+    "hmdb51_two_stream": (
+        official_hmdb51,
+        6766,
+        {"extract_frames": 106, "compute_flow": 106, "train_variant": 9},
+    ),
+    # ceil(861 / 64) = 14 shards of frames and of IMU; one split: imu and video 1 + 3
+    # ratios, two_stage 1 + 3 ratios + 2 hidden-class runs
+    "utd_mhad_s3d_imu_two_stage": (
+        official_utd_mhad,
+        861,
+        {"extract_frames": 14, "extract_imu": 14, "train_variant": 14},
+    ),
+}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", sorted(FULL_SIZE))
+def test_dry_run_on_the_full_size_listing(name, tmp_path):
+    """The manifest stage on the full-size listing, then a dry run. Models are small (the
+    parse-time check runs each on the CPU; the jobs do not depend on them)."""
+    write, samples, jobs = FULL_SIZE[name]
+    cfg = small_models(without_weights(recipe(name), write(tmp_path / "data")))
+    out = tmp_path / "results" / name
+    out.mkdir(parents=True)
+    manifest.run(
+        out / "manifest.parquet",
+        out / "classes.json",
+        out / "quarantine.parquet",
+        cfg["dataset"],
+        cfg["dataset"]["samples_per_shard"],
+    )
+    assert len(read_manifest(out / "manifest.parquet")) == samples
+    write_config(tmp_path, cfg)
+    counts = job_counts(snakemake(tmp_path, "--dry-run"))
+    assert counts == {**jobs, "build_report": 1, "all": 1}
