@@ -21,7 +21,8 @@ from harfuse.workflow_env import export_src_on_pythonpath, runs_jobs
 
 # the checkout's schema (its src/ is what the jobs run), not an installed copy's
 validate(config, Path(workflow.basedir) / "src" / "harfuse" / "config.schema.yaml")
-if workflow.is_main_process and runs_jobs(sys.argv):  # not in cluster jobs, --unlock, ...
+# not in cluster jobs, nor for --unlock, --report and the like
+if workflow.is_main_process and runs_jobs(sys.argv):
     # the devices count only where the jobs run: here, unless a cluster executor sends them
     check_before_work(config, local=workflow.local_exec)
 
