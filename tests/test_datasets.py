@@ -11,7 +11,7 @@ import yaml
 
 from harfuse.datasets import LayoutError, adapter, scan_dataset
 from harfuse.datasets.common import safe_id, stratified_folds, stratified_test_mask, unique_ids
-from harfuse.plan import check_config, experiments
+from harfuse.plan import check_config
 from harfuse.store.manifest import available_modalities, read_manifest
 
 from .helpers import REPO, snakemake, write_config
@@ -359,27 +359,6 @@ def test_example_configs_are_valid():
         validate(cfg, str(REPO / "src/harfuse/config.schema.yaml"))
         check_config(cfg)
         assert cfg["dataset"]["layout"] == layout
-
-
-@pytest.mark.slow
-@pytest.mark.parametrize("layout", ["utd_mhad", "ucf51", "hmdb51", "image_csv"])
-def test_whole_dag_on_fixture(layout, fixtures, tmp_path):
-    cfg = tiny_config(layout, fixtures[layout])
-    write_config(tmp_path, cfg)
-    snakemake(tmp_path)
-    name = cfg["dataset"]["name"]
-    summary = pd.read_csv(tmp_path / f"results/{name}/report/summary.csv")
-    splits = read_manifest(tmp_path / f"results/{name}/manifest.parquet").attrs["splits"]
-    expected = {
-        (v, s, e) for v in cfg["train"]["variants"] for s in splits for e in experiments(cfg, v)
-    }
-    assert (
-        set(zip(summary["variant"], summary["split"], summary["experiment"], strict=True))
-        == expected
-    )
-    # top5 only with more than 5 classes (the report leaves it out otherwise)
-    scores = summary.filter(["top1", "top5", "macro_f1"])
-    assert scores.apply(lambda c: c.between(0, 1)).all().all()
 
 
 @pytest.mark.slow

@@ -223,6 +223,8 @@ def finished(request, fixtures, tmp_path_factory) -> dict[str, tuple[Path, str]]
 @pytest.mark.slow
 @pytest.mark.parametrize("name", sorted(RECIPES))
 def test_recipe_runs_end_to_end_on_its_fixture(name, finished):
+    """The whole DAG of every official layout: each recipe on its layout's fixture gives
+    exactly the runs (variant, split, experiment) its config asks for."""
     workdir, failure = finished[name]
     assert not failure, failure
     cfg = yaml.safe_load((workdir / "config.yaml").read_text())
