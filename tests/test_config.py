@@ -6,6 +6,7 @@ import yaml
 from snakemake.exceptions import WorkflowError
 from snakemake.utils import validate
 
+from harfuse.config_schema import validate as validate_config
 from harfuse.plan import ConfigError, check_config, experiments, feature_params, feature_set
 
 from .conftest import REPO
@@ -132,10 +133,10 @@ def test_published_figures_are_validated_and_their_references_checked():
         + ", ".join(cfg["train"]["variants"])
         + ")",
         "published.figures.1.experiment: variant two_stage runs no 'ratio10' (it runs full, "
-        "ratio25, ratio50, hidden_rgb, hidden_imu)",
+        "ratio25, ratio50, hidden2_rgb, hidden2_imu)",
         "published.figures.2.split: variant imu runs only on cross_subject, not 'cross_view'",
         "published.figures.3.experiment: variant two_stage runs no 'ratio10' (it runs full, "
-        "ratio25, ratio50, hidden_rgb, hidden_imu)",
+        "ratio25, ratio50, hidden2_rgb, hidden2_imu)",
         "published.figures.3: the same figure as published.figures.1",
     ]
 
@@ -145,11 +146,24 @@ def test_experiments_of_each_variant():
     check_config(cfg)
     assert list(experiments(cfg, "rgb")) == ["full"]
     assert list(experiments(cfg, "imu")) == ["full", "ratio25", "ratio50"]
-    assert experiments(cfg, "two_stage")["hidden_imu"] == {
-        "name": "hidden_imu",
+    assert experiments(cfg, "two_stage")["hidden2_imu"] == {
+        "name": "hidden2_imu",
         "hidden": "imu",
         "count": 2,
     }
+    cfg["experiments"]["hidden_classes"] = [1, 5]
+    check_config(cfg)
+    assert [e for e in experiments(cfg, "two_stage") if "hidden" in e] == [
+        "hidden1_rgb",
+        "hidden1_imu",
+        "hidden5_rgb",
+        "hidden5_imu",
+    ]
+    assert experiments(cfg, "two_stage")["hidden5_rgb"]["count"] == 5
+    cfg["experiments"]["hidden_classes"] = [1, 1]
+    with pytest.raises(ConfigError, match=r"experiments\.hidden_classes"):
+        validate_config(cfg)
+    cfg["experiments"]["hidden_classes"] = 2
     assert feature_set(cfg, "rgb_video") == "video_cnn" and feature_set(cfg, "rgb") == "frame_cnn"
     params = feature_params(cfg, "video_cnn")
     assert params["encoder"] == "r3d_18" and params["batch_size"] == 4

@@ -149,8 +149,11 @@ def test_hidden_classes_against_the_classes_with_train_and_test_samples():
         "experiments.hidden_classes: 5 hidden, but split cross_subject has 4 classes with "
         "training and test samples: set it below 4, or to 0 for no hidden-class experiment"
     )
-    cfg["experiments"]["hidden_classes"] = 3
+    cfg["experiments"]["hidden_classes"] = [1, 3]
     check_data(cfg, manifest)
+    cfg["experiments"]["hidden_classes"] = [1, 4]
+    with pytest.raises(ConfigError, match="4 hidden, but split cross_subject has 4"):
+        check_data(cfg, manifest)
 
 
 def test_ratio_sweep_against_the_training_split_size():

@@ -328,11 +328,11 @@ FULL_SIZE = {
         {"extract_frames": 106, "compute_flow": 106, "train_variant": 9},
     ),
     # ceil(861 / 64) = 14 shards of frames and of IMU; one split: imu and video 1 + 3
-    # ratios, two_stage 1 + 3 ratios + 2 hidden-class runs
+    # ratios, two_stage 1 + 3 ratios + 4 hidden-class runs (1 and 5 classes x 2 modalities)
     "utd_mhad_s3d_imu_two_stage": (
         official_utd_mhad,
         861,
-        {"extract_frames": 14, "extract_imu": 14, "train_variant": 14},
+        {"extract_frames": 14, "extract_imu": 14, "train_variant": 16},
     ),
 }
 

@@ -49,7 +49,7 @@ def finished(tmp_path):
             tmp_path,
             "fusion",
             "split1",
-            "hidden_imu",
+            "hidden1_imu",
             top1=0.6,
             ratio=None,
             hidden_classes=["wave"],
@@ -90,7 +90,7 @@ def test_summary_rows_and_order(finished):
     assert list(zip(summary["variant"], summary["split"], summary["experiment"], strict=True)) == [
         ("fusion", "split1", "full"),
         ("imu", "split1", "full"),
-        ("fusion", "split1", "hidden_imu"),
+        ("fusion", "split1", "hidden1_imu"),
         ("imu", "split1", "ratio50"),
         ("fusion", "split2", "full"),
         ("imu", "split2", "full"),
@@ -115,7 +115,7 @@ def test_markdown_sections(finished):
     md = (finished / "summary.md").read_text()
     assert "| fusion | rgb+imu | split1 | full | 0.900 | 0.800 | 0.900 |  |" in md
     assert "- a note" in md
-    assert "| fusion | split1 | hidden_imu | wave | 0.250 | 0.750 | 0.600 |" in md
+    assert "| fusion | split1 | hidden1_imu | wave | 0.250 | 0.750 | 0.600 | 30.0 |" in md
     assert "- manifest: 30 samples" in md and "10 more rows in quarantine.csv." in md
     assert "| v19 | manifest | no audio |" in md and "| v20 |" not in md
     assert len(pd.read_csv(finished / "quarantine.csv")) == 30

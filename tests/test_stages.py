@@ -163,9 +163,9 @@ def test_training_threads_are_a_parameter_of_the_run(prepared, tmp_path):
 
 def test_hidden_class_experiment_withholds_classes_from_one_modality(prepared, tmp_path):
     spec = {"model": "two_stage", "modalities": ["rgb", "imu"]}
-    experiment = {"name": "hidden_imu", "hidden": "imu", "count": 2}
+    experiment = {"name": "hidden2_imu", "hidden": "imu", "count": 2}
     metrics = run_training(prepared, tmp_path, "two_stage", spec, experiment)
-    assert metrics["experiment"] == "hidden_imu" and len(metrics["hidden_classes"]) == 2
+    assert metrics["experiment"] == "hidden2_imu" and len(metrics["hidden_classes"]) == 2
     assert 0 <= metrics["top1_hidden"] <= 1 and 0 <= metrics["top1_seen"] <= 1
     description = json.loads((tmp_path / "model.json").read_text())
     hidden = description["options"]["hidden_classes"]["imu"]

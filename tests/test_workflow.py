@@ -56,7 +56,7 @@ def test_report_lists_every_variant(finished_run):
     assert sorted(main["variant"]) == sorted(cfg["train"]["variants"])
     runs = {(v, e) for v in cfg["train"]["variants"] for e in experiments(cfg, v)}
     assert set(zip(summary["variant"], summary["experiment"], strict=True)) == runs
-    assert {"ratio50", "hidden_rgb", "hidden_imu"} <= set(summary["experiment"])
+    assert {"ratio50", "hidden2_rgb", "hidden2_imu"} <= set(summary["experiment"])
     assert set(summary["split"]) == {"cross_subject"}
     assert summary[["top1", "top5", "macro_f1"]].apply(lambda c: c.between(0, 1)).all().all()
     assert (summary["top5"] >= summary["top1"]).all()

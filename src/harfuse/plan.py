@@ -143,8 +143,8 @@ def ratio_name(ratio: float) -> str:
 
 def experiments(config: dict[str, Any], variant: str) -> dict[str, dict[str, Any]]:
     """Experiment name -> spec for ``variant``: ``full``; ``ratio{P}`` with ``ratio`` for
-    the ratio sweep; ``hidden_{modality}`` with ``hidden`` and ``count`` for each modality
-    of a ``two_stage`` variant when ``experiments.hidden_classes`` is set."""
+    the ratio sweep; ``hidden{N}_{modality}`` with ``hidden`` and ``count`` for each count
+    ``N`` of ``experiments.hidden_classes`` and each modality of a ``two_stage`` variant."""
     spec = config["train"]["variants"][variant]
     settings = config.get("experiments", {})
     out: dict[str, dict[str, Any]] = {FULL: {"name": FULL}}
@@ -152,9 +152,16 @@ def experiments(config: dict[str, Any], variant: str) -> dict[str, dict[str, Any
     if variant in swept:
         for ratio in settings.get("ratios", []):
             out[ratio_name(ratio)] = {"name": ratio_name(ratio), "ratio": ratio}
-    count = settings.get("hidden_classes", 0)
     hidden = settings.get("hidden_variants") or list(config["train"]["variants"])
-    if count and spec["model"] == "two_stage" and variant in hidden:
-        for m in spec["modalities"]:
-            out[f"hidden_{m}"] = {"name": f"hidden_{m}", "hidden": m, "count": count}
+    if spec["model"] == "two_stage" and variant in hidden:
+        for count in hidden_counts(config):
+            for m in spec["modalities"]:
+                name = f"hidden{count}_{m}"
+                out[name] = {"name": name, "hidden": m, "count": count}
     return out
+
+
+def hidden_counts(config: dict[str, Any]) -> list[int]:
+    """``experiments.hidden_classes`` as a list of class counts (``0`` -> none)."""
+    value = config.get("experiments", {}).get("hidden_classes", 0)
+    return [value] if isinstance(value, int) and value else list(value or [])

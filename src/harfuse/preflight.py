@@ -191,7 +191,6 @@ def data_problems(config: dict[str, Any], manifest: pd.DataFrame) -> list[str]:
     from harfuse.store.manifest import available_modalities
 
     splits = list(manifest.attrs["splits"])
-    settings = config.get("experiments", {})
     available = available_modalities(manifest)
     variants = {  # those the dataset can run (the others are reported as skipped)
         name: spec
@@ -214,7 +213,6 @@ def data_problems(config: dict[str, Any], manifest: pd.DataFrame) -> list[str]:
             needs_val[name] = dummy_model(config, name)[0].needs_validation
         except (ValueError, TypeError, KeyError, RuntimeError):
             needs_val[name] = False  # reported at parse time
-    count = settings.get("hidden_classes", 0)
     used = {s for v in variants for s in variant_splits(config, v, splits)}
     for split in sorted(used, key=splits.index):
         train = manifest.loc[manifest[split] == "train", "label_idx"].to_numpy()
@@ -225,8 +223,10 @@ def data_problems(config: dict[str, Any], manifest: pd.DataFrame) -> list[str]:
             continue
         both = sorted(set(train) & set(test))
         runs = [v for v in variants if split in variant_splits(config, v, splits)]
-        hidden = [v for v in runs if any("hidden" in e for e in experiments(config, v).values())]
-        if hidden and not 0 < count < len(both):
+        counts = {
+            e["count"] for v in runs for e in experiments(config, v).values() if "hidden" in e
+        }
+        for count in sorted(c for c in counts if c >= len(both)):
             problems.append(
                 f"experiments.hidden_classes: {count} hidden, but split {split} has "
                 f"{len(both)} classes with training and test samples: set it below "

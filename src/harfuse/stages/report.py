@@ -397,17 +397,23 @@ def markdown(
             "",
             "## Hidden classes",
             "",
-            "Classes withheld from one modality's stage-1 training; stage 2 saw every class.",
+            "Classes withheld from one modality's stage-1 training; stage 2 saw every class. "
+            "*Drop*: the variant's full run on the split less this run, in top-1 points "
+            "(x 100).",
             "",
-            "| variant | split | experiment | hidden classes | top1 hidden | top1 seen | top1 |",
-            "|---|---|---|---|---|---|---|",
+            "| variant | split | experiment | hidden classes | top1 hidden | top1 seen | top1 "
+            "| drop |",
+            "|---|---|---|---|---|---|---|---|",
         ]
-        lines += [
-            f"| {r['variant']} | {r['split']} | {r['experiment']} | "
-            f"{', '.join(r['hidden_classes'])} | {r['top1_hidden']:.3f} | "
-            f"{r['top1_seen']:.3f} | {r['top1']:.3f} |"
-            for r in hidden
-        ]
+        full = {(r["variant"], r["split"]): r["top1"] for r in runs if r["experiment"] == "full"}
+        for r in hidden:
+            base = full.get((r["variant"], r["split"]))
+            drop = "" if base is None else f"{100 * (base - r['top1']):.1f}"
+            lines.append(
+                f"| {r['variant']} | {r['split']} | {r['experiment']} | "
+                f"{', '.join(r['hidden_classes'])} | {r['top1_hidden']:.3f} | "
+                f"{r['top1_seen']:.3f} | {r['top1']:.3f} | {drop} |"
+            )
     if benchmarks is not None and not benchmarks.empty:
         lines += [
             "",
