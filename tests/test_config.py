@@ -141,6 +141,28 @@ def test_published_figures_are_validated_and_their_references_checked():
     ]
 
 
+def test_backbone_init_from_names_a_variant_that_runs_every_run_of_this_one():
+    cfg = default_config()
+    variants = cfg["train"]["variants"]
+    variants["lstm"] = copy.deepcopy(variants["rgb_finetuned"])
+    variants["lstm"]["options"]["backbone"]["init_from"] = "rgb_finetuned"
+    check_config(cfg)
+    variants["lstm"]["options"]["backbone"]["init_from"] = "rgb_finetunde"
+    with pytest.raises(ConfigError, match=r"init_from: 'rgb_finetunde' is not in train\.variants"):
+        check_config(cfg)
+    variants["lstm"]["options"]["backbone"].update(init_from="rgb_finetuned", arch="resnet50")
+    with pytest.raises(ConfigError, match="rgb_finetuned does not fine-tune a resnet50"):
+        check_config(cfg)
+    variants["lstm"]["options"]["backbone"]["arch"] = "resnet18"
+    variants["lstm"]["options"]["backbone"]["init_from"] = "lstm"
+    with pytest.raises(ConfigError, match=r"a cycle \(lstm -> lstm\)"):
+        check_config(cfg)
+    variants["lstm"]["options"]["backbone"]["init_from"] = "rgb_finetuned"
+    cfg["experiments"]["ratio_variants"].append("lstm")
+    with pytest.raises(ConfigError, match="rgb_finetuned runs no ratio25, ratio50, which lstm"):
+        check_config(cfg)
+
+
 def test_experiments_of_each_variant():
     cfg = default_config()
     check_config(cfg)

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 import torch
 
-from harfuse.encoders.finetune import BackboneSpec, TunedBackbone, named_blocks
+from harfuse.encoders.finetune import BackboneSpec, TunedBackbone, copy_backbone, named_blocks
 from harfuse.fusion import create_model
 
 CLIP = (4, 32, 32, 3)
@@ -45,6 +47,30 @@ def test_only_the_named_blocks_and_the_heads_change_and_frozen_bn_stats_stay():
     trained = {n for n, _ in model.named_parameters()}
     assert not any(n.startswith(net + "layer3.") for n in trained)
     assert model.param_groups(1.0)[-1]["lr"] == 0.5  # lr_scale on the backbone's blocks
+
+
+def test_a_backbone_starts_from_another_variants_fine_tuned_one():
+    tuned = backbone_model("all")
+    with torch.no_grad():  # as if trained: every weight and BatchNorm statistic moved
+        for value in tuned.encoder.backbone.state_dict().values():
+            if value.is_floating_point():
+                value.add_(0.5)
+    lstm = create_model(
+        "single",
+        {"rgb": CLIP},
+        3,
+        encoders={"rgb": "feature_lstm"},
+        backbone={"arch": "resnet18", "blocks": "none", "num_frames": 4, "input_size": [32, 32]}
+        | {"init_from": "frame_cnn", "weights": "no-such-file"},  # weights not read
+    )
+    copy_backbone(tuned, lstm)
+    theirs = tuned.encoder.backbone.state_dict()
+    assert all(torch.equal(v, theirs[k]) for k, v in lstm.encoder.backbone.state_dict().items())
+    tuned.encoder.backbone.spec = dataclasses.replace(tuned.encoder.backbone.spec, arch="vgg16")
+    with pytest.raises(ValueError, match="backbone resnet18 cannot start from a vgg16"):
+        copy_backbone(tuned, lstm)
+    with pytest.raises(ValueError, match="the source model has 0 fine-tuned backbones"):
+        copy_backbone(create_model("single", {"imu": (8, 6)}, 3), lstm)
 
 
 def test_blocks_none_all_and_unknown_names():

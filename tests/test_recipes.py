@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+import torch
 import yaml
 
 from harfuse.config_schema import validate
@@ -86,7 +87,8 @@ def without_weights(cfg: dict, root: Path) -> dict:
     for spec in cfg["features"]["sets"].values():
         spec["weights"] = "none"
     for backbone in backbones(cfg):
-        backbone["weights"] = "none"
+        if not backbone.get("init_from"):
+            backbone["weights"] = "none"
     return cfg
 
 
@@ -157,7 +159,7 @@ def test_recipe_is_valid_on_its_fixture(name, fixtures):
     assert cfg["dataset"]["layout"] == RECIPES[name]
     assert cfg["dataset"]["name"] == name
     assert cfg["published"]["figures"] or name == "ucf51_audio_video_fusion"
-    named = {backbone["weights"] for backbone in backbones(cfg)}
+    named = {b["weights"] for b in backbones(cfg) if not b.get("init_from")}
     named |= {s["weights"] for s in cfg["features"]["sets"].values()}
     assert "none" not in named  # a recipe starts from the published weights
     cfg = without_weights(cfg, fixtures[RECIPES[name]])
@@ -238,6 +240,18 @@ def test_recipe_runs_end_to_end_on_its_fixture(name, finished):
     published = pd.read_csv(report / "published.csv", keep_default_na=False)
     assert len(published) == len(cfg["published"]["figures"])
     assert (published["not_compared"] != "").all()  # a fixture is not the published dataset
+    for variant, spec in cfg["train"]["variants"].items():
+        source = (spec.get("options") or {}).get("backbone", {}).get("init_from")
+        if source:  # the frozen backbone is the source's fine-tuned one, to the bit
+            runs = workdir / "results" / name / "runs"
+            ours, theirs = (
+                torch.load(runs / v / split / "full" / "model.pt", weights_only=True)
+                for v in (variant, source)
+            )
+            net = {k.split("backbone.", 1)[1]: v for k, v in ours.items() if "backbone.net." in k}
+            src = {k.split("backbone.", 1)[1]: v for k, v in theirs.items() if "backbone.net." in k}
+            assert net.keys() == src.keys() and net
+            assert all(torch.equal(net[k], src[k]) for k in net)
 
 
 def official_ucf101(root: Path, classes: int = 101) -> Path:

@@ -44,7 +44,57 @@ def reference_problems(config: dict[str, Any]) -> list[str]:
             f"experiments.hidden_variants: {', '.join(not_two_stage)} not two_stage (hidden-class "
             "runs withhold classes from one modality's stage 1)"
         )
-    return problems + published_problems(config)
+    return problems + init_problems(config) + published_problems(config)
+
+
+def backbone_source(config: dict[str, Any], variant: str) -> str | None:
+    """The variant whose fine-tuned backbone ``variant`` starts from
+    (``options.backbone.init_from``), or None."""
+    options = config["train"]["variants"][variant].get("options") or {}
+    return (options.get("backbone") or {}).get("init_from")
+
+
+def init_problems(config: dict[str, Any]) -> list[str]:
+    """One line per ``options.backbone.init_from`` that names no variant, a variant
+    without a backbone of the same arch, one that does not run every split and experiment
+    of this one, or that leads back to this one."""
+    variants = config["train"]["variants"]
+    problems = []
+    for name in variants:
+        source = backbone_source(config, name)
+        if source is None:
+            continue
+        where = f"train.variants.{name}.options.backbone.init_from"
+        if source not in variants:
+            problems.append(f"{where}: {source!r} is not in train.variants ({', '.join(variants)})")
+            continue
+        own = variants[name]["options"]["backbone"]
+        theirs = (variants[source].get("options") or {}).get("backbone")
+        if not theirs or theirs.get("arch") != own.get("arch"):
+            problems.append(
+                f"{where}: variant {source} does not fine-tune a {own.get('arch')} backbone"
+            )
+            continue
+        chain, step = [name], source
+        while step in variants and step not in chain:
+            chain.append(step)
+            step = backbone_source(config, step)
+        if step in chain:
+            problems.append(f"{where}: a cycle ({' -> '.join([*chain, step])})")
+            continue
+        missing = sorted(set(experiments(config, name)) - set(experiments(config, source)))
+        if missing:
+            problems.append(
+                f"{where}: variant {source} runs no {', '.join(missing)}, which {name} runs "
+                f"(add {source} to the experiments' variant lists)"
+            )
+        mine, its = variants[name].get("splits"), variants[source].get("splits")
+        if its and (not mine or set(mine) - set(its)):
+            problems.append(
+                f"{where}: variant {source} runs only on {', '.join(its)}; set "
+                f"train.variants.{name}.splits to a subset"
+            )
+    return problems
 
 
 def published_problems(config: dict[str, Any]) -> list[str]:

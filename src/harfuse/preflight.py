@@ -148,7 +148,7 @@ def weights_problems(config: dict[str, Any]) -> list[str]:
             problems.append(f"features.sets.{name}.weights: {why}")
     for name, spec in variants.items():
         backbone = (spec.get("options") or {}).get("backbone") or {}
-        why = backbone and missing_weights(
+        why = backbone and not backbone.get("init_from") and missing_weights(
             backbone.get("arch", ""),
             backbone.get("weights", "none"),
             backbone.get("allow_download", False),

@@ -6,6 +6,7 @@ from pathlib import Path
 from harfuse.config_schema import validate
 from harfuse.device import gpu_units
 from harfuse.plan import (
+    backbone_source,
     experiments,
     feature_params,
     feature_set,
@@ -79,16 +80,23 @@ def modality_shards(wildcards, modality: str, features: str) -> list[str]:
 
 def variant_inputs(wildcards) -> dict[str, list[str]]:
     """Shards of each modality the variant uses, keyed by modality (rgb: the frame
-    shards when the variant fine-tunes a backbone on them)."""
+    shards when the variant fine-tunes a backbone on them), and ``init``: the model of the
+    run whose fine-tuned backbone the variant starts from (``backbone.init_from``)."""
     spec = VARIANTS[wildcards.variant]
     features = feature_set(config, wildcards.variant)
     frames = reads_frames(config, wildcards.variant)
-    return {
+    inputs = {
         m: modality_shards(
             wildcards, "frames" if m == "rgb" and frames else m, features
         )
         for m in spec["modalities"]
     }
+    source = backbone_source(config, wildcards.variant)
+    if source:  # the run whose fine-tuned backbone this one starts from
+        inputs["init"] = rules.train_variant.output.model.format(
+            **{**dict(wildcards.items()), "variant": source}
+        )
+    return inputs
 
 
 def runnable_variants(wildcards) -> dict[str, str]:

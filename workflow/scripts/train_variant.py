@@ -19,4 +19,5 @@ with log_to(snakemake.log[0]):
         inputs=dict(snakemake.params.inputs),
         device=snakemake.params.device,
         out_dir=Path(snakemake.output.metrics).parent,
+        init=snakemake.input.get("init"),
     )

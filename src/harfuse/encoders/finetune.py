@@ -77,7 +77,9 @@ class BackboneSpec:
     (:func:`named_blocks`); ``lr_scale`` multiplies the learning rate of those blocks;
     ``num_frames`` and ``input_size`` ``[h, w]`` px are the clips it reads; ``test_clips``
     clips spread over a test video are averaged; ``checkpointing`` recomputes the trained
-    blocks' activations in the backward pass (less memory, ~1/3 more compute)."""
+    blocks' activations in the backward pass (less memory, ~1/3 more compute);
+    ``init_from`` names the variant whose fine-tuned backbone this one starts from
+    (:func:`copy_backbone`; ``weights`` is then not read)."""
 
     arch: str
     weights: str = _default("weights")
@@ -87,6 +89,7 @@ class BackboneSpec:
     input_size: tuple[int, int] = tuple(_default("input_size"))
     test_clips: int = _default("test_clips")
     checkpointing: bool = _default("checkpointing")
+    init_from: str | None = _default("init_from")
     allow_download: bool = field(default=_default("allow_download"), compare=False)
 
     @classmethod
@@ -181,7 +184,8 @@ class TunedBackbone(nn.Module):
         )
         self.register_buffer("mean", torch.tensor(mean).view(1, 3, 1, 1))
         self.register_buffer("std", torch.tensor(std).view(1, 3, 1, 1))
-        self.net = headless(spec.arch, spec.weights, spec.allow_download)
+        weights = "none" if spec.init_from else spec.weights  # copy_backbone fills it
+        self.net = headless(spec.arch, weights, spec.allow_download)
         self.net.requires_grad_(True)
         blocks = named_blocks(spec.arch, self.net)
         chosen = self.tuned_names(spec.blocks, list(blocks))
@@ -253,6 +257,24 @@ class BackboneThen(nn.Module):
             feats = self.encoder(self.backbone(clips.flatten(0, 1)))
             return feats.reshape(b, c, -1).mean(1)
         return self.encoder(self.backbone(clips))
+
+
+def copy_backbone(source: nn.Module, target: nn.Module) -> None:
+    """Load the :class:`TunedBackbone` of ``target`` with the weights and BatchNorm
+    statistics of the one in ``source`` (a trained model of another variant). Each must hold
+    exactly one, of the same arch; which blocks either trains does not matter (frozen
+    parameters keep their names as buffers)."""
+
+    def only(model: nn.Module, which: str) -> TunedBackbone:
+        found = [m for m in model.modules() if isinstance(m, TunedBackbone)]
+        if len(found) != 1:
+            raise ValueError(f"the {which} model has {len(found)} fine-tuned backbones, not 1")
+        return found[0]
+
+    src, dst = only(source, "source"), only(target, "target")
+    if src.spec.arch != dst.spec.arch:
+        raise ValueError(f"backbone {dst.spec.arch} cannot start from a {src.spec.arch}")
+    dst.load_state_dict(src.state_dict())
 
 
 def lr_groups(params: Sequence[nn.Parameter], model: nn.Module, lr: float) -> list[dict]:

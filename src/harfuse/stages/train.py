@@ -15,9 +15,10 @@ import pandas as pd
 import torch
 
 from harfuse.device import resolve_device
-from harfuse.encoders.finetune import BackboneSpec
+from harfuse.encoders.finetune import BackboneSpec, copy_backbone
 from harfuse.environment import describe
 from harfuse.fusion import create_model
+from harfuse.predict import TrainedModel
 from harfuse.store.atomic import atomic_path, write_json
 from harfuse.store.clips import FrameClipSource
 from harfuse.store.dataset import (
@@ -206,6 +207,7 @@ def run(
     inputs: dict[str, Any],
     device: str,
     out_dir: str | Path,
+    init: str | Path | None = None,
 ) -> None:
     """Train variant ``variant`` (``spec``: ``model``, ``modalities``, ``options``) on split
     ``split`` under ``experiment`` (``name``; ``ratio`` = fraction of the training split
@@ -217,7 +219,8 @@ def run(
     (:func:`lacking_in_test`: ``{modality: {"missing": n, ["no_track": n]}}``). ``model.pt``
     (state dict) and ``model.json`` (model, classes, input shapes, normalisation and the
     preprocessing the input shards recorded, by config section) make a self-describing
-    model directory (:mod:`harfuse.predict`).
+    model directory (:mod:`harfuse.predict`). ``init``: the ``model.pt`` of the run whose
+    fine-tuned backbone this one starts from (``options.backbone.init_from``).
 
     A stratified ``val_fraction`` of the (experiment's) training rows is held out for
     early stopping and for what late fusion tunes; the test rows are only predicted.
@@ -254,6 +257,9 @@ def run(
     options = {**(spec.get("options") or {}), **hidden_option}
     torch.manual_seed(params.seed)  # model init is part of the seeded run
     model = create_model(spec["model"], shapes, len(classes), **options)
+    if init is not None:
+        copy_backbone(TrainedModel.load(Path(init).parent, "cpu").model, model)
+        log.info("%s: backbone starts from %s", variant, init)
     if model.needs_validation and rows.val.empty:
         raise ValueError(
             f"variant {variant} ({experiment['name']}) tunes on held-out predictions, but "
@@ -297,6 +303,7 @@ def run(
         "experiment": experiment,
         "train": dataclasses.asdict(params),  # with the variant's own values
         "normalisation": normalisation,
+        "backbone_init": None if init is None else str(init),
     }
     with atomic_path(out_dir / "model.pt") as tmp:
         torch.save(model.cpu().state_dict(), tmp)
