@@ -9,6 +9,9 @@ def video(b: int, t: int, size: int) -> torch.Tensor:
     return torch.randint(0, 255, (b, t, size, size, 3), dtype=torch.uint8)
 
 
+#: a two-body Kinect v2 (NTU RGB+D) skeleton, (T, M, J, C) = (16, 2, 25, 3)
+SKELETON = {"joints": 25, "bodies": 2, "in_channels": 3}
+
 #: encoder -> (constructor kwargs, one input batch, output shape, documented feature size)
 CASES = {
     "resnet18": ({"weights": "none"}, video(2, 3, 32), (2, 3, 512), 512),
@@ -25,6 +28,8 @@ CASES = {
     "logmel_cnn": ({}, torch.randn(2, 32, 40), (2, 64), 64),
     "audio_resnet18": ({}, torch.randn(2, 32, 40), (2, 512), 512),
     "imu_cnn1d": ({"channels": 6}, torch.randn(2, 50, 6), (2, 64), 64),
+    "skeleton_gcn": (SKELETON, torch.randn(2, 16, 2, 25, 3), (2, 64), 64),
+    "skeleton_tcn": (SKELETON, torch.randn(2, 16, 2, 25, 3), (2, 64), 64),
 }
 
 
@@ -42,7 +47,10 @@ def test_encoder_forward_shape_and_finite(name):
     assert torch.isfinite(out).all()
 
 
-@pytest.mark.parametrize("name", ["flow_resnet18", "flow_3dcnn", "audio_resnet18", "imu_cnn1d"])
+@pytest.mark.parametrize(
+    "name",
+    ["flow_resnet18", "flow_3dcnn", "audio_resnet18", "imu_cnn1d", "skeleton_gcn", "skeleton_tcn"],
+)
 def test_trainable_encoders_train(name):
     torch.manual_seed(0)
     kwargs, x, _, _ = CASES[name]

@@ -236,7 +236,7 @@ def test_trainable_encoders_build_from_a_sample_shape():
     from harfuse.fusion.base import DEFAULT_ENCODERS, modality_encoder
 
     trainable = sorted(n for n, c in ENCODERS.items() if hasattr(c, "from_shape"))
-    assert set(DEFAULT_ENCODERS.values()) <= set(trainable) and len(trainable) == 8
+    assert set(DEFAULT_ENCODERS.values()) <= set(trainable) and len(trainable) == 10
     imu = modality_encoder("imu", (100, 6))
     assert imu(torch.zeros(2, 100, 6)).shape == (2, imu.out_dim)
     with pytest.raises(ValueError, match="'resnet18' is not a trainable rgb encoder"):

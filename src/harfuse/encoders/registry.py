@@ -8,6 +8,7 @@ from functools import partial
 from torch import nn
 
 from harfuse.encoders.frozen import IMAGE_BACKBONES, VIDEO_BACKBONES, ClipEncoder, FrameEncoder
+from harfuse.encoders.skeleton import SkeletonGCNEncoder, SkeletonTCNEncoder
 from harfuse.encoders.trainable import (
     AudioResNetEncoder,
     FeatureLSTMEncoder,
@@ -31,6 +32,8 @@ ENCODERS: dict[str, Callable[..., nn.Module]] = {
     "logmel_cnn": LogMelEncoder,
     "audio_resnet18": AudioResNetEncoder,
     "imu_cnn1d": IMUEncoder,
+    "skeleton_gcn": SkeletonGCNEncoder,
+    "skeleton_tcn": SkeletonTCNEncoder,
 }
 
 
