@@ -93,8 +93,20 @@ def dummy_shapes(config: dict[str, Any], variant: str) -> dict[str, tuple[int, .
         "flow": (inputs["flow_length"], *inputs["flow_size"], 2),
         "audio": (config["audio"]["n_mels"], inputs["audio_frames"]),
         "imu": (config["imu"]["window"], DUMMY_IMU_CHANNELS),
+        "skeleton": (inputs["skeleton_length"], *skeleton_sample_shape(config)),
     }
     return {m: shapes[m] for m in config["train"]["variants"][variant]["modalities"]}
+
+
+def skeleton_sample_shape(config: dict[str, Any]) -> tuple[int, int, int]:
+    """``(M, J, C)`` of the skeletons the config's source gives: MediaPipe's 33 joints
+    x (x, y, z, visibility) for ``pose``; NTU RGB+D's ``max_bodies`` x 25 Kinect v2 joints
+    and the other layouts' one body x 20 Kinect v1 joints (UTD-MHAD, the demo), x y z."""
+    if config["skeleton"]["source"] == "pose":
+        return (1, 33, 4)
+    if config["dataset"]["layout"] == "ntu_rgbd":
+        return (config["skeleton"]["max_bodies"], 25, 3)
+    return (1, 20, 3)
 
 
 def dummy_model(config: dict[str, Any], variant: str, num_classes: int = 2):
@@ -148,11 +160,15 @@ def weights_problems(config: dict[str, Any]) -> list[str]:
             problems.append(f"features.sets.{name}.weights: {why}")
     for name, spec in variants.items():
         backbone = (spec.get("options") or {}).get("backbone") or {}
-        why = backbone and not backbone.get("init_from") and missing_weights(
-            backbone.get("arch", ""),
-            backbone.get("weights", "none"),
-            backbone.get("allow_download", False),
-            f"train.variants.{name}.options.backbone.allow_download",
+        why = (
+            backbone
+            and not backbone.get("init_from")
+            and missing_weights(
+                backbone.get("arch", ""),
+                backbone.get("weights", "none"),
+                backbone.get("allow_download", False),
+                f"train.variants.{name}.options.backbone.allow_download",
+            )
         )
         if why:
             problems.append(f"train.variants.{name}.options.backbone.weights: {why}")
@@ -191,7 +207,7 @@ def data_problems(config: dict[str, Any], manifest: pd.DataFrame) -> list[str]:
     from harfuse.store.manifest import available_modalities
 
     splits = list(manifest.attrs["splits"])
-    available = available_modalities(manifest)
+    available = available_modalities(manifest, config["skeleton"]["source"])
     variants = {  # those the dataset can run (the others are reported as skipped)
         name: spec
         for name, spec in config["train"]["variants"].items()

@@ -42,7 +42,7 @@ wildcard_constraints:
     features="|".join(re.escape(s) for s in config["features"]["sets"]),
     variant="|".join(re.escape(v) for v in VARIANTS),
     split=r"[A-Za-z0-9_]+",
-    experiment=r"full|ratio\d+|hidden_(rgb|flow|audio|imu)",
+    experiment=r"full|ratio\d+|hidden\d+_(rgb|flow|audio|imu|skeleton)",
 
 
 _DATA_CHECKED = set()
@@ -68,6 +68,11 @@ def modality_shards(wildcards, modality: str, features: str) -> list[str]:
         "flow": rules.compute_flow.output.shard,
         "audio": rules.extract_audio.output.shard,
         "imu": rules.extract_imu.output.shard,
+        "skeleton": (
+            rules.estimate_pose.output.shard
+            if config["skeleton"]["source"] == "pose"
+            else rules.extract_skeleton.output.shard
+        ),
     }[modality]
     return expand(
         pattern,
@@ -101,7 +106,7 @@ def variant_inputs(wildcards) -> dict[str, list[str]]:
 
 def runnable_variants(wildcards) -> dict[str, str]:
     """Variants whose modalities the dataset has -> "", the others -> why they are skipped."""
-    available = available_modalities(manifest_of(wildcards))
+    available = available_modalities(manifest_of(wildcards), config["skeleton"]["source"])
     status = {}
     for name, spec in VARIANTS.items():
         missing = sorted(set(spec["modalities"]) - available)
@@ -142,11 +147,16 @@ def quarantine_tables(wildcards) -> list[str]:
     """Every quarantine table: manifest, each shard stage, and each training run."""
     shards = shard_ids(manifest_of(wildcards))
     used = used_modalities(wildcards)
+    pose = config["skeleton"]["source"] == "pose"
+    skeleton = "skeleton" in used
     stages = {
-        rules.extract_frames.output.quarantine: bool(used & {"rgb", "flow"}),
+        rules.extract_frames.output.quarantine: bool(used & {"rgb", "flow"})
+        or (skeleton and pose),
         rules.compute_flow.output.quarantine: "flow" in used,
         rules.extract_audio.output.quarantine: "audio" in used,
         rules.extract_imu.output.quarantine: "imu" in used,
+        rules.estimate_pose.output.quarantine: skeleton and pose,
+        rules.extract_skeleton.output.quarantine: skeleton and not pose,
     }
     per_shard = [pattern for pattern, needed in stages.items() if needed]
     tables = [rules.build_manifest.output.quarantine]
@@ -194,6 +204,12 @@ def report_notes(wildcards) -> list[str]:
         notes.append(
             f"flow = {config['flow']['method']} (backend {backend}), "
             f"stored as {config['flow']['storage']}"
+        )
+    if "skeleton" in used_modalities(wildcards):
+        notes.append(
+            "skeleton = body keypoints estimated from the frames (MediaPipe Pose, 33 joints)"
+            if config["skeleton"]["source"] == "pose"
+            else "skeleton = the dataset's own skeleton files"
         )
     return notes + [f"variant {v} {why}" for v, why in skipped.items() if why]
 

@@ -30,6 +30,7 @@ LAYOUTS = {
     "hmdb51": "hmdb51",
     "utd_mhad": "utd_mhad",
     "mmact": "mmact",
+    "ntu_rgbd": "ntu_rgbd",
     "image_csv": "image_csv",
     "folder": "folder",
 }

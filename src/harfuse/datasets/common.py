@@ -27,7 +27,7 @@ VIDEO_EXTENSIONS = (
     ".3gp",
 )
 #: manifest source columns, one per input kind; "" where a sample has none
-SOURCE_COLUMNS = ("video_path", "audio_path", "imu_path", "image_path")
+SOURCE_COLUMNS = ("video_path", "audio_path", "imu_path", "image_path", "skeleton_path")
 _UNSAFE = re.compile(r"[^A-Za-z0-9.-]+")  # "_" too, so runs collapse to one "_"
 
 

@@ -1,9 +1,13 @@
-"""UTD-MHAD: ``RGB/a{A}_s{S}_t{T}_color.avi`` and ``Inertial/a{A}_s{S}_t{T}_inertial.mat``.
+"""UTD-MHAD: ``RGB/a{A}_s{S}_t{T}_color.avi``, ``Inertial/a{A}_s{S}_t{T}_inertial.mat`` and,
+optionally, ``Skeleton/a{A}_s{S}_t{T}_skeleton.mat``.
 
-The ``.mat`` files hold ``d_iner``, N x 6: accelerometer xyz (g) and gyroscope xyz
-(deg/s) at 50 Hz. 27 actions, 8 subjects, 4 trials; odd subjects train, even subjects
-test (``cross_subject``). A video without its inertial file (or the reverse) keeps the
-modality it has and gets a quarantine row for the missing one.
+The inertial ``.mat`` files hold ``d_iner``, N x 6: accelerometer xyz (g) and gyroscope xyz
+(deg/s) at 50 Hz; the skeleton ``.mat`` files ``d_skel``, 20 Kinect v1 joints x 3 (metres)
+x T frames at 30 Hz (read by :func:`harfuse.media.skeleton.read_utd_skeleton`). 27 actions,
+8 subjects, 4 trials; odd subjects train, even subjects test (``cross_subject``). A sample
+lacking one of its files keeps the modalities it has and gets a quarantine row for the
+missing one; without a ``Skeleton`` folder every ``skeleton_path`` is empty and nothing is
+quarantined for it.
 """
 
 from __future__ import annotations
@@ -16,6 +20,13 @@ import numpy as np
 from harfuse.datasets import Scan
 from harfuse.datasets.common import finish_rows, require
 from harfuse.datasets.fixture_media import tiny_video
+from harfuse.media.skeleton import (
+    KINECT_FPS,
+    KINECT_V1_ARMS,
+    KINECT_V1_REST,
+    UTD_TO_KINECT_V1,
+    moving_figure,
+)
 
 ACTIONS = (
     "right_arm_swipe_to_the_left",
@@ -47,7 +58,9 @@ ACTIONS = (
     "squat_two_arms_stretch_out",
 )
 IMU_RATE_HZ = 50.0
-_NAME = re.compile(r"^a(?P<a>\d+)_s(?P<s>\d+)_t(?P<t>\d+)_(?P<kind>color|inertial)\.(avi|mat)$")
+_NAME = re.compile(
+    r"^a(?P<a>\d+)_s(?P<s>\d+)_t(?P<t>\d+)_(?P<kind>color|inertial|skeleton)\.(avi|mat)$"
+)
 
 
 def check_root(root: Path, rgb_dir: str, inertial_dir: str) -> list[Path]:
@@ -56,11 +69,19 @@ def check_root(root: Path, rgb_dir: str, inertial_dir: str) -> list[Path]:
     return [require(root, rgb_dir, "utd_mhad"), require(root, inertial_dir, "utd_mhad")]
 
 
-def scan(root: Path, rgb_dir: str = "RGB", inertial_dir: str = "Inertial") -> Scan:
-    """Manifest rows pairing each sample's video and inertial file."""
+def scan(
+    root: Path, rgb_dir: str = "RGB", inertial_dir: str = "Inertial", skeleton_dir: str = "Skeleton"
+) -> Scan:
+    """Manifest rows pairing each sample's video, inertial file and, when ``root/skeleton_dir``
+    exists, skeleton file."""
     found: dict[tuple[int, int, int], dict[str, Path]] = {}
     quarantine = []
-    for folder in check_root(root, rgb_dir, inertial_dir):
+    kinds = [("color", rgb_dir), ("inertial", inertial_dir)]
+    folders = check_root(root, rgb_dir, inertial_dir)
+    if (root / skeleton_dir).is_dir():
+        kinds.append(("skeleton", skeleton_dir))
+        folders.append(root / skeleton_dir)
+    for folder in folders:
         for path in sorted(folder.iterdir()):
             m = _NAME.match(path.name)
             if not m or not 1 <= int(m["a"]) <= len(ACTIONS):
@@ -68,8 +89,8 @@ def scan(root: Path, rgb_dir: str = "RGB", inertial_dir: str = "Inertial") -> Sc
                     {
                         "sample_id": path.stem,
                         "stage": "manifest",
-                        "reason": f"{path}: not a{{1..27}}_s{{S}}_t{{T}}_color.avi "
-                        "or _inertial.mat",
+                        "reason": f"{path}: not a{{1..27}}_s{{S}}_t{{T}}_color.avi, "
+                        "_inertial.mat or _skeleton.mat",
                     }
                 )
                 continue
@@ -78,7 +99,7 @@ def scan(root: Path, rgb_dir: str = "RGB", inertial_dir: str = "Inertial") -> Sc
     rows = []
     for (a, s, t), files in sorted(found.items()):
         sid = f"a{a}_s{s}_t{t}"
-        for kind, folder in (("color", rgb_dir), ("inertial", inertial_dir)):
+        for kind, folder in kinds:
             if kind not in files:
                 quarantine.append(
                     {
@@ -95,6 +116,7 @@ def scan(root: Path, rgb_dir: str = "RGB", inertial_dir: str = "Inertial") -> Sc
                 "trial": t,
                 "video_path": str(files.get("color", "")),
                 "imu_path": str(files.get("inertial", "")),
+                "skeleton_path": str(files.get("skeleton", "")),
                 "cross_subject": "train" if s % 2 else "test",
             }
         )
@@ -106,8 +128,12 @@ def scan(root: Path, rgb_dir: str = "RGB", inertial_dir: str = "Inertial") -> Sc
     )
 
 
-def write_fixture(root: Path, actions: int = 3, subjects: int = 4, trials: int = 2) -> Path:
-    """A miniature UTD-MHAD: tiny .avi clips and ``d_iner`` .mat files (50 Hz, 2-3 s)."""
+def write_fixture(
+    root: Path, actions: int = 3, subjects: int = 4, trials: int = 2, skeleton: bool = True
+) -> Path:
+    """A miniature UTD-MHAD: tiny .avi clips, ``d_iner`` .mat files (50 Hz, 2-3 s) and, with
+    ``skeleton``, ``d_skel`` .mat files of a moving 20-joint figure over the same duration
+    (30 Hz)."""
     from scipy.io import savemat
 
     for a in range(1, actions + 1):
@@ -126,4 +152,13 @@ def write_fixture(root: Path, actions: int = 3, subjects: int = 4, trials: int =
                 )
                 (root / "Inertial").mkdir(parents=True, exist_ok=True)
                 savemat(root / "Inertial" / f"a{a}_s{s}_t{t}_inertial.mat", {"d_iner": d_iner})
+                if skeleton:
+                    frames = round(n / IMU_RATE_HZ * KINECT_FPS)
+                    figure = moving_figure(KINECT_V1_REST, KINECT_V1_ARMS, frames, seed)
+                    (root / "Skeleton").mkdir(parents=True, exist_ok=True)
+                    savemat(
+                        root / "Skeleton" / f"a{a}_s{s}_t{t}_skeleton.mat",
+                        # (T, 20, 3) -> (20, 3, T), in the dataset's joint order
+                        {"d_skel": figure[:, UTD_TO_KINECT_V1].transpose(1, 2, 0)},
+                    )
     return root

@@ -13,6 +13,8 @@ Modality inputs (per sample, without the batch axis):
 - ``flow``: optical flow ``(L, H, W, 2)`` in px
 - ``audio``: log-mel ``(n_mels, F)`` in dB
 - ``imu``: IMU window ``(T, C)``
+- ``skeleton``: joints ``(T, M, J, C)`` in torso lengths, hip-centred (``M`` bodies, ``J``
+  joints of the sample's joint format)
 """
 
 from __future__ import annotations
@@ -27,7 +29,7 @@ from torch import nn
 from harfuse.encoders import ENCODERS
 from harfuse.encoders.finetune import BackboneSpec, BackboneThen, TunedBackbone, lr_groups
 
-MODALITIES = ("rgb", "flow", "audio", "imu")
+MODALITIES = ("rgb", "flow", "audio", "imu", "skeleton")
 
 #: modality -> default trainable encoder
 DEFAULT_ENCODERS = {
@@ -35,6 +37,7 @@ DEFAULT_ENCODERS = {
     "flow": "stacked_flow",
     "audio": "logmel_cnn",
     "imu": "imu_cnn1d",
+    "skeleton": "skeleton_gcn",
 }
 Batch = dict[str, torch.Tensor]
 

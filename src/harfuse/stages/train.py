@@ -24,6 +24,7 @@ from harfuse.store.clips import FrameClipSource
 from harfuse.store.dataset import (
     FeatureSource,
     MultiModalDataset,
+    SkeletonSource,
     audio_source,
     flow_source,
     imu_channel_stats,
@@ -56,6 +57,7 @@ def build_sources(
         "flow": lambda paths: flow_source(paths, inputs["flow_length"], inputs.get("flow_size")),
         "audio": lambda paths: audio_source(paths, inputs["audio_frames"]),
         "imu": lambda paths: imu_source(paths),
+        "skeleton": lambda paths: SkeletonSource(paths, inputs["skeleton_length"]),
     }
     return {m: builders[m](paths) for m, paths in sorted(shards.items())}
 

@@ -17,6 +17,7 @@ from torch.utils.data import Dataset
 
 from harfuse.flow.quantize import dequantize
 from harfuse.media.sampling import pad_or_truncate, uniform_indices
+from harfuse.preprocess.skeleton import skeleton_input
 from harfuse.store.shards import ShardReader, read_feature_shard
 
 
@@ -145,6 +146,21 @@ def imu_source(
     if isinstance(shard_paths, SampleShardSource):
         return shard_paths.with_transform(standardised)
     return SampleShardSource(shard_paths, "imu", standardised)
+
+
+class SkeletonSource(SampleShardSource):
+    """Skeleton of each sample (stored by the skeleton or the pose stage) with its
+    ``detected`` mask, made a model input ``(length, M, J, C)`` by
+    :func:`~harfuse.preprocess.skeleton.skeleton_input`."""
+
+    def __init__(self, shard_paths: Sequence[str | os.PathLike[str]], length: int):
+        super().__init__(shard_paths, "skeleton", lambda joints, attrs: joints)
+        self.length = length
+
+    def __call__(self, sample_id: str) -> np.ndarray:
+        joints, attrs = self.stored(sample_id)
+        detected = self._index[sample_id].read(sample_id, "detected")
+        return skeleton_input(joints, detected, attrs, self.length)
 
 
 def standardise_imu(

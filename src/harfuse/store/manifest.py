@@ -2,8 +2,9 @@
 
 Columns: ``sample_id`` (unique, filesystem-safe), ``label``, ``label_idx``, ``subject``,
 ``trial``, one path column per modality source (``video_path``, ``audio_path``,
-``imu_path``; empty string when absent), one column per split protocol holding
-``train``/``test``/``unused`` (listed in the parquet metadata as ``splits``), and ``shard``.
+``imu_path``, ``image_path``, ``skeleton_path``; empty string when absent), one column per
+split protocol holding ``train``/``test``/``unused`` (listed in the parquet metadata as
+``splits``), and ``shard``.
 """
 
 from __future__ import annotations
@@ -75,9 +76,11 @@ def write_classes(classes: list[str], path: str | os.PathLike[str]) -> None:
     write_json(path, classes)
 
 
-def available_modalities(df: pd.DataFrame) -> set[str]:
+def available_modalities(df: pd.DataFrame, skeleton_source: str = "dataset") -> set[str]:
     """Model input modalities the manifest's sources can provide: ``rgb`` from videos or
-    images, ``flow`` from videos, ``audio`` and ``imu`` from their own columns."""
+    images, ``flow`` from videos, ``audio`` and ``imu`` from their own columns,
+    ``skeleton`` from the ``skeleton_path`` column, or from videos when ``skeleton_source``
+    (config ``skeleton.source``) is ``pose``."""
 
     def has(column: str) -> bool:
         return column in df and bool(df[column].astype(bool).any())
@@ -88,6 +91,8 @@ def available_modalities(df: pd.DataFrame) -> set[str]:
     if has("video_path"):
         found.add("flow")
     found.update(m for m in ("audio", "imu") if has(f"{m}_path"))
+    if has("video_path" if skeleton_source == "pose" else "skeleton_path"):
+        found.add("skeleton")
     return found
 
 

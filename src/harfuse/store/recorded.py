@@ -16,10 +16,17 @@ import h5py
 
 from harfuse.store.shards import FRAMES_PARAMS
 
-#: the config sections each modality's shards record: their own stage's, and for flow and
-#: rgb features the frame shard's they were computed from (``frames``: the frame shards a
-#: fine-tuned backbone reads)
-_SECTIONS = {"rgb": "features", "flow": "flow", "audio": "audio", "imu": "imu", "frames": "frames"}
+#: the config sections each modality's shards record: their own stage's, and for flow, rgb
+#: features and estimated skeletons the frame shard's they were computed from (``frames``:
+#: the frame shards a fine-tuned backbone reads)
+_SECTIONS = {
+    "rgb": "features",
+    "flow": "flow",
+    "audio": "audio",
+    "imu": "imu",
+    "skeleton": "skeleton",
+    "frames": "frames",
+}
 
 
 def recorded_preprocessing(
@@ -51,7 +58,7 @@ def recorded_preprocessing(
             if "params" not in attrs:
                 raise ValueError(f"{p}: no stored parameters; rerun its stage")
             record(_SECTIONS[modality], json.loads(attrs["params"]), p)
-            if modality in ("rgb", "flow"):
+            if modality in ("rgb", "flow") or (modality == "skeleton" and FRAMES_PARAMS in attrs):
                 if FRAMES_PARAMS not in attrs:
                     raise ValueError(f"{p}: no {FRAMES_PARAMS}; made by an older harfuse, rerun")
                 record("frames", json.loads(attrs[FRAMES_PARAMS]), p)

@@ -1,0 +1,25 @@
+# Stage pose: body keypoints estimated on the frame shards (skeleton.source: pose).
+
+
+rule estimate_pose:
+    input:
+        frames=rules.extract_frames.output.shard,
+    output:
+        shard="results/{dataset}/pose/shard-{shard}.h5",
+        quarantine="results/{dataset}/pose/shard-{shard}.quarantine.parquet",
+    log:
+        "logs/estimate_pose/{dataset}/shard-{shard}.log",
+    benchmark:
+        "logs/benchmarks/estimate_pose/{dataset}/shard-{shard}.tsv"
+    conda:
+        "../../envs/video.yaml"
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=120,
+    params:
+        code_version=code_version("harfuse.stages.pose"),
+        skeleton=lookup(dpath="skeleton", within=config),
+        on_error=config["on_error"],
+    script:
+        "../scripts/estimate_pose.py"
