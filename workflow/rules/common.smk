@@ -106,7 +106,9 @@ def variant_inputs(wildcards) -> dict[str, list[str]]:
 
 def runnable_variants(wildcards) -> dict[str, str]:
     """Variants whose modalities the dataset has -> "", the others -> why they are skipped."""
-    available = available_modalities(manifest_of(wildcards), config["skeleton"]["source"])
+    available = available_modalities(
+        manifest_of(wildcards), config["skeleton"]["source"]
+    )
     status = {}
     for name, spec in VARIANTS.items():
         missing = sorted(set(spec["modalities"]) - available)
