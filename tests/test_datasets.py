@@ -17,7 +17,7 @@ from harfuse.store.manifest import available_modalities, read_manifest
 from .helpers import REPO, snakemake, write_config
 
 SCHEMA = str(REPO / "src/harfuse/config.schema.yaml")
-LAYOUTS = ["ucf101", "ucf51", "hmdb51", "utd_mhad", "mmact", "image_csv", "folder"]
+LAYOUTS = ["ucf101", "ucf51", "hmdb51", "utd_mhad", "mmact", "ntu_rgbd", "image_csv", "folder"]
 
 #: layout -> (samples, classes, {split: {part: count}}, a few sample ids, modalities)
 EXPECTED = {
@@ -47,7 +47,14 @@ EXPECTED = {
         27,
         {"cross_subject": {"train": 12, "test": 12}},
         ["a1_s1_t1", "a3_s4_t2"],
-        {"rgb", "flow", "imu"},
+        {"rgb", "flow", "imu", "skeleton"},
+    ),
+    "ntu_rgbd": (
+        36,
+        60,
+        {"cross_subject": {"train": 18, "test": 18}, "cross_view": {"train": 24, "test": 12}},
+        ["S001C001P001R001A001", "S002C003P003R001A001"],
+        {"rgb", "flow", "skeleton"},
     ),
     "mmact": (
         24,
@@ -120,7 +127,10 @@ def test_manifest_through_the_workflow(layout, fixtures, tmp_path):
     assert df.attrs["splits"] == list(
         df.columns[
             df.columns.isin(
-                ["split1", "split2", "split3", "cross_subject", "cross_session", "holdout", "fold1"]
+                [
+                    *("split1", "split2", "split3", "cross_subject", "cross_session"),
+                    *("cross_view", "cross_setup", "holdout", "fold1"),
+                ]
             )
         ]
     )
