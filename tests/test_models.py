@@ -239,6 +239,10 @@ def test_trainable_encoders_build_from_a_sample_shape():
     assert set(DEFAULT_ENCODERS.values()) <= set(trainable) and len(trainable) == 10
     imu = modality_encoder("imu", (100, 6))
     assert imu(torch.zeros(2, 100, 6)).shape == (2, imu.out_dim)
+    narrow = {"skeleton": {"name": "skeleton_gcn", "channels": [8, 16], "temporal_kernel": 3}}
+    assert modality_encoder("skeleton", (16, 1, 20, 3), narrow).out_dim == 16
+    with pytest.raises(ValueError, match=r"skeleton encoder skeleton_gcn: .*'width'"):
+        modality_encoder("skeleton", (16, 1, 20, 3), {"skeleton": {"width": 8}})
     with pytest.raises(ValueError, match="'resnet18' is not a trainable rgb encoder"):
         modality_encoder("rgb", (4, 512), {"rgb": "resnet18"})
 

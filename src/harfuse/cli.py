@@ -233,7 +233,9 @@ def predict_command(args: argparse.Namespace) -> int:
         try:
             pred = predict_video(trained, video, args.window, args.stride)
             if args.overlay:
-                write_overlay(video, pred, overlays[video])
+                pose = "skeleton" in trained.modalities  # keypoints estimated on the video
+                skeleton = trained.preprocessing["skeleton"] if pose else None
+                write_overlay(video, pred, overlays[video], skeleton)
         except (PredictError, DecodeError) as exc:
             _error(str(exc))
             errors.append((str(video), str(exc)))

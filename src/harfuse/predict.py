@@ -27,9 +27,13 @@ from harfuse.encoders.finetune import BackboneSpec
 from harfuse.fusion import Classifier, create_model
 from harfuse.media.decode import DecodeError, iter_frames_at_fps, open_media, read_audio
 from harfuse.media.encode import write_video
+from harfuse.pose.estimator import JOINT_FORMAT as POSE_JOINT_FORMAT
+from harfuse.pose.overlay import draw_skeleton
 from harfuse.preprocess.audio import log_mel_spectrogram
 from harfuse.preprocess.flow import flow_field
 from harfuse.preprocess.frames import as_stored, select_frames, video_frames
+from harfuse.preprocess.skeleton import estimated_skeleton, skeleton_input
+from harfuse.skeleton.formats import format_for_joints, joint_format
 from harfuse.store.atomic import atomic_path
 from harfuse.store.clips import eval_clips
 from harfuse.store.dataset import audio_input, flow_input
@@ -87,6 +91,17 @@ class TrainedModel:
             needed["rgb"] = ("frames",)
             # model.pt holds every weight: the pretrained file is not needed again
             options["backbone"] = {**backbone, "weights": "none"}
+        if "skeleton" in description["modalities"]:
+            needed["skeleton"] = ("skeleton", "frames")
+            source = (prep.get("skeleton") or {}).get("source")
+            if source not in (None, "pose"):
+                joints = description["shapes"]["skeleton"][2]
+                raise PredictError(
+                    f"{directory}: trained on the dataset's own skeletons ({joints} joints, "
+                    f"{format_for_joints(joints).name}); a video gives keypoints estimated "
+                    f"by the pose stage ({POSE_JOINT_FORMAT}, another joint format): retrain "
+                    "with skeleton.source: pose to predict from videos"
+                )
         for m in description["modalities"]:
             lacking = [s for s in needed.get(m, ()) if s not in prep]
             if lacking:
@@ -174,6 +189,13 @@ def segment_inputs(
         out["flow"] = flow_input(
             stored, attrs["bound"], inputs["flow_length"], inputs.get("flow_size")
         )
+    if "skeleton" in trained.modalities:
+        try:
+            stored = estimated_skeleton(frames, media.fps, prep["skeleton"], str(media.path))
+        except ValueError as exc:  # nobody in the segment
+            raise PredictError(str(exc)) from exc
+        (joints, attrs), (detected, _) = stored["skeleton"], stored["detected"]
+        out["skeleton"] = skeleton_input(joints, detected, attrs, inputs["skeleton_length"])
     if "audio" in trained.modalities:
         rate = prep["audio"]["sample_rate"]
         wave = media.wave
@@ -265,12 +287,24 @@ def predict_video(
     return prediction
 
 
-def _annotated(path: Path, prediction: Prediction, fps: float) -> Iterator[np.ndarray]:
+def _annotated(
+    path: Path, prediction: Prediction, fps: float, skeleton: dict[str, Any] | None = None
+) -> Iterator[np.ndarray]:
     import cv2
 
+    estimator = None
+    if skeleton is not None:  # the model reads estimated keypoints: draw them
+        from harfuse.pose.estimator import shared_estimator
+
+        estimator = shared_estimator(**skeleton.get("pose", {}))
+        estimator.reset()
+        bones = joint_format(POSE_JOINT_FORMAT).edges
     for t, rgb in iter_frames_at_fps(path, fps):
         h, w = rgb.shape[0] // 2 * 2, rgb.shape[1] // 2 * 2  # H.264 4:2:0 needs even sizes
         frame = rgb[:h, :w].copy()  # drawn on; the decoder's array is read-only and shared
+        if estimator is not None:
+            joints, seen = estimator.process_frame(frame, t + 1 / fps)  # times start above 0
+            frame = draw_skeleton(frame, joints, seen, bones)
         label, p = prediction.label_at(t)
         scale = max(h / 400, 0.35)
         text = f"{label} {p:.2f}"
@@ -293,9 +327,16 @@ def _annotated(path: Path, prediction: Prediction, fps: float) -> Iterator[np.nd
 OVERLAY_FORMATS = {".mp4": "mp4", ".mkv": "matroska", ".mov": "mov", ".avi": "avi"}
 
 
-def write_overlay(path: str | Path, prediction: Prediction, out: str | Path) -> None:
+def write_overlay(
+    path: str | Path,
+    prediction: Prediction,
+    out: str | Path,
+    skeleton: dict[str, Any] | None = None,
+) -> None:
     """``out``: the video at its own frame rate (H.264), with the top label and its
-    probability drawn in the top-left corner (per segment with a timeline)."""
+    probability drawn in the top-left corner (per segment with a timeline). With
+    ``skeleton`` (the ``skeleton`` preprocessing of a model that reads estimated
+    keypoints), each frame's keypoints and bones are drawn too."""
     path = Path(path)
     with open_media(path) as container:
         if not container.streams.video:
@@ -307,4 +348,5 @@ def write_overlay(path: str | Path, prediction: Prediction, out: str | Path) -> 
     if container is None:
         raise PredictError(f"{out}: overlay must end in one of {', '.join(OVERLAY_FORMATS)}")
     with atomic_path(out) as tmp:
-        write_video(tmp, _annotated(path, prediction, fps), fps, container_format=container, qp=20)
+        frames = _annotated(path, prediction, fps, skeleton)
+        write_video(tmp, frames, fps, container_format=container, qp=20)

@@ -45,11 +45,13 @@ Batch = dict[str, torch.Tensor]
 def modality_encoder(
     modality: str,
     shape: Sequence[int],
-    encoders: dict[str, str] | None = None,
+    encoders: dict[str, str | dict[str, Any]] | None = None,
     backbone: dict[str, Any] | None = None,
 ) -> nn.Module:
     """The trainable encoder for ``modality`` given one sample's input ``shape``;
-    ``encoders`` overrides :data:`DEFAULT_ENCODERS` (a variant's ``options.encoders``).
+    ``encoders`` overrides :data:`DEFAULT_ENCODERS` (a variant's ``options.encoders``):
+    per modality an encoder name, or ``{name: ..., **arguments}`` (e.g. ``{name:
+    skeleton_gcn, channels: [16, 32, 64]}``) for the encoder's own keyword arguments.
     With ``backbone`` (``options.backbone``, :class:`~harfuse.encoders.finetune.
     BackboneSpec`), ``rgb`` is clips of frames ``(T, h, w, 3)`` through that fine-tuned
     backbone, then the rgb encoder."""
@@ -62,11 +64,16 @@ def modality_encoder(
         return BackboneThen(
             TunedBackbone(spec), modality_encoder(modality, spec.output_shape(), encoders)
         )
-    name = (encoders or {}).get(modality, DEFAULT_ENCODERS[modality])
+    choice = (encoders or {}).get(modality, DEFAULT_ENCODERS[modality])
+    arguments = dict(choice) if isinstance(choice, dict) else {"name": choice}
+    name = arguments.pop("name", DEFAULT_ENCODERS[modality])
     trainable = sorted(n for n, c in ENCODERS.items() if hasattr(c, "from_shape"))
     if name not in trainable:
         raise ValueError(f"{name!r} is not a trainable {modality} encoder; known: {trainable}")
-    return ENCODERS[name].from_shape(shape)
+    try:
+        return ENCODERS[name].from_shape(shape, **arguments)
+    except TypeError as exc:  # an argument the encoder does not take
+        raise ValueError(f"{modality} encoder {name}: {exc}") from exc
 
 
 def mlp_head(width: int, hidden: int, num_classes: int, dropout: float) -> nn.Sequential:

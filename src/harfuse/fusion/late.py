@@ -49,7 +49,7 @@ class LateFusion(Classifier):
         num_classes: int,
         combine: str = "weighted",
         meta_l2: float = 1e-3,
-        encoders: dict[str, str] | None = None,
+        encoders: dict[str, str | dict[str, Any]] | None = None,
         backbone: dict[str, Any] | None = None,
     ):
         super().__init__()

@@ -30,7 +30,7 @@ class MidFusion(Classifier):
         dropout: float = 0.3,
         merge: str = "concat",
         heads: int = 4,
-        encoders: dict[str, str] | None = None,
+        encoders: dict[str, str | dict[str, Any]] | None = None,
         backbone: dict[str, Any] | None = None,
     ):
         super().__init__()

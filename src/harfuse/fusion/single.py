@@ -30,7 +30,7 @@ class SingleModality(Classifier):
         self,
         shapes: dict[str, Sequence[int]],
         num_classes: int,
-        encoders: dict[str, str] | None = None,
+        encoders: dict[str, str | dict[str, Any]] | None = None,
         backbone: dict[str, Any] | None = None,
     ):
         super().__init__()

@@ -46,7 +46,7 @@ class TwoStageFusion(Classifier):
         finetune: str = "last",
         encoder_lr_scale: float = 0.1,
         hidden_classes: dict[str, list[int]] | None = None,
-        encoders: dict[str, str] | None = None,
+        encoders: dict[str, str | dict[str, Any]] | None = None,
         backbone: dict[str, Any] | None = None,
         stage1: dict[str, dict[str, Any]] | None = None,
     ):
