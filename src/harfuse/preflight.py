@@ -110,8 +110,11 @@ def skeleton_sample_shape(config: dict[str, Any]) -> tuple[int, int, int]:
 
 
 def dummy_model(config: dict[str, Any], variant: str, num_classes: int = 2):
-    """``variant``'s model built with its options on :func:`dummy_shapes` (CPU, random
-    weights, not trained): what a training job would build, minus the data and weights."""
+    """``variant``'s model built with its options on :func:`dummy_shapes` (on torch's
+    ``meta`` device: shapes without values): what a training job would build, minus the
+    data and weights."""
+    import torch
+
     from harfuse.fusion import create_model
 
     options = dict(config["train"]["variants"][variant].get("options") or {})
@@ -121,7 +124,10 @@ def dummy_model(config: dict[str, Any], variant: str, num_classes: int = 2):
     name = config["train"]["variants"][variant]["model"]
     key = json.dumps([name, options, shapes, num_classes], sort_keys=True, default=str)
     if key not in _BUILT:  # parse time and the data checks build each model once
-        _BUILT[key] = create_model(name, shapes, num_classes, **options)
+        # on the meta device: shapes and dtypes propagate, no weight is initialised and no
+        # arithmetic runs (an S3D on a 16 x 224 x 224 clip takes 15 s on the CPU, 0.5 s here)
+        with torch.device("meta"):
+            _BUILT[key] = create_model(name, shapes, num_classes, **options)
     return _BUILT[key], shapes
 
 
@@ -135,7 +141,7 @@ def model_problems(config: dict[str, Any]) -> list[str]:
         try:
             model, shapes = dummy_model(config, name)
             with torch.no_grad():
-                model.eval()({m: torch.zeros((1, *s)) for m, s in shapes.items()})
+                model.eval()({m: torch.zeros((1, *s), device="meta") for m, s in shapes.items()})
         except (ValueError, TypeError, KeyError, RuntimeError) as err:
             problems.append(f"train.variants.{name}.options: {err}")
     return problems

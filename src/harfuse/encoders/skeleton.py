@@ -133,7 +133,7 @@ class SkeletonGCNEncoder(nn.Module):
         width grows)."""
         super().__init__()
         fmt = _resolve_format(joint_format, joints)
-        adjacency = torch.from_numpy(spatial_adjacency(fmt))  # (3, J, J)
+        adjacency = torch.tensor(spatial_adjacency(fmt))  # (3, J, J)
         self.data_bn = nn.BatchNorm1d(bodies * joints * in_channels)
         widths = [in_channels, *channels]
         self.blocks = nn.Sequential(
