@@ -225,7 +225,7 @@ def test_inspect_shards_and_tables(capsys, prepared, tmp_path):
     summary = json.loads(out)
     assert summary["kind"] == "manifest" and summary["classes"] == 6
     assert summary["splits"] == {"cross_subject": {"train": 6, "test": 6}}
-    assert summary["modalities"] == ["audio", "flow", "imu", "rgb"]
+    assert summary["modalities"] == ["audio", "flow", "imu", "rgb", "skeleton"]
     status, out, _ = run_cli(capsys, "inspect", prepared / "quarantine.parquet")
     assert status == 0 and "kind: quarantine" in out and "rows: 0" in out
     bad = tmp_path / "bad.h5"
