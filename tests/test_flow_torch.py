@@ -122,7 +122,7 @@ TVL1_FIXED = {
 def test_tvl1_matches_cv2_iteration_for_iteration(case):
     frames = CASES[case]
     ref = compute_flow(frames, "tvl1", backend="cv2", **TVL1_FIXED)
-    ours = compute_flow(frames, "tvl1", backend="torch", device="cpu", **TVL1_FIXED)
+    ours = compute_flow(frames, "tvl1", backend="torch", device="cpu", mode="parity", **TVL1_FIXED)
     epe = np.linalg.norm(ours - ref, axis=-1)
     assert epe.mean() <= 1e-3 and np.percentile(epe, 99) <= 1e-2
     assert (quantize(ours) == quantize(ref)).mean() >= 0.999
@@ -139,7 +139,7 @@ def test_tvl1_one_warp_is_bit_exact_with_cv2(case):
     frames = CASES[case]
     params = {"nscales": 1, "warps": 1}
     ref = compute_flow(frames, "tvl1", backend="cv2", **params)
-    ours = compute_flow(frames, "tvl1", backend="torch", device="cpu", **params)
+    ours = compute_flow(frames, "tvl1", backend="torch", device="cpu", mode="parity", **params)
     blocker = version_blocker()
     if blocker is None:
         np.testing.assert_array_equal(ours, ref)
@@ -164,7 +164,7 @@ def test_tvl1_defaults_match_cv2():
     identical = 0
     for name, frames in pairs:
         ref = compute_flow(frames, "tvl1", backend="cv2")
-        ours = compute_flow(frames, "tvl1", backend="torch", device="cpu")
+        ours = compute_flow(frames, "tvl1", backend="torch", device="cpu", mode="parity")
         epe = np.linalg.norm(ours - ref, axis=-1).mean()
         codes = (quantize(ours) == quantize(ref)).mean()
         identical += bool((ours == ref).all())
@@ -209,19 +209,93 @@ def test_tvl1_parity_mode_settles_stopping_by_opencvs_float_sum():
     )
 
 
-def test_tvl1_batch_stops_each_pair_like_alone_and_fast_equals_parity():
+def test_tvl1_batch_stops_each_pair_like_alone():
+    """Per-pair stopping: a batch gives each pair what it gets alone, in both modes."""
     from harfuse.flow.tvl1_torch import tvl1
 
     pairs = [CASES[n] for n in ("translation_small", "rotation_3deg", "zoom_1.04")]
     prev = torch.from_numpy(np.stack([p[0] for p in pairs]))
     nxt = torch.from_numpy(np.stack([p[1] for p in pairs]))
     params = {"nscales": 3, "warps": 2}
-    batched = tvl1(prev, nxt, **params)
-    alone = torch.cat([tvl1(prev[i : i + 1], nxt[i : i + 1], **params) for i in range(3)])
-    torch.testing.assert_close(batched, alone, rtol=0, atol=1e-6)
-    torch.testing.assert_close(tvl1(prev, nxt, mode="fast", **params), batched, rtol=0, atol=1e-6)
+    for mode, atol in (("parity", 1e-6), ("fast", 0.0)):
+        batched = tvl1(prev, nxt, mode=mode, **params)
+        alone = [tvl1(prev[i : i + 1], nxt[i : i + 1], mode=mode, **params) for i in range(3)]
+        torch.testing.assert_close(batched, torch.cat(alone), rtol=0, atol=atol)
     with pytest.raises(ValueError, match="mode must be one of"):
         tvl1(prev, nxt, mode="turbo")
+    with pytest.raises(ValueError, match="check_every must be >= 0"):
+        tvl1(prev, nxt, mode="fast", check_every=-1)
+
+
+def test_tvl1_fast_matches_cv2():
+    """``fast`` (float32 arithmetic) is within cv2's noise floor with OpenCV's defaults, and
+    as close to the true flow as cv2."""
+    for case in ("translation_small", "rotation_3deg", "odd_size"):
+        frames = CASES[case]
+        ref = compute_flow(frames, "tvl1", backend="cv2")
+        ours = compute_flow(frames, "tvl1", backend="torch", device="cpu", mode="fast")
+        epe = np.linalg.norm(ours - ref, axis=-1).mean()
+        codes = (quantize(ours) == quantize(ref)).mean()
+        assert epe <= NOISE_FLOOR.mean_epe and codes >= NOISE_FLOOR.codes, (case, epe, codes)
+        if case == "translation_small":
+            inner = (0, slice(16, -16), slice(16, -16))
+            err = [np.linalg.norm(f[inner] - (1.5, -0.75), axis=-1).mean() for f in (ours, ref)]
+            assert err[0] <= err[1] + 0.02, err
+
+
+#: a small TV-L1 whose pairs converge before the end of some warps' budgets
+TVL1_SMALL = {"nscales": 2, "warps": 2, "outer_iterations": 3, "inner_iterations": 10}
+
+
+def test_tvl1_fast_never_waits_for_the_device(monkeypatch):
+    """With ``check_every=0`` (the default on CUDA) nothing in a ``fast`` call reads a
+    tensor on the host, so it never waits for the device and a CUDA graph can capture it;
+    asking every few iterations and ending the warps early gives the same flow."""
+    from harfuse.flow import tvl1_torch
+    from harfuse.flow.tvl1_torch import tvl1
+
+    prev, nxt = (torch.from_numpy(np.stack([f, f[::-1, ::-1].copy()])) for f in CASES["odd_size"])
+    calls = []
+    iteration = tvl1_torch._iteration
+    monkeypatch.setattr(tvl1_torch, "_iteration", lambda *a: calls.append(1) or iteration(*a))
+    asking = [tvl1(prev, nxt, mode="fast", check_every=n, **TVL1_SMALL) for n in (1, 7)]
+    per_warp = TVL1_SMALL["outer_iterations"] * TVL1_SMALL["inner_iterations"]
+    assert len(calls) < 2 * TVL1_SMALL["nscales"] * TVL1_SMALL["warps"] * per_warp  # skipped
+    monkeypatch.undo()
+
+    def host_read(*args, **kwargs):
+        raise AssertionError("a host read of a tensor (a device sync on CUDA)")
+
+    for name in ("__bool__", "item", "tolist", "numpy", "__int__", "__float__", "nonzero"):
+        monkeypatch.setattr(torch.Tensor, name, host_read)
+    monkeypatch.setattr(torch, "nonzero", host_read)
+    never = tvl1(prev, nxt, mode="fast", check_every=0, **TVL1_SMALL)
+    with pytest.raises(AssertionError, match="host read"):
+        tvl1(prev, nxt, mode="parity", **TVL1_SMALL)
+    monkeypatch.undo()
+    for flow in asking:
+        torch.testing.assert_close(flow, never, rtol=0, atol=0)
+
+
+def test_tvl1_fast_iteration_traces_as_one_graph():
+    """``torch.compile(fullgraph=True)`` of the ``fast`` iteration (traced only, the eager
+    backend): no graph break, so the compiled iteration is one fused graph."""
+    from harfuse.flow.tvl1_torch import _iteration
+
+    compiled = torch.compile(_iteration, backend="eager", fullgraph=True, dynamic=True)
+    rng = np.random.default_rng(0)
+    u1, u2, i1wx, i1wy, rho_c = (
+        torch.from_numpy(rng.standard_normal((2, 1, 12, 16)).astype(np.float32)) for _ in range(5)
+    )
+    zero = torch.zeros_like(u1)
+    state = (u1, u2, zero, zero, zero, zero, torch.ones(2, 1, 1, 1, dtype=torch.bool))
+    warped = (i1wx, i1wy, i1wx * i1wx + i1wy * i1wy, rho_c)
+    constants = (0.045, 0.8333333, 0.3, 0.0192)
+    (*ours, active), error = compiled(state, warped, constants, False)
+    (*eager, active_eager), error_eager = _iteration(state, warped, constants, False)
+    for a, b in zip(ours, eager, strict=True):
+        torch.testing.assert_close(a, b, rtol=0, atol=0)
+    assert torch.equal(active, active_eager) and torch.equal(error, error_eager)
 
 
 @pytest.mark.skipif(
@@ -234,7 +308,9 @@ def test_tvl1_torch_compile_equals_eager():
     params = {"nscales": 2, "warps": 2}
     for case in ("rotation_3deg", "odd_size"):
         frames = np.concatenate([CASES[case], CASES[case][::-1]])
-        run = functools.partial(compute_flow, frames, "tvl1", backend="torch", device="cpu")
+        run = functools.partial(
+            compute_flow, frames, "tvl1", backend="torch", device="cpu", mode="parity"
+        )
         np.testing.assert_array_equal(run(torch_compile=True, **params), run(**params))
 
 
@@ -242,10 +318,32 @@ def test_tvl1_torch_compile_equals_eager():
 @pytest.mark.cuda
 def test_cuda_matches_cpu():
     frames = CASES["rotation_3deg"]
-    for method, params in (("farneback", {}), ("tvl1", TVL1_FIXED)):
+    runs = (("farneback", {}), ("tvl1", {"mode": "parity"}), ("tvl1", {"mode": "fast"}))
+    for method, options in runs:
+        params = {**options, **(TVL1_FIXED if method == "tvl1" else {})}
         cpu = compute_flow(frames, method, backend="torch", device="cpu", **params)
         gpu = compute_flow(frames, method, backend="torch", device="cuda", **params)
-        assert np.linalg.norm(gpu - cpu, axis=-1).mean() <= 1e-3, method
+        assert np.linalg.norm(gpu - cpu, axis=-1).mean() <= 1e-3, (method, options)
+
+
+@CUDA
+@pytest.mark.cuda
+def test_cuda_graph_captures_a_fast_call():
+    """A whole ``fast`` call, captured once in a CUDA graph, replays to the eager flow."""
+    from harfuse.flow.tvl1_torch import tvl1
+
+    prev, nxt = (torch.from_numpy(f[None]).cuda() for f in CASES["odd_size"])
+    eager = tvl1(prev, nxt, mode="fast", **TVL1_SMALL)
+    stream = torch.cuda.Stream()
+    stream.wait_stream(torch.cuda.current_stream())
+    with torch.cuda.stream(stream):
+        tvl1(prev, nxt, mode="fast", **TVL1_SMALL)  # warm-up off the capture, as CUDA asks
+    torch.cuda.current_stream().wait_stream(stream)
+    graph = torch.cuda.CUDAGraph()
+    with torch.cuda.graph(graph):
+        captured = tvl1(prev, nxt, mode="fast", **TVL1_SMALL)
+    graph.replay()
+    torch.testing.assert_close(captured, eager, rtol=0, atol=1e-5)
 
 
 def test_raft_from_a_local_weights_file(tmp_path):

@@ -16,18 +16,50 @@ defaults is ill-conditioned (cv2 moves by 1e-3 to 5e-2 px mean when its input mo
 1e-4 grey levels), so near-parity needs this: in ``parity`` mode the port gives cv2's flow
 bit for bit on nearly every pair (``benchmarks/flow_parity.py``).
 
-``check_every`` is how often the loop asks the device whether any pair is still active
-(a host sync): 1 in ``parity`` mode, 10 in ``fast`` mode; ``fast`` runs masked no-op
-iterations up to 9 times after the last pair converged. OpenCV stops on a sequential
-float32 sum, which has no batched form; both modes sum in float64, and ``parity`` mode
-redoes the float32 sum on the host for the rare pair whose float64 sum lies within
-rounding of the threshold (``fast`` then may stop one iteration apart).
+Two modes (``flow.mode``):
+
+* ``parity`` does that arithmetic (float64 emulation of the fused multiply-adds, ``hypot``
+  and the error sum included) and asks the device after every iteration whether a pair is
+  still active, ending the warp once none is. OpenCV stops on a sequential float32 sum,
+  which has no batched form: the loop sums in float64 and redoes the float32 sum on the
+  host for the rare pair whose float64 sum lies within rounding of the threshold (on a
+  real clip about 1.3 % of parity's time). Use it where cv2's bits must be guaranteed (the
+  parity tests, codes compared with a cv2-made dataset); on CUDA each iteration then
+  waits for the device, and a call cannot be captured in a CUDA graph.
+* ``fast`` runs the warp and the iteration in float32 arithmetic: float32 multiply-adds in
+  the bicubic warp, float32 ``hypot`` and a float32 error sum (the pyramid and the flow
+  upscaling, once per level, are parity's). Its stopping rule is OpenCV's, kept on the
+  device: a pair whose error falls below ε²·H·W stops (its u and p stay as they are), but
+  the loop does not ask whether any pair is left, so every warp runs
+  ``outer_iterations × inner_iterations`` masked iterations. Nothing in a call waits for
+  the device and the shapes are fixed per pyramid level, so ``torch.compile`` fuses the
+  iteration and a whole call can be captured in a CUDA graph. On the CPU it gives cv2's
+  bits on as many pairs as ``parity`` (float32 ``hypot`` and sum seldom flip a decision);
+  where float32 rounds otherwise, TV-L1 can amplify that to cv2's own noise floor, no
+  further (``benchmarks/flow_parity.py``).
+
+The price of ``fast`` is its budget: 300 iterations per warp with OpenCV's defaults, where
+most pairs converge in 20-60. A batch waits for its slowest pair in every warp, so a batch
+holding a pair that never meets ε (1 pair in 40 of a street clip, 0 in 40 of two other
+clips) runs the full budget in either mode, and one whose pairs all converge does up to
+~10x less work with early stopping (batches of 8-16 pairs of those clips ran 610-1150 of
+the 7500 iterations per call, all 7500 where the street clip's pair was in).
+``check_every`` trades the two: it asks the device whether any pair is left every so many
+iterations (a host sync each time) and ends the warp once none is, with the same flow bit
+for bit, since the iterations it skips leave every pair as it is. By default ``fast``
+asks after every iteration on the CPU, where asking costs nothing, and never on other
+devices.
+
+On a CPU shared with other jobs, run the torch port with one thread
+(``torch.set_num_threads(1)``): its thousands of small operations each wait for every
+intra-op thread, and a thread that has lost its core stalls them all (4 pairs of a street
+clip at 160x96 took 4.6-5.2 s with one thread and 9.6-51 s with two on a loaded 2-core
+machine, in either mode).
 """
 
 from __future__ import annotations
 
 import functools
-from typing import NamedTuple
 
 import numpy as np
 import torch
@@ -35,24 +67,14 @@ import torch.nn.functional as F
 
 from harfuse.flow.defaults import TVL1_DEFAULTS as DEFAULTS
 
-
-class Mode(NamedTuple):
-    """How a run checks convergence: ``check_every`` iterations it asks the device whether
-    any pair is still active (a host sync); ``exact_stop`` settles the stopping decisions
-    that lie within float rounding of the threshold by OpenCV's sequential float sum."""
-
-    check_every: int
-    exact_stop: bool
-
-
-MODES = {"parity": Mode(1, True), "fast": Mode(10, False)}
+MODES = ("parity", "fast")
 _MIN_SIZE = 16  # a pyramid level smaller than this is not used, px
 _FLT_EPSILON = 1.1920929e-07
 
 
 def _f32(value: float) -> float:
     """``value`` rounded to float32, as OpenCV stores its constants (``static_cast<float>``)."""
-    return torch.tensor(value, dtype=torch.float32).item()
+    return float(np.float32(value))
 
 
 def _fma(a: torch.Tensor, b: torch.Tensor, c: torch.Tensor) -> torch.Tensor:
@@ -60,6 +82,12 @@ def _fma(a: torch.Tensor, b: torch.Tensor, c: torch.Tensor) -> torch.Tensor:
     exact in float64, so only the sum rounds (twice, float64 then float32, which differs
     from one rounding only on exact float32 ties)."""
     return torch.addcmul(c.double(), a.double(), b.double()).float()
+
+
+def _mul_add(a: torch.Tensor, b: torch.Tensor, c: torch.Tensor) -> torch.Tensor:
+    """Float32 ``a·b + c`` as the device computes it (fused or not): :func:`_fma` without
+    the float64 emulation."""
+    return torch.addcmul(c, a, b)
 
 
 def _linear_taps(n_src: int, n_dst: int, scale: float, device) -> tuple:
@@ -119,30 +147,37 @@ def _upscale(u: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
 _CUBIC_A = -0.75
 
 
-def _cubic_weights(t: torch.Tensor) -> tuple[torch.Tensor, ...]:
+def _cubic_weights(t: torch.Tensor, exact: bool = True) -> tuple[torch.Tensor, ...]:
     """Keys cubic weights (a = −0.75) of the 4 taps at −1, 0, 1, 2 for the float32 fraction
     ``t``, in the factored float32 form of OpenCV 5's remap kernel: the outer taps as
-    ``a·t·(1 − t)²`` and ``a·t²·(1 − t)``, the tap at 0 by two fused multiply-adds, the tap
-    at 1 as the rest of 1."""
+    ``a·t·(1 − t)²`` and ``a·t²·(1 − t)``, the tap at 0 by two multiply-adds (fused as
+    OpenCV's with ``exact``, else as float32 arithmetic gives them), the tap at 1 as the
+    rest of 1."""
+    mul_add = _fma if exact else _mul_add
     t2 = t * t
     rest = 1 - t
     w0 = _CUBIC_A * (t * (rest * rest))
     w3 = _CUBIC_A * (t2 * rest)
-    slope = _fma(torch.full_like(t, _CUBIC_A + 2), t, torch.full_like(t, -(_CUBIC_A + 3)))
-    w1 = _fma(t2, slope, torch.ones_like(t))
+    slope = mul_add(torch.full_like(t, _CUBIC_A + 2), t, torch.full_like(t, -(_CUBIC_A + 3)))
+    w1 = mul_add(t2, slope, torch.ones_like(t))
     return w0, w1, ((1 - w0) - w1) - w3, w3
 
 
-def _warp_bicubic(img: torch.Tensor, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+def _warp_bicubic(
+    img: torch.Tensor, x: torch.Tensor, y: torch.Tensor, exact: bool = True
+) -> torch.Tensor:
     """``cv::remap(img, x, y, INTER_CUBIC)`` with the default zero border: ``img``
     ``(B, C, h, w)`` sampled at pixel coordinates ``x``, ``y`` ``(B, H, W)``.
 
     An explicit 16-tap gather in pixel units in OpenCV 5's order: each row of 4 taps summed
-    with fused multiply-adds along x, then the rows along y (bit-exact with cv2 on an FMA
-    CPU). ``grid_sample`` normalises the coordinates to [−1, 1] and back, ~1e-5 px off."""
+    with multiply-adds along x, then the rows along y. With ``exact`` they are fused as
+    OpenCV's (bit-exact with cv2 on an FMA CPU), else float32 multiply-adds (within a few
+    ulp). ``grid_sample`` would normalise the coordinates to [−1, 1] and back, ~1e-5 px
+    off, which TV-L1 turns into flow differences as large as cv2's noise floor."""
+    mul_add = _fma if exact else _mul_add
     b, c, h, w = img.shape
     left, top = torch.floor(x), torch.floor(y)
-    wx, wy = _cubic_weights(x - left), _cubic_weights(y - top)
+    wx, wy = _cubic_weights(x - left, exact), _cubic_weights(y - top, exact)
     left, top = left.long() - 1, top.long() - 1
     flat = img.reshape(b, c, h * w)
     out = None
@@ -156,9 +191,9 @@ def _warp_bicubic(img: torch.Tensor, x: torch.Tensor, y: torch.Tensor) -> torch.
             taps = flat.gather(2, index.expand(b, c, -1)).reshape(b, c, *x.shape[1:])
             taps = taps * inside[:, None]
             weight = wx[j][:, None].expand_as(taps)
-            row = taps * weight if row is None else _fma(taps, weight, row)
+            row = taps * weight if row is None else mul_add(taps, weight, row)
         weight = wy[i][:, None].expand_as(row)
-        out = row * weight if out is None else _fma(row, weight, out)
+        out = row * weight if out is None else mul_add(row, weight, out)
     return out
 
 
@@ -242,15 +277,19 @@ def _hypot(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
     return torch.hypot(x.double(), y.double()).float()
 
 
-def _iteration(state: tuple, warped: tuple, constants: tuple) -> tuple[tuple, torch.Tensor]:
+def _iteration(
+    state: tuple, warped: tuple, constants: tuple, exact: bool = True
+) -> tuple[tuple, torch.Tensor]:
     """One inner iteration for a batch: the threshold step (v), the primal step (u), the
     dual step (p) and the per-pair convergence test, in OpenCV's float32 order.
 
     ``state`` is ``(u1, u2, p11, p12, p21, p22, active)``, each ``(B, 1, H, W)`` but
     ``active`` ``(B, 1, 1, 1)`` bool (a pair that has converged keeps its state);
     ``warped`` is ``(I1wx, I1wy, grad, rho_c)`` of the current warp; ``constants`` is
-    ``(λθ, τ/θ, θ, ε²·H·W)`` as float32 values. Returns the new state and the float64
-    stopping error ``(B, 1, 1, 1)`` (see :func:`_error`)."""
+    ``(λθ, τ/θ, θ, ε²·H·W)`` as float32 values. ``exact`` takes ``hypot`` and the stopping
+    error in float64 as OpenCV does (``parity``); otherwise everything is float32
+    (``fast``). Returns the new state and the stopping error ``(B, 1, 1, 1)`` (float64 with
+    ``exact``, see :func:`_error`; else float32). No host synchronisation either way."""
     u1, u2, p11, p12, p21, p22, active = state
     i1wx, i1wy, grad, rho_c = warped
     l_t, taut, theta, scaled_eps = constants
@@ -261,13 +300,18 @@ def _iteration(state: tuple, warped: tuple, constants: tuple) -> tuple[tuple, to
     d2 = torch.where(below, l_t * i1wy, torch.where(above, -l_t * i1wy, fi * i1wy))
     new1 = (u1 + d1) + theta * _divergence(p11, p12)
     new2 = (u2 + d2) + theta * _divergence(p21, p22)
-    error = _error(new1 - u1, new2 - u2)
+    if exact:
+        error = _error(new1 - u1, new2 - u2)
+    else:
+        change1, change2 = new1 - u1, new2 - u2
+        error = (change1 * change1 + change2 * change2).sum(dim=(1, 2, 3), keepdim=True)
+    norm = _hypot if exact else torch.hypot
     u1 = torch.where(active, new1, u1)
     u2 = torch.where(active, new2, u2)
     u1x, u1y = _forward_gradient(u1)
     u2x, u2y = _forward_gradient(u2)
-    ng1 = 1 + taut * _hypot(u1x, u1y)
-    ng2 = 1 + taut * _hypot(u2x, u2y)
+    ng1 = 1 + taut * norm(u1x, u1y)
+    ng2 = 1 + taut * norm(u2x, u2y)
     p11 = torch.where(active, (p11 + taut * u1x) / ng1, p11)
     p12 = torch.where(active, (p12 + taut * u1y) / ng1, p12)
     p21 = torch.where(active, (p21 + taut * u2x) / ng2, p21)
@@ -277,14 +321,28 @@ def _iteration(state: tuple, warped: tuple, constants: tuple) -> tuple[tuple, to
 
 @functools.cache
 def _compiled_iteration():
-    """:func:`_iteration` through ``torch.compile`` (dynamic shapes: one compilation serves
-    every pyramid level and batch size). Fuses the ~40 elementwise kernels of an
-    iteration; bit-identical to eager on the CPU (``tests/test_flow_torch.py``)."""
+    """:func:`_iteration` through ``torch.compile`` (dynamic shapes: a compilation or two
+    per mode serve every pyramid level and batch size). Fuses the ~40 elementwise kernels of
+    an iteration; in ``parity`` mode bit-identical to eager on the CPU
+    (``tests/test_flow_torch.py``)."""
     return torch.compile(_iteration, dynamic=True, fullgraph=True)
 
 
-def _one_scale(i0, i1, u1, u2, p, mode: Mode, iteration=_iteration):
-    """``procOneScale`` for a batch; ``u1``, ``u2`` ``(B, 1, H, W)`` updated in place."""
+def _one_scale(
+    i0: torch.Tensor,
+    i1: torch.Tensor,
+    u1: torch.Tensor,
+    u2: torch.Tensor,
+    p: dict,
+    exact: bool,
+    check_every: int,
+    iteration=_iteration,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """``procOneScale`` for a batch: ``i0``, ``i1`` ``(B, 1, H, W)`` one pyramid level on a
+    0..255 scale, ``u1``, ``u2`` ``(B, 1, H, W)`` the flow (px) from the coarser level;
+    returns the refined flow. ``exact`` is ``parity`` mode; every ``check_every``
+    iterations (a host sync) the warp ends if no pair is active; with 0 every warp runs
+    ``outer_iterations × inner_iterations`` iterations, masked per pair."""
     b, _, h, w = i0.shape
     constants = (
         _f32(p["lambda_"] * p["theta"]),
@@ -301,7 +359,7 @@ def _one_scale(i0, i1, u1, u2, p, mode: Mode, iteration=_iteration):
     )
     p11, p12, p21, p22 = (torch.zeros_like(u1) for _ in range(4))
     for _ in range(p["warps"]):
-        warped = _warp_bicubic(stack, xs + u1[:, 0], ys + u2[:, 0])
+        warped = _warp_bicubic(stack, xs + u1[:, 0], ys + u2[:, 0], exact)
         i1w, i1wx, i1wy = warped[:, :1], warped[:, 1:2], warped[:, 2:3]
         grad = i1wx * i1wx + i1wy * i1wy
         rho_c = i1w - i1wx * u1 - i1wy * u2 - i0
@@ -314,14 +372,17 @@ def _one_scale(i0, i1, u1, u2, p, mode: Mode, iteration=_iteration):
             for _ in range(p["inner_iterations"]):
                 old, was_active = (u1, u2), active
                 (u1, u2, p11, p12, p21, p22, active), error = iteration(
-                    (u1, u2, p11, p12, p21, p22, active), (i1wx, i1wy, grad, rho_c), constants
+                    (u1, u2, p11, p12, p21, p22, active),
+                    (i1wx, i1wy, grad, rho_c),
+                    constants,
+                    exact,
                 )
-                if mode.exact_stop:
+                if exact:
                     active = _settle_near_threshold(
                         was_active, active, error, old, (u1, u2), constants[3]
                     )
                 step += 1
-                if step % mode.check_every == 0 and not bool(active.any()):
+                if check_every and step % check_every == 0 and not bool(active.any()):
                     break
             else:
                 continue
@@ -335,6 +396,7 @@ def tvl1(
     nxt: torch.Tensor,
     mode: str = "parity",
     torch_compile: bool = False,
+    check_every: int | None = None,
     **params,
 ) -> torch.Tensor:
     """Flow from ``prev`` to ``nxt``, both ``(B, H, W)`` gray on a 0..255 scale; returns
@@ -342,7 +404,12 @@ def tvl1(
     with ``lambda_``, ``inner_iterations``, ``outer_iterations``, ``scale_step``,
     ``median_filtering`` spelled in snake case); ``gamma`` and an initial flow are not
     supported. ``torch_compile`` runs the inner iteration through ``torch.compile`` (the first
-    call compiles, ~10-30 s; needs a C++ compiler on the CPU, Triton on CUDA)."""
+    call compiles, ~10-30 s; needs a C++ compiler on the CPU, Triton on CUDA).
+
+    ``check_every`` (``fast`` mode; ``parity`` asks after every iteration): every so many
+    iterations ask the device whether any pair is still active and end the warp if none
+    is; 0 never asks, so the call never waits for the device and can be captured in a CUDA
+    graph. None: 1 on the CPU, 0 elsewhere. The flow is the same for every value."""
     unknown = set(params) - set(DEFAULTS)
     if unknown:
         raise ValueError(f"unknown TV-L1 parameters {sorted(unknown)}")
@@ -359,11 +426,19 @@ def tvl1(
         for pyr, level in zip(pyramids, smaller, strict=True):
             pyr.append(level)
     iteration = _compiled_iteration() if torch_compile else _iteration
+    exact = mode == "parity"
+    if check_every is None:
+        check_every = 1 if prev.device.type == "cpu" else 0
+    if check_every < 0:
+        raise ValueError(f"check_every must be >= 0 (0: never), got {check_every}")
+    if exact:
+        check_every = 1
     coarsest = pyramids[0][-1]
     u1 = torch.zeros_like(coarsest)
     u2 = torch.zeros_like(coarsest)
     for s in range(len(pyramids[0]) - 1, -1, -1):
-        u1, u2 = _one_scale(pyramids[0][s], pyramids[1][s], u1, u2, p, MODES[mode], iteration)
+        level = (pyramids[0][s], pyramids[1][s])
+        u1, u2 = _one_scale(*level, u1, u2, p, exact, check_every, iteration)
         if s > 0:
             size = pyramids[0][s - 1].shape[-2:]
             u1 = _upscale(u1, size) * _f32(1 / p["scale_step"])
