@@ -12,7 +12,13 @@ import yaml
 
 from harfuse.config_schema import ConfigError, validate
 from harfuse.datasets import LayoutError, check_dataset, folder, ucf101, utd_mhad
-from harfuse.preflight import check_before_work, check_data, data_problems, device_problems
+from harfuse.preflight import (
+    check_before_work,
+    check_data,
+    data_problems,
+    device_problems,
+    model_problems,
+)
 
 from .helpers import REPO, snakemake
 
@@ -120,6 +126,20 @@ def test_bad_options_of_a_nested_encoder_are_caught_by_building_the_model(tmp_pa
     cfg["train"]["variants"]["flow"]["options"] = {"encoders": {"flow": "flow_3dccn"}}
     with pytest.raises(ConfigError, match=r"train\.variants\.flow\.options: .*flow_3dccn"):
         check_before_work(validated(cfg))
+
+
+def test_an_unknown_joint_format_names_the_variant_and_the_closest_format():
+    cfg = validated(example("utd_mhad"))
+    gcn = {"name": "skeleton_gcn", "joint_format": "kinect_v3_25"}
+    cfg["train"]["variants"]["skeleton"]["options"] = {"encoders": {"skeleton": gcn}}
+    assert model_problems(cfg) == [
+        "train.variants.skeleton.options: unknown joint format 'kinect_v3_25'; did you mean "
+        "kinect_v2_25? (known: blazepose_33, coco_17, kinect_v1_20, kinect_v2_25)"
+    ]
+    gcn["joint_format"] = "kinect_v2_25"  # UTD-MHAD's skeletons have 20 Kinect v1 joints
+    assert model_problems(cfg) == [
+        "train.variants.skeleton.options: joint format kinect_v2_25 has 25 joints, input 20"
+    ]
 
 
 def utd_manifest(classes: int) -> tuple[dict, pd.DataFrame]:
