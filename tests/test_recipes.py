@@ -16,6 +16,7 @@ import yaml
 
 from harfuse.config_schema import validate
 from harfuse.datasets import adapter
+from harfuse.datasets.image_csv import CLASSES_15
 from harfuse.plan import experiments
 from harfuse.preflight import check_before_work
 from harfuse.stages import manifest
@@ -322,10 +323,54 @@ def official_utd_mhad(root: Path) -> Path:
     return root
 
 
+def official_mmact(root: Path) -> Path:
+    """MMAct (trimmed)'s listing: 20 subjects x 4 cameras x 4 scenes x 5 sessions x 37
+    actions, 59200 videos, and per subject, scene, session and action one CSV of each of the
+    4 IMU streams (the cameras share them). Every action in every scene and session: an
+    upper bound (the published set has more than 36k clips, fewer than these 59200)."""
+    streams = ("acc_phone_clip", "acc_watch_clip", "gyro_clip", "orientation_clip")
+    actions = [f"action_{a:02d}" for a in range(1, 38)]
+    for s in range(1, 21):
+        for x in range(1, 5):
+            for y in range(1, 6):
+                where = f"scene{x}/session{y}"
+                folders = {f"trimmed/subject{s}/cam{c}/{where}": ".mp4" for c in range(1, 5)}
+                folders |= {f"{stream}/subject{s}/{where}": ".csv" for stream in streams}
+                for folder, ext in folders.items():
+                    (root / folder).mkdir(parents=True)
+                    for action in actions:
+                        (root / folder / f"{action}{ext}").touch()
+    return root
+
+
+def official_har_images(root: Path) -> Path:
+    """The 15-class still-image HAR dataset's listing: ``Training_set.csv`` labels
+    Image_1.jpg ... Image_12600.jpg of ``train/`` (840 per class, the classes interleaved),
+    ``Testing_set.csv`` names Image_1.jpg ... Image_5400.jpg of ``test/`` without labels."""
+    train, test = ([f"Image_{i}.jpg" for i in range(1, n + 1)] for n in (12600, 5400))
+    for folder, names in (("train", train), ("test", test)):
+        (root / folder).mkdir(parents=True)
+        for name in names:
+            (root / folder / name).touch()
+    labels = [CLASSES_15[i % 15] for i in range(len(train))]
+    pd.DataFrame({"filename": train, "label": labels}).to_csv(
+        root / "Training_set.csv", index=False
+    )
+    pd.DataFrame({"filename": test}).to_csv(root / "Testing_set.csv", index=False)
+    return root
+
+
+def odd_classes_have_audio(video: Path) -> bool:
+    """The audio probe on :func:`official_ucf101`'s zero-byte files (none has a track): the
+    videos of the odd-numbered classes, Action001 ... Action101, have sound (51 of 101)."""
+    return int(video.parent.name.removeprefix("Action")) % 2 == 1
+
+
 #: recipe -> (writer of the full-size listing, samples the recipe keeps of it, the jobs of
 #: a dry run once the manifest exists: each stage one job per shard, one training job per
-#: variant, split and experiment). Three layouts, to keep the three dry runs near 30 s
-#: (most of each is the parse: imports and the models built once)
+#: variant, split and experiment). Every recipe: each test takes 15-25 s, most of it the
+#: dry run's parse and DAG, but MMAct's: 30-75 s, its 118400 files written and scanned in
+#: 6 to 30 s as the filesystem is busy
 FULL_SIZE = {
     # 1330 videos of the listing's first 10 classes: ceil(1330 / 64) = 21 shards; 2
     # variants x 3 splits
@@ -348,16 +393,47 @@ FULL_SIZE = {
         861,
         {"extract_frames": 14, "extract_imu": 14, "train_variant": 16},
     ),
+    # the cam1 videos (dataset.options.cameras), 20 x 4 x 5 x 37 = 14800: ceil(14800 / 64)
+    # = 232 shards of frames and of IMU (the rgb streams fine-tune from the frames); 2
+    # splits (cross_subject, cross_session) x (imu and video 1 + 3 ratios, two_stage 1 + 3
+    # ratios + 4 hidden-class runs) = 2 x 16
+    "mmact_s3d_imu_two_stage": (
+        official_mmact,
+        14800,
+        {"extract_frames": 232, "extract_imu": 232, "train_variant": 32},
+    ),
+    # the videos of the 51 classes with sound (odd_classes_have_audio): class c of the
+    # listing has 129 + [c <= 46] + [c <= 60] + [c <= 87] + [c <= 98] (each band's extra
+    # clips go to its first cells), the odd c 51 x 129 + 23 + 30 + 44 + 49 = 6725;
+    # ceil(6725 / 64) = 106 shards of frames, of frame_cnn features and of audio; 5
+    # variants x 3 splits, no experiment but the full run
+    "ucf51_audio_video_fusion": (
+        official_ucf101,
+        6725,
+        {"extract_frames": 106, "extract_features": 106, "extract_audio": 106, "train_variant": 15},
+    ),
+    # 12600 labelled images and the 5400 unlabelled ones (processed for prediction, split
+    # unused): ceil(18000 / 256) = 71 shards of frames (both variants fine-tune VGG16 on
+    # them); 2 variants x 1 split (holdout), no experiment but the full run
+    "har_images_vgg16": (
+        official_har_images,
+        18000,
+        {"extract_frames": 71, "train_variant": 2},
+    ),
 }
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("name", sorted(FULL_SIZE))
-def test_dry_run_on_the_full_size_listing(name, tmp_path):
-    """The manifest stage on the full-size listing, then a dry run. Models are small (the
-    parse-time check runs each on the CPU; the jobs do not depend on them)."""
+def test_dry_run_on_the_full_size_listing(name, tmp_path, monkeypatch):
+    """The manifest stage on the full-size listing, then a dry run of the recipe as
+    shipped but for its weights (the parse-time model check builds each model on torch's
+    meta device: the recipe's shapes, no weights and no arithmetic)."""
+    # zero-byte files have no audio track: UCF-51's probe is told which would have one (no
+    # other layout probes)
+    monkeypatch.setattr("harfuse.datasets.ucf51.probe_audio", odd_classes_have_audio)
     write, samples, jobs = FULL_SIZE[name]
-    cfg = small_models(without_weights(recipe(name), write(tmp_path / "data")))
+    cfg = without_weights(recipe(name), write(tmp_path / "data"))
     out = tmp_path / "results" / name
     out.mkdir(parents=True)
     manifest.run(
