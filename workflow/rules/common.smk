@@ -168,6 +168,19 @@ def quarantine_tables(wildcards) -> list[str]:
         shard=shards,
         flow_method=config["flow"]["method"],
     )
+    feature_sets = {  # the frozen caches the runnable rgb variants read
+        feature_set(config, v)
+        for v, spec in VARIANTS.items()
+        if not runnable_variants(wildcards)[v]
+        and "rgb" in spec["modalities"]
+        and not reads_frames(config, v)
+    }
+    tables += expand(
+        rules.extract_features.output.quarantine,
+        dataset=wildcards.dataset,
+        shard=shards,
+        features=sorted(feature_sets),
+    )
     return tables + run_files(wildcards, "quarantine")
 
 

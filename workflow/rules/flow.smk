@@ -13,7 +13,9 @@ rule compute_flow:
         "logs/benchmarks/compute_flow/{dataset}/{flow_method}/shard-{shard}.tsv"
     conda:
         "../../envs/torch.yaml"
-    threads: 1
+    # OpenCV's threads on the CPU; on a GPU the threads decoding frames ahead of the
+    # kernel (one feeds ~1000-2000 frames/s: BENCHMARKS.md, "Feed rate")
+    threads: 4 if GPU_PER_JOB and config["flow"]["backend"] != "cv2" else 1
     resources:
         mem_mb=2000,
         runtime=120,

@@ -10,4 +10,5 @@ with log_to(snakemake.log[0]):
         dict(snakemake.params.features),
         snakemake.params.device,
         threads=snakemake.threads,
+        on_error=snakemake.params.on_error,
     )

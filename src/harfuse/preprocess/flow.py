@@ -15,7 +15,8 @@ from harfuse.preprocess import Attrs
 def flow_field(
     frames: np.ndarray, config: dict[str, Any], device: str, still: bool = False
 ) -> tuple[np.ndarray, Attrs]:
-    """Flow of stored ``(T, H, W, 3)`` frames as the flow stage stores it: ``(T-1, H, W,
+    """Flow of stored ``(T, H, W, 3)`` RGB frames (or ``(T, H, W)`` gray, as the flow
+    stage's feed hands them; not for RAFT) as the flow stage stores it: ``(T-1, H, W,
     2)`` uint8 codes (``storage: uint8``) or float16 px, and its attributes. With
     ``still``, a single frame is taken as a still (one zero-motion pair), as prediction on
     a one-frame segment needs; the stage leaves it off, so a one-frame sample is an error
