@@ -50,10 +50,14 @@ def encode_jpeg(rgb: np.ndarray, quality: int) -> np.ndarray:
 
 
 def decode_jpeg(buf: np.ndarray) -> np.ndarray:
-    """JPEG bytes -> ``(H, W, 3)`` uint8 RGB."""
+    """JPEG bytes -> ``(H, W, 3)`` uint8 RGB; ``ValueError`` (a bad input to the stages,
+    which quarantine the sample) when the bytes do not decode."""
     import cv2
 
-    return cv2.imdecode(buf, cv2.IMREAD_COLOR)[..., ::-1]
+    rgb = cv2.imdecode(buf, cv2.IMREAD_COLOR)
+    if rgb is None:
+        raise ValueError(f"a stored JPEG frame ({buf.size} bytes) does not decode")
+    return rgb[..., ::-1]
 
 
 def _write_jpeg(group: h5py.Group, name: str, frames: np.ndarray, quality: int) -> h5py.Dataset:
