@@ -65,7 +65,7 @@ def test_report_lists_every_variant(finished_run):
     assert "No input was quarantined." in md
     assert "## Hidden classes" in md and "## Mean ± std over splits" in md
     by_variant = main.set_index("variant")
-    assert by_variant.loc["mid_fusion", "modalities"] == "rgb+flow+audio+imu"
+    assert by_variant.loc["mid_fusion", "modalities"] == "rgb+flow+audio+imu+skeleton"
     # the demo's modalities are complementary: the best fusion beats every single modality
     single = [v for v, spec in cfg["train"]["variants"].items() if spec["model"] == "single"]
     fusion = [v for v in cfg["train"]["variants"] if v not in single]
