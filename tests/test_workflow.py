@@ -28,6 +28,8 @@ def tiny_config() -> dict:
         if "backbone" in spec.get("options", {}):  # fine-tuning: the code path, not a score
             spec["params"] = {"epochs": 3}
     cfg["experiments"].update(ratios=[0.5], ratio_variants=["imu", "mid_fusion"])
+    for name in ("skeleton_tcn", "rgb_skeleton_mid", "skeleton_imu"):  # tests/test_skeleton*
+        del cfg["train"]["variants"][name]
     return cfg
 
 
@@ -163,6 +165,11 @@ SECTIONS = {
         lambda cfg: cfg["features"]["sets"]["video_cnn"].update(num_frames=4),
         {"extract_features": 2},
         lambda cfg, v, spec: "rgb" in spec["modalities"] and feature_set(cfg, v) == "video_cnn",
+    ),
+    "skeleton": (
+        lambda cfg: cfg["skeleton"].update(max_bodies=1),
+        {"extract_skeleton": 2},
+        lambda cfg, v, spec: "skeleton" in spec["modalities"],
     ),
     "train": (
         lambda cfg: cfg["train"]["params"].update(lr=0.002),
