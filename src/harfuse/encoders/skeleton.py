@@ -9,6 +9,7 @@ bodies all 0) and return ``(B, out_dim)``, ``out_dim`` the last of ``channels``.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any, Self
 
 import torch
 import torch.nn.functional as F
@@ -99,7 +100,17 @@ class STGCNBlock(nn.Module):
         return F.relu(y)
 
 
-class SkeletonGCNEncoder(nn.Module):
+class _SkeletonEncoder(nn.Module):
+    """What both skeleton encoders share: construction from one sample's shape."""
+
+    @classmethod
+    def from_shape(cls, shape: Sequence[int], **kwargs: Any) -> Self:
+        """The encoder for one sample's input ``shape``, ``(T, M, J, C)``."""
+        _, bodies, joints, in_channels = shape
+        return cls(joints=joints, bodies=bodies, in_channels=in_channels, **kwargs)
+
+
+class SkeletonGCNEncoder(_SkeletonEncoder):
     """ST-GCN (Yan et al., AAAI 2018) with the spatial-partition graph of the joint format:
     ``(B, T, M, J, C)`` -> ``(B, channels[-1])``.
 
@@ -109,12 +120,6 @@ class SkeletonGCNEncoder(nn.Module):
     present in the sample (those not all 0), so a one-person sample in a two-body dataset is
     not diluted by its empty slot.
     """
-
-    @classmethod
-    def from_shape(cls, shape: Sequence[int], **kwargs) -> SkeletonGCNEncoder:
-        """The encoder for one sample's input ``shape``, ``(T, M, J, C)``."""
-        _, bodies, joints, in_channels = shape
-        return cls(joints=joints, bodies=bodies, in_channels=in_channels, **kwargs)
 
     def __init__(
         self,
@@ -159,7 +164,7 @@ class SkeletonGCNEncoder(nn.Module):
         return (y * weight.unsqueeze(-1)).sum(dim=1) / weight.sum(dim=1, keepdim=True)
 
 
-class SkeletonTCNEncoder(nn.Module):
+class SkeletonTCNEncoder(_SkeletonEncoder):
     """Temporal-CNN baseline without the graph: ``(B, T, M, J, C)`` -> ``(B, channels[-1])``.
 
     The ``M·J·C`` coordinates of a frame are the input channels of a Conv1d stack over
@@ -167,12 +172,6 @@ class SkeletonTCNEncoder(nn.Module):
     globally average-pooled. With the same ``channels`` its parameter count is close to
     :class:`SkeletonGCNEncoder`'s, so the two compare the graph, not the capacity.
     """
-
-    @classmethod
-    def from_shape(cls, shape: Sequence[int], **kwargs) -> SkeletonTCNEncoder:
-        """The encoder for one sample's input ``shape``, ``(T, M, J, C)``."""
-        _, bodies, joints, in_channels = shape
-        return cls(joints=joints, bodies=bodies, in_channels=in_channels, **kwargs)
 
     def __init__(
         self,
