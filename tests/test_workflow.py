@@ -28,8 +28,6 @@ def tiny_config() -> dict:
         if "backbone" in spec.get("options", {}):  # fine-tuning: the code path, not a score
             spec["params"] = {"epochs": 3}
     cfg["experiments"].update(ratios=[0.5], ratio_variants=["imu", "mid_fusion"])
-    for name in ("skeleton_tcn", "rgb_skeleton_mid", "skeleton_imu"):  # tests/test_skeleton*
-        del cfg["train"]["variants"][name]
     return cfg
 
 
