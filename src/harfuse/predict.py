@@ -70,27 +70,15 @@ class TrainedModel:
 
     @classmethod
     def load(cls, directory: str | Path, device: str = "auto") -> TrainedModel:
-        """Load ``directory``; :class:`PredictError` names a missing or unusable file."""
+        """Load ``directory`` to predict from media files; :class:`PredictError` names a
+        missing or unusable file, or a model that a video cannot feed."""
         directory = Path(directory)
-        for name in ("model.json", "model.pt"):
-            if not (directory / name).is_file():
-                raise PredictError(
-                    f"{directory / name}: missing; --model takes a run folder "
-                    "of the workflow (results/DATASET/runs/VARIANT/SPLIT/EXPERIMENT)"
-                )
-        try:
-            description = json.loads((directory / "model.json").read_text())
-            state = torch.load(directory / "model.pt", map_location="cpu", weights_only=True)
-        except (ValueError, RuntimeError, OSError) as exc:
-            raise PredictError(f"{directory}: unreadable model files: {exc}") from exc
+        description, state = read_run(directory)
         prep = description.get("preprocessing") or {}
-        options = dict(description["options"])
-        backbone = options.get("backbone")
+        backbone = description["options"].get("backbone")
         needed = {"rgb": ("frames", "features"), "flow": ("frames", "flow"), "audio": ("audio",)}
         if backbone:  # a fine-tuned backbone reads the frames themselves
             needed["rgb"] = ("frames",)
-            # model.pt holds every weight: the pretrained file is not needed again
-            options["backbone"] = {**backbone, "weights": "none"}
         if "skeleton" in description["modalities"]:
             needed["skeleton"] = ("skeleton", "frames")
             source = (prep.get("skeleton") or {}).get("source")
@@ -110,13 +98,41 @@ class TrainedModel:
                     f"for modality {m}; retrain the run with this version of harfuse"
                 )
         dev = resolve_device(device)
-        shapes = {m: tuple(s) for m, s in description["shapes"].items()}
-        model = create_model(description["model"], shapes, len(description["classes"]), **options)
-        model.load_state_dict(state)
-        model.to(dev).eval()
-        frozen = "rgb" in shapes and not backbone
+        model = build_classifier(description, state).to(dev).eval()
+        frozen = "rgb" in description["shapes"] and not backbone
         encoder = frozen_encoder(prep["features"], dev).eval() if frozen else None
         return cls(directory, model, description, dev, encoder)
+
+
+def read_run(directory: str | Path) -> tuple[dict[str, Any], dict[str, torch.Tensor]]:
+    """A run folder's ``model.json`` and ``model.pt`` (state dict, on the CPU);
+    :class:`PredictError` names a missing or unreadable file."""
+    directory = Path(directory)
+    for name in ("model.json", "model.pt"):
+        if not (directory / name).is_file():
+            raise PredictError(
+                f"{directory / name}: missing; --model takes a run folder "
+                "of the workflow (results/DATASET/runs/VARIANT/SPLIT/EXPERIMENT)"
+            )
+    try:
+        description = json.loads((directory / "model.json").read_text())
+        state = torch.load(directory / "model.pt", map_location="cpu", weights_only=True)
+    except (ValueError, RuntimeError, OSError) as exc:
+        raise PredictError(f"{directory}: unreadable model files: {exc}") from exc
+    return description, state
+
+
+def build_classifier(description: dict[str, Any], state: dict[str, torch.Tensor]) -> Classifier:
+    """The trained classifier of a run (``model.json``'s description, ``model.pt``'s
+    state), on the CPU. A fine-tuned backbone is built without its pretrained file:
+    ``state`` holds every weight."""
+    options = dict(description["options"])
+    if options.get("backbone"):
+        options["backbone"] = {**options["backbone"], "weights": "none"}
+    shapes = {m: tuple(s) for m, s in description["shapes"].items()}
+    model = create_model(description["model"], shapes, len(description["classes"]), **options)
+    model.load_state_dict(state)
+    return model
 
 
 @dataclass

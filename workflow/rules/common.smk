@@ -4,6 +4,7 @@ import sys
 from pathlib import Path
 
 from harfuse.config_schema import validate
+from harfuse.datasets import adapter_name
 from harfuse.device import gpu_units
 from harfuse.plan import (
     backbone_source,

@@ -20,7 +20,9 @@ checkpoint build_manifest:
         mem_mb=2000,
         runtime=60,
     params:
-        code_version=code_version("harfuse.stages.manifest"),
+        # the adapter is imported by name at run time: its code version counts too
+        code_version=code_version("harfuse.stages.manifest")
+        + code_version(adapter_name(config["dataset"]["layout"])),
         dataset=lookup(dpath="dataset", within=config),
     script:
         "../scripts/build_manifest.py"

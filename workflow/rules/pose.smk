@@ -19,7 +19,8 @@ rule estimate_pose:
         runtime=120,
     params:
         code_version=code_version("harfuse.stages.pose"),
-        skeleton=lookup(dpath="skeleton", within=config),
+        # what this source reads of the section (max_bodies does not rerun it)
+        skeleton={"source": "pose", "pose": config["skeleton"]["pose"]},
         on_error=config["on_error"],
     script:
         "../scripts/estimate_pose.py"

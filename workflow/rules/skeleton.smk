@@ -20,7 +20,8 @@ rule extract_skeleton:
         runtime=30,
     params:
         code_version=code_version("harfuse.stages.skeleton"),
-        skeleton=lookup(dpath="skeleton", within=config),
+        # what this source reads of the section (the pose keys do not rerun it)
+        skeleton={"source": "dataset", "max_bodies": config["skeleton"]["max_bodies"]},
         on_error=config["on_error"],
     script:
         "../scripts/extract_skeleton.py"

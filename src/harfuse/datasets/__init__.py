@@ -49,11 +49,16 @@ class Scan:
     quarantine: list[dict[str, str]] = field(default_factory=list)
 
 
-def adapter(layout: str):
-    """The adapter module of ``layout``."""
+def adapter_name(layout: str) -> str:
+    """The module name of ``layout``'s adapter (its code version is the manifest's)."""
     if layout not in LAYOUTS:
         raise ValueError(f"unknown dataset layout {layout!r}; known: {sorted(LAYOUTS)}")
-    return importlib.import_module(f"harfuse.datasets.{LAYOUTS[layout]}")
+    return f"harfuse.datasets.{LAYOUTS[layout]}"
+
+
+def adapter(layout: str):
+    """The adapter module of ``layout``."""
+    return importlib.import_module(adapter_name(layout))
 
 
 def option_problems(layout: str, options: dict[str, Any]) -> list[str]:

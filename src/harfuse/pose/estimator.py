@@ -32,6 +32,7 @@ from typing import Any
 
 import numpy as np
 
+from harfuse.config_schema import default
 from harfuse.skeleton.track import SkeletonTrack
 
 #: the joint format of the landmarks (:data:`harfuse.skeleton.formats.FORMATS`)
@@ -53,7 +54,8 @@ MODEL_FILES = (
     "modules/pose_landmark/pose_landmark_cpu.binarypb",
 )
 
-#: the estimator's parameters and their defaults (MediaPipe's own):
+#: the estimator's parameters and their defaults (MediaPipe's own, defined once in the
+#: config schema under ``skeleton.pose``):
 #:
 #: - ``min_detection_confidence``: score in [0, 1] the person detector must reach (it runs
 #:   on a video's first frame and after each frame where the person was lost). Lower it
@@ -67,9 +69,8 @@ MODEL_FILES = (
 #:   timed by the video's fps) to reduce jitter; False gives each frame's raw output.
 #:   Ignored for single images.
 DEFAULT_PARAMS: dict[str, float | bool] = {
-    "min_detection_confidence": 0.5,
-    "min_tracking_confidence": 0.5,
-    "smooth_landmarks": True,
+    key: default("skeleton", "pose", key)
+    for key in ("min_detection_confidence", "min_tracking_confidence", "smooth_landmarks")
 }
 
 

@@ -53,13 +53,24 @@ def estimated_skeleton(
 ) -> StoredSkeleton:
     """Body keypoints estimated on ``frames`` ``(T, H, W, 3)`` uint8 RGB at ``fps`` Hz
     (``skeleton`` config slice: ``pose`` parameters) as stored. ``ValueError`` when no
-    frame shows a person (the sample is quarantined); frames without one are kept, masked."""
+    frame shows a person (the sample is quarantined); frames without one are kept, masked.
+
+    The estimator gives x as a fraction of the width, y of the height and z on x's scale;
+    x and z are stored in frame heights like y (x ``W / H`` times larger), so that a
+    motion has the same size along both axes whatever the video's aspect ratio."""
     from harfuse.pose.estimator import estimate_pose  # MediaPipe loads only when used
 
     track = estimate_pose(frames, fps, **config.get("pose", {}))
     if not track.detected.any():
         raise ValueError(f"{source}: no person detected in any of its {len(frames)} frames")
-    return stored_skeleton(track, source)
+    height, width = frames.shape[1:3]
+    joints = track.joints.copy()
+    for axis in ("x", "z"):
+        joints[..., track.channels.index(axis)] *= width / height
+    square = SkeletonTrack(joints, track.detected, track.fps, track.joint_format, track.channels)
+    stored = stored_skeleton(square, source)
+    stored["skeleton"][1]["units"] = "frame heights (x, y, z); visibility 0-1"
+    return stored
 
 
 def skeleton_input(

@@ -18,8 +18,8 @@ def run(
     params: dict[str, Any],
     on_error: str,
 ) -> None:
-    """Write ``/{sample_id}/skeleton`` ``(T, 1, 33, 4)`` float16 (x, y normalised to the
-    frame, relative depth, visibility) and ``/{sample_id}/detected`` ``(T, 1)`` uint8 for
+    """Write ``/{sample_id}/skeleton`` ``(T, 1, 33, 4)`` float16 (x, y and relative depth
+    in frame heights, visibility) and ``/{sample_id}/detected`` ``(T, 1)`` uint8 for
     every sample of the frame shard ``frames_path``. A video in which no frame shows a
     person is quarantined; frames without one are kept, masked."""
     frames = ShardReader(frames_path)

@@ -18,7 +18,7 @@ from harfuse.device import resolve_device
 from harfuse.encoders.finetune import BackboneSpec, copy_backbone
 from harfuse.environment import describe
 from harfuse.fusion import create_model
-from harfuse.predict import TrainedModel
+from harfuse.predict import build_classifier, read_run
 from harfuse.store.atomic import atomic_path, write_json
 from harfuse.store.clips import FrameClipSource
 from harfuse.store.dataset import (
@@ -260,7 +260,7 @@ def run(
     torch.manual_seed(params.seed)  # model init is part of the seeded run
     model = create_model(spec["model"], shapes, len(classes), **options)
     if init is not None:
-        copy_backbone(TrainedModel.load(Path(init).parent, "cpu").model, model)
+        copy_backbone(build_classifier(*read_run(Path(init).parent)), model)
         log.info("%s: backbone starts from %s", variant, init)
     if model.needs_validation and rows.val.empty:
         raise ValueError(
