@@ -193,6 +193,8 @@ def single_core(
     reader = ShardReader(out)
     stored = reader.read(reader.sample_ids()[0], "skeleton").astype(np.float32)  # (T, 1, 33, 4)
     reader.close()
+    height, width = clips[0].shape[1:3]
+    first[0][..., [0, 2]] *= width / height  # x and z as the stage stores them: frame heights
     return {
         "seconds": seconds,
         "cpu": cpu,

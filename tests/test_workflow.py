@@ -69,7 +69,7 @@ def test_report_lists_every_variant(finished_run):
     # the demo's modalities are complementary: the best fusion beats every single modality
     single = [v for v, spec in cfg["train"]["variants"].items() if spec["model"] == "single"]
     fusion = [v for v in cfg["train"]["variants"] if v not in single]
-    assert len(single) == 8
+    assert len(single) == 9
     assert by_variant.loc[fusion, "top1"].max() > by_variant.loc[single, "top1"].max() + 0.2
     hidden = summary[summary["experiment"].str.startswith("hidden")]
     assert hidden[["top1_hidden", "top1_seen"]].notna().all().all()
