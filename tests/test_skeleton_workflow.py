@@ -52,10 +52,7 @@ def finished(tmp_path_factory) -> dict[str, Path]:
         "ntu_rgbd": shrunk(
             "ntu_rgbd",
             ntu,
-            {
-                "skeleton": single,
-                "skeleton_tcn": {**single, "options": {"encoders": {"skeleton": "skeleton_tcn"}}},
-            },
+            {"skeleton": single},
         ),
         "utd_mhad": shrunk(
             "utd_mhad",
@@ -80,9 +77,7 @@ def test_ntu_rgbd_skeletons_on_both_official_protocols(finished):
     results = finished["ntu_rgbd"] / "results/ntu_rgbd"
     summary = pd.read_csv(results / "report/summary.csv")
     runs = set(zip(summary["variant"], summary["split"], strict=True))
-    assert runs == {
-        (v, s) for v in ("skeleton", "skeleton_tcn") for s in ("cross_subject", "cross_view")
-    }
+    assert runs == {("skeleton", s) for s in ("cross_subject", "cross_view")}
     with h5py.File(results / "skeleton/shard-0.h5", "r") as f:
         sid = "S001C002P001R001A001"  # one actor and a flickering false body
         assert f[sid]["skeleton"].shape[1:] == (2, 25, 3)
