@@ -18,6 +18,7 @@ import yaml
 
 from harfuse.datasets.fixture_media import tiny_video
 from harfuse.media.decode import iter_frames_at_fps
+from harfuse.media.encode import write_video
 from harfuse.predict import PredictError, TrainedModel, predict_video
 from harfuse.store.manifest import read_manifest
 
@@ -104,6 +105,20 @@ def test_predict_repeats_the_pose_stage_and_the_training_inputs(pose_run):
     for sid in expected.index:
         probs = predict_video(trained, manifest.loc[sid, "video_path"]).probs
         np.testing.assert_allclose(probs, expected.loc[sid, columns].to_numpy(float), atol=2e-4)
+
+
+def test_a_window_without_a_person_is_left_out_of_the_timeline(pose_run, tmp_path):
+    """The clip, then 2 s of an empty grey frame: the whole video is predicted, and the
+    timeline keeps the windows that show the man."""
+    frames = [f for _, f in iter_frames_at_fps(carphone(), 10.0)]
+    empty = np.full_like(frames[0], 128)
+    video = tmp_path / "then nobody.mp4"
+    write_video(video, np.stack(frames + [empty] * 20), 10.0)
+    trained = TrainedModel.load(next((pose_run / "results/cars/runs/skeleton").glob("*/full")))
+    prediction = predict_video(trained, video, window_s=1.0)
+    assert np.isclose(prediction.probs.sum(), 1.0)
+    ends = [end for _, end, _ in prediction.timeline]
+    assert ends and max(ends) <= len(frames) / 10.0 + 1.0  # no window of the grey end alone
 
 
 def test_a_model_of_dataset_skeletons_cannot_read_a_video(pose_run, tmp_path):

@@ -13,6 +13,7 @@ spectrogram (a video without an audio track is silence, as in training).
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -39,10 +40,16 @@ from harfuse.store.clips import eval_clips
 from harfuse.store.dataset import audio_input, flow_input
 from harfuse.train.loop import autocast
 
+log = logging.getLogger(__name__)
+
 
 class PredictError(RuntimeError):
     """A model directory or a video that prediction cannot use; the message says which
     file and why."""
+
+
+class NoPersonError(PredictError):
+    """A segment in which the pose estimator sees nobody: a skeleton model has no input."""
 
 
 @dataclass
@@ -209,7 +216,7 @@ def segment_inputs(
         try:
             stored = estimated_skeleton(frames, media.fps, prep["skeleton"], str(media.path))
         except ValueError as exc:  # nobody in the segment
-            raise PredictError(str(exc)) from exc
+            raise NoPersonError(str(exc)) from exc
         (joints, attrs), (detected, _) = stored["skeleton"], stored["detected"]
         out["skeleton"] = skeleton_input(joints, detected, attrs, inputs["skeleton_length"])
     if "audio" in trained.modalities:
@@ -288,17 +295,28 @@ def predict_video(
     stride_s: float | None = None,
     batch_size: int = 16,
 ) -> Prediction:
-    """Predict the whole video and, with ``window_s``, each segment of the timeline."""
+    """Predict the whole video and, with ``window_s``, each segment of the timeline. A
+    segment a skeleton model cannot read (nobody seen in it) is left out of the timeline
+    with a warning naming it; the whole video's prediction stands."""
     media = load_media(path, trained)
     whole = class_probabilities(trained, [segment_inputs(trained, media)])
     prediction = Prediction(Path(path), trained.classes, media.duration_s, whole[0])
     if window_s is not None:
         spans = segments(media.duration_s, window_s, stride_s or window_s)
         for i in range(0, len(spans), batch_size):
-            chunk = spans[i : i + batch_size]
-            probs = class_probabilities(
-                trained, [segment_inputs(trained, media, a, b) for a, b in chunk]
-            )
+            chunk, inputs = [], []
+            for a, b in spans[i : i + batch_size]:
+                try:
+                    inputs.append(segment_inputs(trained, media, a, b))
+                except NoPersonError as exc:
+                    log.warning(
+                        "%s [%.2f s - %.2f s] left out of the timeline: %s", path, a, b, exc
+                    )
+                    continue
+                chunk.append((a, b))
+            if not chunk:
+                continue
+            probs = class_probabilities(trained, inputs)
             prediction.timeline += [(a, b, p) for (a, b), p in zip(chunk, probs, strict=True)]
     return prediction
 
