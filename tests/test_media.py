@@ -6,7 +6,13 @@ from harfuse.media.audio import AudioParams, log_mel
 from harfuse.media.decode import DecodeError, decode_audio, iter_frames_at_fps, read_audio
 from harfuse.media.encode import write_video
 from harfuse.media.frames import FrameParams, extract_frames, output_size
-from harfuse.media.imu import IMUError, read_imu_csv, resample
+from harfuse.media.imu import (
+    IMUError,
+    read_imu_csv,
+    read_timestamped_csv,
+    regular_samples,
+    resample,
+)
 from harfuse.media.sampling import pad_or_truncate, uniform_indices
 
 from .helpers import damage_audio_packets
@@ -153,6 +159,37 @@ def test_read_imu_csv_rate_and_errors(tmp_path):
     no_time.write_text("a,b\n1,2\n3,4\n")
     with pytest.raises(IMUError, match="no time_s column"):
         read_imu_csv(no_time)
+
+
+def test_timestamped_csv_takes_seconds_and_iso_text_and_names_a_bad_row(tmp_path):
+    # (MMAct's own text form is in tests/conformance/test_mmact.py)
+    seconds = tmp_path / "seconds.csv"
+    seconds.write_text("0.00,1,2,3\n0.02,2,3,4\n0.04,3,4,5\n")
+    iso = tmp_path / "iso.csv"
+    iso.write_text(
+        "2018-11-09 13:42:51.980,1,2,3\n2018-11-09 13:42:52,2,3,4\n2018-11-09T13:42:52.020,3,4,5\n"
+    )
+    for path in (seconds, iso):
+        data, rate, channels = read_timestamped_csv(path, "gyro")
+        assert rate == pytest.approx(50.0) and channels == ["gyro_x", "gyro_y", "gyro_z"]
+        np.testing.assert_allclose(data, [[1, 2, 3], [2, 3, 4], [3, 4, 5]], atol=1e-4)
+    bad = tmp_path / "bad.csv"
+    bad.write_text("2018-11-09 13:42:51.980,1,2,3\nyesterday,2,3,4\n")
+    with pytest.raises(IMUError, match=r"bad\.csv: row 2: timestamp 'yesterday' is neither"):
+        read_timestamped_csv(bad, "gyro")
+    one_time = tmp_path / "one_time.csv"
+    one_time.write_text("0.5,1,2,3\n0.5,2,3,4\n")
+    with pytest.raises(IMUError, match=r"one_time\.csv: fewer than 2 distinct timestamps"):
+        read_timestamped_csv(one_time, "gyro")
+
+
+def test_regular_samples_sorts_averages_repeats_and_fills_a_gap():
+    t = np.array([0.02, 0.0, 0.04, 0.04, 0.10, 0.06])
+    x = np.array([[2.0], [0.0], [3.0], [5.0], [10.0], [6.0]])
+    data, rate = regular_samples(t, x)
+    assert rate == pytest.approx(50.0)
+    # 0, 0.02, 0.04 (mean of 3 and 5), 0.06, 0.08 (interpolated), 0.10
+    np.testing.assert_allclose(data[:, 0], [0, 2, 4, 6, 8, 10], atol=1e-5)
 
 
 def test_rotation_metadata_is_applied(tmp_path):

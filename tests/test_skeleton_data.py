@@ -226,8 +226,9 @@ def test_ntu_missing_files_lists_and_options(ntu60, tmp_path):
     assert "S001C001P001R001A001_rgb.avi not found under" in reasons["S001C001P001R001A001"]
     assert df.loc["S001C001P001R001A001", "video_path"] == ""
     assert "S002C002P003R002A008.skeleton not found under" in reasons["S002C002P003R002A008"]
-    listed = reasons[ntu_rgbd.FIXTURE_EMPTY]
-    assert "listed as missing/empty skeleton by the NTU RGB+D authors" in listed
+    assert reasons[ntu_rgbd.FIXTURE_EMPTY] == (
+        f"{ntu_rgbd.LISTED_REASON} ({ntu_rgbd.MISSING_LIST[60]}, your list)"
+    )
     assert df.loc[ntu_rgbd.FIXTURE_EMPTY, "skeleton_path"] == ""
     assert df.loc[ntu_rgbd.FIXTURE_EMPTY, "video_path"].endswith("_rgb.avi")
     assert (
@@ -240,9 +241,20 @@ def test_ntu_missing_files_lists_and_options(ntu60, tmp_path):
     assert ntu_rgbd.FIXTURE_EMPTY not in set(found.samples["sample_id"])
     assert len(found.samples) == 34 and (found.samples["video_path"] == "").all()
     assert {q["sample_id"] for q in found.quarantine} == {ntu_rgbd.FIXTURE_EMPTY, "notes"}
-    (root / "bad_list.txt").write_text("S001C001P001R001A001\nsample 2\n")
-    with pytest.raises(LayoutError, match=r"bad_list\.txt: line 2: 'sample 2' is not a sample"):
+    # a line that is not a sample name is skipped (the authors' lists open with prose)...
+    (root / "own_list.txt").write_text("my notes\nS002C001P001R002A008.skeleton\n")
+    found = scan_dataset(root, "ntu_rgbd", missing_skeletons="own_list.txt")
+    assert [q["sample_id"] for q in found.quarantine if "own_list" in q["reason"]] == [
+        "S002C001P001R002A008"
+    ]
+    # ... and a list without any is an error
+    (root / "bad_list.txt").write_text("S001C001P001R001A001 is the first\n\n")
+    with pytest.raises(LayoutError, match=r"bad_list\.txt: no sample name S\{sss\}"):
         scan_dataset(root, "ntu_rgbd", missing_skeletons="bad_list.txt")
+    # none: no list; the official list names none of the fixture's samples
+    for option in ("none", None, "official"):
+        found = scan_dataset(root, "ntu_rgbd", missing_skeletons=option)
+        assert {q["sample_id"] for q in found.quarantine} == {"notes"}
     with pytest.raises(LayoutError, match=r"missing_skeletons: .*nope\.txt not found"):
         check_dataset(root, "ntu_rgbd", {"missing_skeletons": "nope.txt"})
     with pytest.raises(ConfigError, match=r"dataset\.options\.version: 90; NTU RGB\+D is 60 or"):

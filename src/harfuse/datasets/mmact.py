@@ -8,15 +8,26 @@ Supported layout under the root::
     gyro_clip/subject{S}/scene{X}/session{Y}/{action}.csv          (about 50 Hz)
     orientation_clip/subject{S}/scene{X}/session{Y}/{action}.csv   (about 50 Hz)
 
-The CSVs have no header; rows are ``timestamp,x,y,z`` with the timestamp as date-time
-text (``2018-11-09 13:42:51.321``) or a number of seconds. Each stream keeps its own rate
-until the IMU stage resamples and aligns them. ``imu_path`` holds a JSON object
-``{stream: path}``; a sample lacking a stream keeps its video and is quarantined for IMU.
+The CSVs have no header; rows are ``timestamp,x,y,z``. As released, the timestamp is text
+``20181109_13:42:51.321`` (``%Y%m%d_%H:%M:%S.%f``; the fraction is sometimes absent), rows
+may be out of order and a timestamp may repeat (read by
+:func:`harfuse.media.imu.read_timestamped_csv`; ISO date-time text and seconds work too).
+Each stream keeps its own rate until the IMU stage resamples and aligns them. A stream
+folder may hold ``invalid_files.txt``, one path per line relative to that folder
+(``subject1/scene1/session1/talking.csv``), naming files without measurements: such a
+sample keeps its video and is quarantined for IMU with that reason, as is one lacking a
+stream file. Action file names differ in case between the folders of the release
+(``Talking.mp4`` beside ``talking.csv``), so the files of a sample are matched without
+regard to case. ``imu_path`` holds a JSON object ``{stream: path}``.
 
 Splits: ``cross_subject`` (``test_subjects``, default 17-20, test; the rest train) and
 ``cross_session`` (``test_sessions`` test, default the highest session number present).
-Classes are the action names found, in alphabetical order (37 in the full dataset);
-``dataset.classes`` keeps a subset of them, as for every layout.
+Classes are the action names found, lowercased, in alphabetical order. The MMAct paper
+counts 37 actions; reference readers of the release (e.g. mduhme/fusion-gcn,
+``datasets/mmact/constants.py``) list 35 file names, so no class list is fixed here.
+``dataset.classes`` keeps a subset of them, as for every layout. Assumed, as no official
+protocol file is published: ``cross_subject`` tests subjects 17-20 (the challenge's
+cross-subject setting) and ``cross_session`` tests the highest session number.
 """
 
 from __future__ import annotations
@@ -47,6 +58,29 @@ def check_root(root: Path, video_dir: str, streams: tuple[str, ...] | list[str])
     return require(root, video_dir, "mmact")
 
 
+INVALID_LIST = "invalid_files.txt"
+
+
+def _key(relative: str) -> str:
+    """A stream file's match key: its path relative to the stream folder, ``/``-separated,
+    lowercased."""
+    return relative.replace("\\", "/").strip().strip("/").removeprefix("./").lower()
+
+
+def stream_files(folder: Path) -> tuple[dict[str, Path], set[str]]:
+    """``({key: csv}, {keys listed in invalid_files.txt})`` of one sensor stream folder
+    (keys from :func:`_key`; a listed line may start with the folder's own name)."""
+    files = {_key(p.relative_to(folder).as_posix()): p for p in folder.rglob("*.csv")}
+    invalid: set[str] = set()
+    listed = folder / INVALID_LIST
+    if listed.is_file():
+        for line in listed.read_text(encoding="utf-8-sig", errors="replace").splitlines():
+            key = _key(line)
+            if key:
+                invalid.add(key.removeprefix(f"{folder.name.lower()}/"))
+    return files, invalid
+
+
 def scan(
     root: Path,
     video_dir: str = "trimmed",
@@ -57,6 +91,7 @@ def scan(
 ) -> Scan:
     """Manifest rows of every video of the chosen cameras."""
     videos = check_root(root, video_dir, streams)
+    sensors = {stream: stream_files(root / stream) for stream in streams}
     rows, quarantine = [], []
     for path in sorted(videos.rglob("*.mp4")):
         m = _PARTS.match(path.relative_to(videos).as_posix())
@@ -74,22 +109,21 @@ def scan(
             continue
         s, x, y, action = int(m["s"]), int(m["x"]), int(m["y"]), m["action"].lower()
         sid = f"s{s}_{m['cam']}_sc{x}_se{y}_{action}"
-        tail = f"subject{s}/scene{x}/session{y}/{m['action']}.csv"
-        sensors = {stream: root / stream / tail for stream in streams}
-        missing = [str(p) for p in sensors.values() if not p.is_file()]
-        if missing:
-            quarantine.append(
-                {
-                    "sample_id": sid,
-                    "stage": "manifest",
-                    "reason": f"IMU stream files not found: {', '.join(missing)}",
-                }
-            )
-        imu = (
-            ""
-            if missing
-            else json.dumps({k.removesuffix("_clip"): str(p) for k, p in sensors.items()})
-        )
+        key = _key(f"subject{s}/scene{x}/session{y}/{action}.csv")
+        found, problems = {}, []
+        for stream, (files, invalid) in sensors.items():
+            if key not in files:
+                problems.append(f"{root / stream / key} not found (any case)")
+            elif key in invalid:
+                problems.append(
+                    f"{files[key]}: listed in {root / stream / INVALID_LIST} (no measurements)"
+                )
+            else:
+                found[stream.removesuffix("_clip")] = str(files[key])
+        quarantine += [
+            {"sample_id": sid, "stage": "manifest", "reason": f"IMU: {reason}", "label": action}
+            for reason in problems
+        ]
         rows.append(
             {
                 "sample_id": sid,
@@ -99,7 +133,7 @@ def scan(
                 "scene": x,
                 "camera": m["cam"],
                 "video_path": str(path),
-                "imu_path": imu,
+                "imu_path": "" if problems else json.dumps(found),
             }
         )
     if not rows:
@@ -127,8 +161,8 @@ FIXTURE_RATES = {
 def write_fixture(
     root: Path, subjects: tuple[int, ...] = (1, 2, 17, 18), sessions: int = 2
 ) -> Path:
-    """A miniature MMAct: cam1 and cam2 videos, 4 streams at 100/50 Hz with date-time
-    timestamps, 3 actions, one scene."""
+    """A miniature MMAct: cam1 and cam2 videos, 4 streams at 100/50 Hz with the release's
+    ``%Y%m%d_%H:%M:%S[.%f]`` timestamps, 3 actions, one scene."""
     for s in subjects:
         for y in range(1, sessions + 1):
             for ai, action in enumerate(FIXTURE_ACTIONS):
@@ -149,7 +183,13 @@ def write_fixture(
                 for stream, rate in FIXTURE_RATES.items():
                     n = int(2.0 * rate)
                     t = np.arange(n) / rate
-                    stamps = (start + pd.to_timedelta(t, unit="s")).strftime("%Y-%m-%d %H:%M:%S.%f")
+                    # the release's text, milliseconds (none when zero, as there)
+                    stamps = [
+                        v[:-7] if v.endswith(".000000") else v[:-3]
+                        for v in (start + pd.to_timedelta(t, unit="s")).strftime(
+                            "%Y%m%d_%H:%M:%S.%f"
+                        )
+                    ]
                     xyz = np.sin(2 * np.pi * (ai + 1) * t[:, None] + np.arange(3)) + 0.05 * (
                         rng.standard_normal((n, 3))
                     )
@@ -157,7 +197,7 @@ def write_fixture(
                     out.parent.mkdir(parents=True, exist_ok=True)
                     pd.DataFrame(
                         {
-                            "ts": [v[:-3] for v in stamps],
+                            "ts": stamps,
                             "x": xyz[:, 0],
                             "y": xyz[:, 1],
                             "z": xyz[:, 2],

@@ -19,11 +19,17 @@ training performers train, the others test) for both versions; ``cross_view`` (6
 cameras 2 and 3 train, camera 1 tests); ``cross_setup`` (120 only: even setups train, odd
 setups test).
 
-``missing_skeletons``: the authors' list of samples whose skeletons are missing or
-incomplete (``NTU_RGBD_samples_with_missing_skeletons.txt``,
-``NTU_RGBD120_samples_with_missing_skeletons.txt``; one sample name per line), a path
-relative to the root or absolute. A listed sample keeps its video, loses its
-``skeleton_path`` and gets a quarantine row saying why.
+``missing_skeletons``: which samples' skeletons to set aside up front as missing or
+incomplete. ``official`` (the default) takes the NTU RGB+D authors' list for ``version``:
+``NTU_RGBD_samples_with_missing_skeletons.txt`` (302 samples) or
+``NTU_RGBD120_samples_with_missing_skeletons.txt`` (535, the 302 among them), shipped with
+harfuse as published in github.com/shahroudy/NTURGB-D (``Matlab/``), so that results follow
+the protocol that the skeleton literature reports on. Otherwise a path to a list of your own
+(relative to the root, or absolute), or ``none`` (or null) for no list. A list is read as
+the authors publish it: lines that are not a sample name (their two lines of prose, blank
+lines) are skipped, a ``.skeleton`` suffix is allowed. A listed sample keeps its video,
+loses its ``skeleton_path`` and gets a quarantine row with the reason
+:data:`LISTED_REASON`; the report counts them.
 
 Classes: the 120 official action names (the dataset's README, A1-A120) in official order,
 lowercased with runs of other characters turned into ``_`` and apostrophes dropped
@@ -222,20 +228,47 @@ def in_version(numbers: Sequence[int], version: int) -> bool:
     return all(1 <= n <= top for n, top in zip(numbers, LIMITS[version], strict=True))
 
 
+#: the quarantine reason of a sample in a missing-skeleton list (the list is named after it)
+LISTED_REASON = "in the authors' list of samples with missing or incomplete skeletons"
+#: the authors' file name of each version's list (its copy ships in ``ntu_lists/``)
+MISSING_LIST = {
+    60: "NTU_RGBD_samples_with_missing_skeletons.txt",
+    120: "NTU_RGBD120_samples_with_missing_skeletons.txt",
+}
+#: ``missing_skeletons`` values that mean no list
+NO_LIST = (None, "none")
+
+
+def official_missing_list(version: int) -> Path:
+    """The NTU RGB+D authors' missing-skeleton list for ``version`` (60 or 120), as shipped
+    in this package."""
+    return Path(__file__).with_name("ntu_lists") / MISSING_LIST[version]
+
+
+def missing_list_path(root: Path, version: int, missing_skeletons: str | None) -> Path | None:
+    """The list file that ``dataset.options.missing_skeletons`` names (``official``, a path
+    relative to ``root`` or absolute, or ``none``/null: ``None``)."""
+    if missing_skeletons in NO_LIST:
+        return None
+    if missing_skeletons == "official":
+        return official_missing_list(version)
+    return root / missing_skeletons
+
+
 def read_missing_list(path: Path) -> set[str]:
-    """Sample names of the authors' missing-skeleton list (one per line, an optional
-    ``.skeleton`` suffix); :class:`LayoutError` naming the line that is not a name."""
+    """Sample names of a missing-skeleton list as the authors publish it: one name per
+    line (an optional ``.skeleton`` suffix), other lines (their prose header, blank lines)
+    skipped. :class:`LayoutError` when no line is a sample name."""
     names = set()
-    for lineno, line in enumerate(path.read_text().splitlines(), 1):
+    for line in path.read_text(encoding="utf-8-sig", errors="replace").splitlines():
         name = line.strip().removesuffix(".skeleton")
-        if not name:
-            continue
-        if not _NAME.match(name):
-            raise LayoutError(
-                f"{path}: line {lineno}: {line.strip()!r} is not a sample name "
-                "S{sss}C{ccc}P{ppp}R{rrr}A{aaa}"
-            )
-        names.add(name)
+        if _NAME.match(name):
+            names.add(name)
+    if not names:
+        raise LayoutError(
+            f"{path}: no sample name S{{sss}}C{{ccc}}P{{ppp}}R{{rrr}}A{{aaa}} on any line "
+            "(dataset.options.missing_skeletons: a list of sample names, one per line)"
+        )
     return names
 
 
@@ -260,10 +293,11 @@ def check_root(
         raise LayoutError(
             f"neither {rgb_dir} nor {skeleton_dir} found under {root} (ntu_rgbd layout)"
         )
-    if missing_skeletons is not None and not (root / missing_skeletons).is_file():
+    listed = missing_list_path(root, version, missing_skeletons)
+    if listed is not None and not listed.is_file():
         raise LayoutError(
-            f"dataset.options.missing_skeletons: {root / missing_skeletons} not found "
-            "(ntu_rgbd layout; a path relative to the root, or absolute)"
+            f"dataset.options.missing_skeletons: {listed} not found (ntu_rgbd layout; "
+            "official, a path relative to the root or absolute, or none)"
         )
     return folders
 
@@ -273,11 +307,16 @@ def scan(
     version: int = 60,
     rgb_dir: str = "nturgb+d_rgb",
     skeleton_dir: str = "nturgb+d_skeletons",
-    missing_skeletons: str | None = None,
+    missing_skeletons: str | None = "official",
 ) -> Scan:
     """Manifest rows pairing each sample's video and skeleton file."""
     folders = check_root(root, version, rgb_dir, skeleton_dir, missing_skeletons)
-    listed = read_missing_list(root / missing_skeletons) if missing_skeletons else set()
+    list_path = missing_list_path(root, version, missing_skeletons)
+    listed: set[str] = set()
+    if list_path and "skeleton" in folders:  # a copy without skeletons has none to set aside
+        listed = read_missing_list(list_path)
+        source = "as published" if missing_skeletons == "official" else "your list"
+        listed_reason = f"{LISTED_REASON} ({list_path.name}, {source})"
     classes = list(ACTIONS[: LIMITS[version][4]])
     found: dict[str, dict[str, Path]] = {}
     quarantine: list[dict[str, str]] = []
@@ -321,10 +360,7 @@ def scan(
             problems.append(f"{name}_rgb.avi not found under {folders['rgb']}")
         if name in listed:
             skeleton = None
-            problems.append(
-                f"{name}.skeleton listed as missing/empty skeleton by the NTU RGB+D authors "
-                f"({root / missing_skeletons})"
-            )
+            problems.append(listed_reason)
         elif "skeleton" in folders and skeleton is None:
             problems.append(f"{name}.skeleton not found under {folders['skeleton']}")
         quarantine.extend(
@@ -370,10 +406,6 @@ FIXTURE_PARTS = {
 _TWO_PERSON = frozenset((*range(50, 61), *range(106, 121)))
 #: a fixture sample whose skeleton holds no body, listed in the fixture's missing list
 FIXTURE_EMPTY = "S001C003P003R002A008"
-MISSING_LIST = {
-    60: "NTU_RGBD_samples_with_missing_skeletons.txt",
-    120: "NTU_RGBD120_samples_with_missing_skeletons.txt",
-}
 #: a flickering false body joins the actors on camera 2; the second actor enters late
 FLICKER_CAMERA = 2
 SECOND_ACTOR_FROM = 3

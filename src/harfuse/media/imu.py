@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
@@ -90,33 +91,74 @@ def read_utd_mat(path: str | Path) -> tuple[np.ndarray, float, list[str]]:
     return data, UTD_MHAD_RATE_HZ, list(UTD_MHAD_CHANNELS)
 
 
+#: MMAct's timestamp text, ``20181109_13:42:51.321``; the fraction is sometimes absent
+_MMACT_STAMP = re.compile(r"^\d{8}_\d{2}:\d{2}:\d{2}(\.\d+)?$")
+_MMACT_FORMAT = "%Y%m%d_%H:%M:%S.%f"
+
+
+def timestamp_seconds(stamps: pd.Series, path: str | Path) -> np.ndarray:
+    """Seconds (float64) of a timestamp column: numbers of seconds, MMAct's
+    ``%Y%m%d_%H:%M:%S[.%f]`` text, or ISO 8601 date-time text (with or without a
+    fraction). Date-times count from the earliest. :class:`IMUError` naming the first row
+    that does not parse."""
+    if pd.api.types.is_numeric_dtype(stamps):
+        return stamps.to_numpy(np.float64)
+    text = stamps.astype(str).str.strip()
+    if text.str.match(_MMACT_STAMP).all():
+        with_fraction = text.where(text.str.contains(".", regex=False), text + ".0")
+        parsed = pd.to_datetime(with_fraction, format=_MMACT_FORMAT, errors="coerce")
+    else:
+        parsed = pd.to_datetime(text, format="ISO8601", errors="coerce")
+    bad = parsed.isna().to_numpy()
+    if bad.any():
+        row = int(np.argmax(bad))
+        raise IMUError(
+            f"{path}: row {row + 1}: timestamp {stamps.iloc[row]!r} is neither seconds, "
+            "YYYYmmdd_HH:MM:SS[.fff] nor ISO 8601 date-time text"
+        )
+    return (parsed - parsed.min()).dt.total_seconds().to_numpy()
+
+
+def regular_samples(seconds: np.ndarray, data: np.ndarray) -> tuple[np.ndarray, float]:
+    """Samples ``data`` ``(N, C)`` taken at ``seconds`` (any order, repeats allowed) on a
+    regular grid: rows sorted by time, the rows of a repeated timestamp averaged, then
+    linear interpolation at the median interval from the first timestamp. Returns
+    ``(data (M, C) float32, rate_hz)``; ``M`` is 0 when fewer than 2 distinct times."""
+    times, inverse = np.unique(seconds, return_inverse=True)
+    if len(times) < 2:
+        return data[:0], 0.0
+    sums = np.zeros((len(times), data.shape[1]), np.float64)
+    np.add.at(sums, inverse, data)
+    mean = sums / np.bincount(inverse, minlength=len(times))[:, None]
+    dt = float(np.median(np.diff(times)))
+    grid = times[0] + dt * np.arange(int(np.floor((times[-1] - times[0]) / dt + 1e-6)) + 1)
+    regular = np.stack([np.interp(grid, times, mean[:, c]) for c in range(mean.shape[1])], 1)
+    return regular.astype(np.float32), 1.0 / dt
+
+
 def read_timestamped_csv(path: str | Path, name: str) -> tuple[np.ndarray, float, list[str]]:
-    """Headerless ``timestamp,x,y,z`` rows (MMAct); the timestamp is date-time text or
-    seconds. Channels are named ``{name}_x`` etc.; the rate comes from the timestamps."""
+    """Headerless ``timestamp,x,y,z`` rows (MMAct); timestamps as in
+    :func:`timestamp_seconds`. Rows may be out of order and a timestamp may repeat (as in
+    MMAct's released files): :func:`regular_samples` puts them on a regular grid. Channels
+    are named ``{name}_x`` etc.; the rate is the median interval's inverse."""
     try:
         df = pd.read_csv(path, header=None)
     except (pd.errors.EmptyDataError, pd.errors.ParserError, UnicodeDecodeError) as exc:
         raise IMUError(f"{path}: not a readable CSV: {exc}") from exc
     if df.shape[1] < 2 or len(df) < 2:
         raise IMUError(f"{path}: {len(df)} rows x {df.shape[1]} columns, need >= 2 x 2")
-    stamps = df[0]
-    if pd.api.types.is_numeric_dtype(stamps):
-        seconds = stamps.to_numpy(np.float64)
-    else:
-        parsed = pd.to_datetime(stamps, errors="coerce")
-        if parsed.isna().any():
-            raise IMUError(
-                f"{path}: unparseable timestamps, e.g. {stamps[parsed.isna()].iloc[0]!r}"
-            )
-        seconds = (parsed - parsed.iloc[0]).dt.total_seconds().to_numpy()
-    data = df.iloc[:, 1:].to_numpy(np.float32)
-    if not np.isfinite(data).all():
-        raise IMUError(f"{path}: non-finite values in {int((~np.isfinite(data)).sum())} cells")
-    dt = float(np.median(np.diff(seconds)))
-    if dt <= 0:
-        raise IMUError(f"{path}: timestamps are not increasing")
+    seconds = timestamp_seconds(df[0], path)
+    try:
+        values = df.iloc[:, 1:].to_numpy(np.float32)
+    except ValueError as exc:
+        raise IMUError(f"{path}: a value column is not numeric: {exc}") from exc
+    if not np.isfinite(values).all():
+        raise IMUError(f"{path}: non-finite values in {int((~np.isfinite(values)).sum())} cells")
+    data, rate = regular_samples(seconds, values)
+    if len(data) < 2:
+        raise IMUError(f"{path}: fewer than 2 distinct timestamps")
     axes = "xyz" if data.shape[1] == 3 else [str(i) for i in range(data.shape[1])]
-    return data, 1.0 / dt, [f"{name}_{a}" for a in axes]
+    return data, rate, [f"{name}_{a}" for a in axes]
 
 
 def read_streams(spec: str) -> list[tuple[np.ndarray, float, list[str]]]:

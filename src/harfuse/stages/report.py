@@ -442,26 +442,50 @@ def markdown(
             for (env, threads), n in sorted(environments.items())
         ]
     lines += ["", "## Quarantine", ""]
-    if quarantine.empty:
-        lines.append("No input was quarantined.")
-    else:
-        # a sample has a row per stage and reason (e.g. one per modality it lacks)
-        counts = quarantine.groupby("stage", sort=False)["sample_id"].agg(["nunique", "size"])
-        lines.append(
-            f"{_plural(quarantine['sample_id'].nunique(), 'sample')} "
-            f"({_plural(len(quarantine), 'row')}) in quarantine.csv; by stage:"
-        )
-        lines.append("")
-        lines += [
-            f"- {c.Index}: {_plural(c.nunique, 'sample')} ({_plural(c.size, 'row')})"
-            for c in counts.itertuples()
-        ]
-        lines += ["", "| sample_id | stage | reason |", "|---|---|---|"]
-        shown = quarantine.groupby("stage", sort=False).head(SHOWN_PER_STAGE)
-        lines += [f"| {r.sample_id} | {r.stage} | {r.reason} |" for r in shown.itertuples()]
-        if len(shown) < len(quarantine):
-            lines += ["", f"{len(quarantine) - len(shown)} more rows in quarantine.csv."]
+    lines += markdown_quarantine(quarantine)
     return "\n".join(lines) + "\n"
+
+
+def markdown_quarantine(quarantine: pd.DataFrame) -> list[str]:
+    """``summary.md``'s quarantine section (after its heading): counts by stage, the
+    reasons several samples share, and the first rows of each stage."""
+    if quarantine.empty:
+        return ["No input was quarantined."]
+    # a sample has a row per stage and reason (e.g. one per modality it lacks)
+    counts = quarantine.groupby("stage", sort=False)["sample_id"].agg(["nunique", "size"])
+    lines = [
+        f"{_plural(quarantine['sample_id'].nunique(), 'sample')} "
+        f"({_plural(len(quarantine), 'row')}) in quarantine.csv; by stage:",
+        "",
+    ]
+    lines += [
+        f"- {c.Index}: {_plural(c.nunique, 'sample')} ({_plural(c.size, 'row')})"
+        for c in counts.itertuples()
+    ]
+    lines += _shared_reasons(quarantine)
+    lines += ["", "| sample_id | stage | reason |", "|---|---|---|"]
+    shown = quarantine.groupby("stage", sort=False).head(SHOWN_PER_STAGE)
+    lines += [f"| {r.sample_id} | {r.stage} | {r.reason} |" for r in shown.itertuples()]
+    if len(shown) < len(quarantine):
+        lines += ["", f"{len(quarantine) - len(shown)} more rows in quarantine.csv."]
+    return lines
+
+
+def _shared_reasons(quarantine: pd.DataFrame, shown: int = SHOWN_PER_STAGE) -> list[str]:
+    """Markdown lines counting the samples of each reason given word for word to several
+    samples (e.g. a published list of samples to leave out), most frequent first."""
+    counts = quarantine.groupby(["stage", "reason"], sort=False)["sample_id"].nunique()
+    counts = counts[counts > 1].sort_values(ascending=False, kind="stable")
+    if counts.empty:
+        return []
+    lines = ["", "Reasons shared by several samples:", ""]
+    lines += [
+        f"- {stage}, {_plural(n, 'sample')}: {reason}"
+        for (stage, reason), n in counts[:shown].items()
+    ]
+    if len(counts) > shown:
+        lines.append(f"- {len(counts) - shown} more in quarantine.csv")
+    return lines
 
 
 def run(
