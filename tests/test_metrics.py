@@ -24,3 +24,21 @@ def test_top_k_with_fewer_classes_than_k():
     scores = np.array([[0.1, 0.9], [0.8, 0.2]])
     assert top_k_accuracy(scores, np.array([0, 0]), 5) == 1.0
     assert top_k_accuracy(scores, np.array([0, 0]), 1) == 0.5
+
+
+def test_a_class_without_test_samples_counts_zero():
+    # walking (class 2) has no test sample: perfect on the others is not a perfect score
+    scores = np.eye(3)[[0, 0, 1, 1]]
+    labels = np.array([0, 0, 1, 1])
+    m = classification_metrics(scores, labels)
+    preds = scores.argmax(1)
+    assert m["top1"] == 1.0
+    assert m["macro_f1"] == pytest.approx(2 / 3)
+    assert m["macro_f1"] == pytest.approx(
+        sk.f1_score(labels, preds, average="macro", labels=range(3), zero_division=0)
+    )
+    assert m["mean_class_acc"] == pytest.approx(2 / 3)
+    assert m["classes_scored"] == 3
+    # predicting the absent class never helps either
+    wrong = np.eye(3)[[2, 0, 1, 1]]
+    assert classification_metrics(wrong, labels)["macro_f1"] < m["macro_f1"]

@@ -209,6 +209,29 @@ def test_test_samples_lacking_a_modality_per_variant(tmp_path):
     ]
 
 
+def test_a_class_without_test_samples_is_named_in_red_and_the_classes_scored_said(tmp_path):
+    walking = {"walking": "all 8 of its test samples lack a modality of the run"}
+    runs = [
+        write_run(tmp_path, "skel", "split1", classes_scored=3, classes_without_test=walking),
+        write_run(
+            tmp_path, "skel", "split1", "ratio50", classes_scored=3, classes_without_test=walking
+        ),
+        write_run(tmp_path, "rgb", "split1", classes_scored=3, classes_without_test={}),
+    ]
+    md = (report_of(tmp_path, runs) / "summary.md").read_text()
+    assert (
+        "- macro_f1 and mean_class_acc: means over all 3 classes of the dataset; a class "
+        "without a test sample counts 0" in md
+    )
+    section = md.split("## Classes without a test sample")[1].split("##")[0]
+    assert [line for line in section.splitlines() if line.startswith("- ")] == [
+        '- <span style="color:red">skel (split1): no test sample of walking (all 8 of its '
+        "test samples lack a modality of the run)</span>"
+    ]
+    runs = [write_run(tmp_path, "rgb", "split1", classes_scored=3, classes_without_test={})]
+    assert "## Classes without" not in (report_of(tmp_path, runs) / "summary.md").read_text()
+
+
 def test_no_lacking_section_line_says_so(tmp_path):
     runs = [write_run(tmp_path, "imu", "s1", n_test=4, n_test_dropped=0, test_lacking={})]
     md = (report_of(tmp_path, runs) / "summary.md").read_text()

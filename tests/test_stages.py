@@ -353,3 +353,20 @@ def test_imu_statistics_come_from_the_training_split_only(prepared, tmp_path):
     run_training(prepared, tmp_path, "imu", {"model": "single", "modalities": ["imu"]})
     saved = json.loads((tmp_path / "model.json").read_text())["normalisation"]["imu"]
     np.testing.assert_allclose(saved["mean"], mean, rtol=1e-6)
+
+
+def test_absent_classes_say_why_a_class_has_no_test_sample():
+    manifest = pd.DataFrame(
+        {
+            "sample_id": ["t1", "t2", "w1", "w2", "c1"],
+            "label": ["talking", "talking", "walking", "walking", "cycling"],
+            "split1": ["test", "train", "test", "test", "train"],
+        }
+    )
+    evaluated = manifest[manifest["sample_id"] == "t1"]  # the walking clips lost their pose
+    assert train.absent_classes(
+        manifest, evaluated, "split1", ["cycling", "talking", "walking"]
+    ) == {
+        "cycling": "no test sample in the split",
+        "walking": "all 2 of its test samples lack a modality of the run",
+    }

@@ -338,6 +338,34 @@ def lacking_lines(runs: Sequence[dict]) -> list[str]:
     return lines
 
 
+def absent_class_lines(runs: Sequence[dict]) -> list[str]:
+    """One line (in red) per variant and split with classes that had no test sample
+    (``metrics.json``'s ``classes_without_test``), naming them and why; the first run
+    recorded of a variant and split speaks."""
+    seen: dict[tuple[str, str], dict] = {}
+    for r in sorted(runs, key=lambda r: (r["split"], r["variant"])):
+        if r.get("classes_without_test"):
+            seen.setdefault((r["variant"], r["split"]), r)
+    return [
+        f'- <span style="color:red">{variant} ({split}): no test sample of '
+        + "; ".join(f"{name} ({why})" for name, why in r["classes_without_test"].items())
+        + "</span>"
+        for (variant, split), r in seen.items()
+    ]
+
+
+def scored_note(runs: Sequence[dict]) -> list[str]:
+    """The note saying over how many classes the per-class means were computed."""
+    scored = sorted({r["classes_scored"] for r in runs if "classes_scored" in r})
+    if not scored:
+        return []
+    counts = " or ".join(str(k) for k in scored)
+    return [
+        f"macro_f1 and mean_class_acc: means over all {counts} classes of the dataset; a "
+        "class without a test sample counts 0 (Classes without a test sample, below)"
+    ]
+
+
 def markdown(
     table: pd.DataFrame,
     means: pd.DataFrame,
@@ -355,12 +383,15 @@ def markdown(
     shown = table[["variant", "modalities", "split", "experiment", *metrics]].copy()
     shown["test samples"] = [samples_cell(c) for c in table[TEST_COUNTS].to_dict("records")]
     lines += [*_markdown_table(shown), ""]
-    lines += [f"- {n}" for n in notes]
+    lines += [f"- {n}" for n in [*scored_note(runs), *notes]]
     if "top5" not in metrics:
         lines.append(
             f"- top-5 not shown: with {n_classes} classes every label is among the 5 highest "
             "scores (top-5 = 1 by construction)"
         )
+    absent = absent_class_lines(runs)
+    if absent:
+        lines += ["", "## Classes without a test sample", "", *absent]
     if any("test_lacking" in r for r in runs):
         lacking = lacking_lines(runs)
         lines += [

@@ -166,11 +166,31 @@ def hidden_experiment(
     return hidden, {"hidden_classes": {experiment["hidden"]: hidden}}
 
 
+def absent_classes(
+    manifest: pd.DataFrame, test: pd.DataFrame, split: str, classes: list[str]
+) -> dict[str, str]:
+    """``{class: why}`` for each class with no sample in the run's test set ``test``:
+    either the split tests none of it, or every one of its test samples lacked a modality
+    of the run (quarantined upstream)."""
+    in_split = manifest.loc[manifest[split] == "test", "label"].value_counts()
+    evaluated = set(test["label"])
+    return {
+        name: (
+            f"all {in_split[name]} of its test samples lack a modality of the run"
+            if in_split.get(name, 0)
+            else "no test sample in the split"
+        )
+        for name in classes
+        if name not in evaluated
+    }
+
+
 def evaluate(
     probs: np.ndarray, labels: np.ndarray, hidden: list[int], classes: list[str]
 ) -> dict[str, Any]:
-    """Classification metrics of test probabilities ``(N, K)``; for a hidden-class run also
-    top-1 on the withheld and on the seen classes."""
+    """Classification metrics of test probabilities ``(N, K)`` (per-class means over all
+    ``K`` classes); for a hidden-class run also top-1 on the withheld and on the seen
+    classes."""
     metrics = classification_metrics(probs, labels)
     if hidden:
         is_hidden = np.isin(labels, hidden)
@@ -283,6 +303,15 @@ def run(
     history = train_model(model, train_data, params, dev, val_data if len(val_data) else None)
     probs = predict(model, test_data, dev, workers=params.workers)
     metrics = evaluate(probs, rows.test["label_idx"].to_numpy(), hidden, classes)
+    metrics["classes_without_test"] = absent_classes(manifest, rows.test, split, classes)
+    if metrics["classes_without_test"]:
+        log.warning(
+            "%s on %s: no test sample of %s; macro-F1 and mean-class accuracy count %s 0",
+            variant,
+            split,
+            "; ".join(f"{c} ({why})" for c, why in metrics["classes_without_test"].items()),
+            "it" if len(metrics["classes_without_test"]) == 1 else "each",
+        )
     log.info(
         "%s on %s (%s): top1 %.3f macro-F1 %.3f",
         variant,
