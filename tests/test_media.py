@@ -71,6 +71,10 @@ def test_output_size():
     assert output_size(240, 320, 112) == (112, 149)
     assert output_size(320, 240, 112) == (149, 112)
     assert output_size(240, 320, (100, 50)) == (100, 50)
+    # the pose stage's size: a cap on the short side, never an enlargement
+    assert output_size(576, 768, 720, upscale=False) == (576, 768)
+    assert output_size(1080, 1920, 720, upscale=False) == (720, 1280)
+    assert output_size(1080, 1920, None) == (1080, 1920)
 
 
 def test_not_a_video_raises_decode_error_naming_the_file(tmp_path):

@@ -50,7 +50,7 @@ def pose_run(tmp_path_factory) -> Path:
     cfg = yaml.safe_load((REPO / "configs/folder.yaml").read_text())
     cfg["dataset"].update(name="cars", root=str(root))
     cfg["dataset"]["options"]["test_fraction"] = 0.4
-    cfg["frames"].update(fps=6.0, size=144)
+    cfg["frames"].update(fps=6.0, size=96)  # the pose stage decodes at its own size
     cfg["skeleton"] = {"source": "pose"}
     cfg["train"]["params"].update(epochs=2, batch_size=4)
     cfg["train"]["inputs"]["skeleton_length"] = 16
@@ -68,12 +68,18 @@ def test_pose_stage_keypoints_and_quarantine(pose_run):
         attrs = dict(f[sid]["skeleton"].attrs)
     assert joints.dtype == np.float16 and joints.shape[1:] == (1, 33, 4)
     assert attrs["joint_format"] == "blazepose_33" and attrs["fps"] == 6.0
+    assert list(attrs["estimated_on"]) == [144, 176]  # the source's size, not frames.size
     assert detected.mean() >= 0.9  # a person in every frame of the clip
+    assert attrs["coverage"] == pytest.approx(detected.any(axis=1).mean())
     quarantine = pd.read_parquet(results / "pose/shard-0.quarantine.parquet")
     assert quarantine["sample_id"].tolist() == ["drive_empty_road"]
     assert "no person detected in any of its" in quarantine["reason"][0]
     report = (results / "report/summary.md").read_text()
-    assert "skeleton = body keypoints estimated from the frames" in report
+    assert "skeleton = body keypoints estimated from the" in report
+    coverage = report.split("## Pose coverage")[1].split("##")[0]
+    rows = [line for line in coverage.splitlines() if line.startswith("| talk |")]
+    assert len(rows) == 1 and rows[0].startswith("| talk | 3 | 1.00 | 0 | 0 |"), coverage
+    assert "| drive | 4 | 0.7" in coverage and coverage.count("| 1 | 1 |") == 1  # empty road
 
 
 def test_predict_on_a_video_file_with_the_keypoint_overlay(pose_run, tmp_path):
@@ -119,6 +125,28 @@ def test_a_window_without_a_person_is_left_out_of_the_timeline(pose_run, tmp_pat
     assert np.isclose(prediction.probs.sum(), 1.0)
     ends = [end for _, end, _ in prediction.timeline]
     assert ends and max(ends) <= len(frames) / 10.0 + 1.0  # no window of the grey end alone
+    assert prediction.left_out and not prediction.low_confidence
+
+
+def test_predict_on_a_clip_mostly_without_a_person_warns_once_and_flags_it(pose_run, tmp_path):
+    """1 s of the man, then 4 s of an empty frame: a person in 20 % of the frames."""
+    frames = [f for _, f in iter_frames_at_fps(carphone(), 10.0)][:10]
+    video = tmp_path / "mostly nobody.mp4"
+    write_video(video, np.stack(frames + [np.full_like(frames[0], 128)] * 40), 10.0)
+    model = next((pose_run / "results/cars/runs/skeleton").glob("*/full"))
+    done = subprocess.run(
+        [HARFUSE, "predict", "--model", str(model), "--json", "--window", "1", str(video)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    (answer,) = json.loads(done.stdout)["videos"]
+    assert answer["low_confidence"] is True and 0.1 <= answer["pose_coverage"] < 0.3
+    assert answer["windows_without_person"] >= 3
+    # one line each, however many windows
+    assert done.stderr.count("the answer is low-confidence") == 1, done.stderr
+    assert done.stderr.count("windows left out of the timeline, no person seen") == 1
 
 
 def test_a_model_of_dataset_skeletons_cannot_read_a_video(pose_run, tmp_path):

@@ -245,6 +245,9 @@ def predict_command(args: argparse.Namespace) -> int:
             print(f"{video} ({pred.duration_s:.1f} s)")
             for rank, (label, p) in enumerate(pred.top(args.top), 1):
                 print(f"  {rank}. {label}  {p:.3f}")
+            if pred.pose_coverage is not None:
+                low = ": LOW CONFIDENCE" if pred.low_confidence else ""
+                print(f"  (a person in {pred.pose_coverage:.0%} of the frames{low})")
             if pred.timeline and not args.timeline:
                 for start, end, probs in pred.timeline:
                     label, p = pred.top(1, probs)[0]
@@ -258,6 +261,9 @@ def predict_command(args: argparse.Namespace) -> int:
                 "video": str(p.path),
                 "duration_s": p.duration_s,
                 "top": [{"label": lab, "probability": pr} for lab, pr in p.top(args.top)],
+                "pose_coverage": p.pose_coverage,
+                "low_confidence": p.low_confidence,
+                "windows_without_person": len(p.left_out),
                 "timeline": [r for r in rows if r["video"] == str(p.path)],
             }
             for p in predictions

@@ -33,7 +33,13 @@ from harfuse.pose.overlay import draw_skeleton
 from harfuse.preprocess.audio import log_mel_spectrogram
 from harfuse.preprocess.flow import flow_field
 from harfuse.preprocess.frames import as_stored, select_frames, video_frames
-from harfuse.preprocess.skeleton import estimated_skeleton, skeleton_input
+from harfuse.preprocess.skeleton import (
+    LOW_COVERAGE,
+    estimated_skeleton,
+    estimator_params,
+    pose_frames,
+    skeleton_input,
+)
 from harfuse.skeleton.formats import format_for_joints, joint_format
 from harfuse.store.atomic import atomic_path
 from harfuse.store.clips import eval_clips
@@ -145,13 +151,15 @@ def build_classifier(description: dict[str, Any], state: dict[str, torch.Tensor]
 @dataclass
 class Media:
     """One video decoded for a model: frames at the model's ``frames.fps`` (as the
-    frames stage stored them) and the mono audio track at ``audio.sample_rate``."""
+    frames stage stored them), the same frames at the pose estimator's resolution (as the
+    pose stage decodes them) and the mono audio track at ``audio.sample_rate``."""
 
     path: Path
     duration_s: float
     frames: np.ndarray | None = None  # (T, H, W, 3) uint8 RGB
     fps: float = 0.0
     wave: np.ndarray | None = None  # (S,) float32
+    pose_frames: np.ndarray | None = None  # (T, H', W', 3) uint8 RGB
 
 
 def load_media(path: str | Path, trained: TrainedModel) -> Media:
@@ -169,9 +177,14 @@ def load_media(path: str | Path, trained: TrainedModel) -> Media:
     media = Media(path, 0.0)
     if "frames" in prep:
         cfg = prep["frames"]
-        frames, _ = video_frames(path, cfg, every_frame=True)  # num_frames: per segment
-        media.frames, media.fps = as_stored(frames, cfg), float(cfg["fps"])
-        media.duration_s = len(frames) / media.fps
+        media.fps = float(cfg["fps"])
+        if {"rgb", "flow"} & set(trained.modalities):
+            frames, _ = video_frames(path, cfg, every_frame=True)  # num_frames: per segment
+            media.frames = as_stored(frames, cfg)
+        if "skeleton" in trained.modalities:
+            media.pose_frames = pose_frames(path, cfg, prep["skeleton"], every_frame=True)
+        decoded = media.frames if media.frames is not None else media.pose_frames
+        media.duration_s = len(decoded) / media.fps
     if "audio" in trained.modalities:
         rate = prep["audio"]["sample_rate"]
         wave = read_audio(path, rate)
@@ -184,21 +197,27 @@ def load_media(path: str | Path, trained: TrainedModel) -> Media:
 
 def segment_inputs(
     trained: TrainedModel, media: Media, start_s: float = 0.0, end_s: float | None = None
-) -> dict[str, np.ndarray]:
+) -> tuple[dict[str, np.ndarray], float | None]:
     """The model's inputs for ``[start_s, end_s)`` of ``media`` (``end_s=None``: the
     whole video, every frame and all of the audio, as the workflow takes it), one array
-    per modality fitted exactly as the training data were (without the batch axis). The
-    segment's frames are taken at ``fps`` and then thinned to ``num_frames`` as the frames
-    stage does; a segment reaching the end of the video takes the audio to its end."""
+    per modality fitted exactly as the training data were (without the batch axis), and
+    the segment's pose coverage (the fraction of its frames in which the estimator found
+    a person; None without a skeleton). The segment's frames are taken at ``fps`` and
+    then thinned to ``num_frames`` as the frames stage does; a segment reaching the end of
+    the video takes the audio to its end."""
     prep, inputs = trained.preprocessing, trained.description["inputs"]
     out: dict[str, np.ndarray] = {}
-    frames = media.frames
-    if frames is not None:
+
+    def segment(frames: np.ndarray | None) -> np.ndarray | None:
+        if frames is None:
+            return None
         if end_s is not None:
             a = min(int(np.ceil(start_s * media.fps - 1e-9)), len(frames) - 1)
             b = max(int(np.ceil(end_s * media.fps - 1e-9)), a + 1)
             frames = frames[a:b]
-        frames = select_frames(frames, prep["frames"])
+        return select_frames(frames, prep["frames"])
+
+    frames = segment(media.frames)
     backbone = trained.description["options"].get("backbone")
     if "rgb" in trained.modalities and backbone:
         spec = BackboneSpec.from_options(backbone)
@@ -212,13 +231,17 @@ def segment_inputs(
         out["flow"] = flow_input(
             stored, attrs["bound"], inputs["flow_length"], inputs.get("flow_size")
         )
+    coverage = None
     if "skeleton" in trained.modalities:
         try:
-            stored = estimated_skeleton(frames, media.fps, prep["skeleton"], str(media.path))
+            stored = estimated_skeleton(
+                segment(media.pose_frames), media.fps, prep["skeleton"], str(media.path)
+            )
         except ValueError as exc:  # nobody in the segment
             raise NoPersonError(str(exc)) from exc
         (joints, attrs), (detected, _) = stored["skeleton"], stored["detected"]
         out["skeleton"] = skeleton_input(joints, detected, attrs, inputs["skeleton_length"])
+        coverage = attrs["coverage"]
     if "audio" in trained.modalities:
         rate = prep["audio"]["sample_rate"]
         wave = media.wave
@@ -228,7 +251,7 @@ def segment_inputs(
             wave = wave[a:] if to_end else wave[a : max(int(end_s * rate), a + 1)]
         mel, _ = log_mel_spectrogram(wave, prep["audio"])
         out["audio"] = audio_input(mel, inputs["audio_frames"])
-    return out
+    return out, coverage
 
 
 @torch.no_grad()
@@ -272,6 +295,16 @@ class Prediction:
     duration_s: float
     probs: np.ndarray  # (K,)
     timeline: list[tuple[float, float, np.ndarray]] = field(default_factory=list)
+    #: the fraction of the video's frames in which the pose estimator found a person
+    #: (None: the model reads no skeleton); under LOW_COVERAGE the answer is low-confidence
+    pose_coverage: float | None = None
+    #: windows left out of the timeline: nobody seen in them
+    left_out: list[tuple[float, float]] = field(default_factory=list)
+
+    @property
+    def low_confidence(self) -> bool:
+        """Whether the answer rests on keypoints found in too few frames."""
+        return self.pose_coverage is not None and self.pose_coverage < LOW_COVERAGE
 
     def top(self, k: int, probs: np.ndarray | None = None) -> list[tuple[str, float]]:
         """The ``k`` most probable ``(label, probability)``, best first."""
@@ -297,27 +330,46 @@ def predict_video(
 ) -> Prediction:
     """Predict the whole video and, with ``window_s``, each segment of the timeline. A
     segment a skeleton model cannot read (nobody seen in it) is left out of the timeline
-    with a warning naming it; the whole video's prediction stands."""
+    (one warning line counts them); the whole video's prediction stands. A skeleton
+    model's answer records its pose coverage, and warns when it is low-confidence."""
     media = load_media(path, trained)
-    whole = class_probabilities(trained, [segment_inputs(trained, media)])
+    inputs, coverage = segment_inputs(trained, media)
+    whole = class_probabilities(trained, [inputs])
     prediction = Prediction(Path(path), trained.classes, media.duration_s, whole[0])
+    prediction.pose_coverage = coverage
+    if prediction.low_confidence:
+        log.warning(
+            "%s: a person in %.0f%% of its frames (under %.0f%%): the answer is low-confidence",
+            path,
+            100 * coverage,
+            100 * LOW_COVERAGE,
+        )
     if window_s is not None:
         spans = segments(media.duration_s, window_s, stride_s or window_s)
         for i in range(0, len(spans), batch_size):
-            chunk, inputs = [], []
+            chunk, batch = [], []
             for a, b in spans[i : i + batch_size]:
                 try:
-                    inputs.append(segment_inputs(trained, media, a, b))
-                except NoPersonError as exc:
-                    log.warning(
-                        "%s [%.2f s - %.2f s] left out of the timeline: %s", path, a, b, exc
-                    )
+                    batch.append(segment_inputs(trained, media, a, b)[0])
+                except NoPersonError:
+                    prediction.left_out.append((a, b))
                     continue
                 chunk.append((a, b))
             if not chunk:
                 continue
-            probs = class_probabilities(trained, inputs)
+            probs = class_probabilities(trained, batch)
             prediction.timeline += [(a, b, p) for (a, b), p in zip(chunk, probs, strict=True)]
+        if prediction.left_out:  # one line, however many windows
+            a, b = prediction.left_out[0]
+            log.warning(
+                "%s: %d of %d windows left out of the timeline, no person seen in them "
+                "(the first: %.2f s - %.2f s)",
+                path,
+                len(prediction.left_out),
+                len(spans),
+                a,
+                b,
+            )
     return prediction
 
 
@@ -330,7 +382,7 @@ def _annotated(
     if skeleton is not None:  # the model reads estimated keypoints: draw them
         from harfuse.pose.estimator import shared_estimator
 
-        estimator = shared_estimator(**skeleton.get("pose", {}))
+        estimator = shared_estimator(**estimator_params(skeleton))
         estimator.reset()
         bones = joint_format(POSE_JOINT_FORMAT).edges
     for t, rgb in iter_frames_at_fps(path, fps):

@@ -146,6 +146,16 @@ def used_modalities(wildcards) -> set[str]:
     }
 
 
+def pose_shards(wildcards) -> list[str]:
+    """The pose stage's shards when a runnable variant reads estimated skeletons (the
+    report's pose coverage), else none."""
+    if config["skeleton"]["source"] != "pose" or "skeleton" not in used_modalities(
+        wildcards
+    ):
+        return []
+    return modality_shards(wildcards, "skeleton", "")
+
+
 def quarantine_tables(wildcards) -> list[str]:
     """Every quarantine table: manifest, each shard stage, and each training run."""
     shards = shard_ids(manifest_of(wildcards))
@@ -153,8 +163,7 @@ def quarantine_tables(wildcards) -> list[str]:
     pose = config["skeleton"]["source"] == "pose"
     skeleton = "skeleton" in used
     stages = {
-        rules.extract_frames.output.quarantine: bool(used & {"rgb", "flow"})
-        or (skeleton and pose),
+        rules.extract_frames.output.quarantine: bool(used & {"rgb", "flow"}),
         rules.compute_flow.output.quarantine: "flow" in used,
         rules.extract_audio.output.quarantine: "audio" in used,
         rules.extract_imu.output.quarantine: "imu" in used,
@@ -223,7 +232,8 @@ def report_notes(wildcards) -> list[str]:
         )
     if "skeleton" in used_modalities(wildcards):
         notes.append(
-            "skeleton = body keypoints estimated from the frames (MediaPipe Pose, 33 joints)"
+            "skeleton = body keypoints estimated from the videos (MediaPipe Pose, 33 "
+            f"joints; short side up to {config['skeleton']['pose']['size'] or 'the source'} px)"
             if config["skeleton"]["source"] == "pose"
             else "skeleton = the dataset's own skeleton files"
         )

@@ -1,9 +1,10 @@
-# Stage pose: body keypoints estimated on the frame shards (skeleton.source: pose).
+# Stage pose: body keypoints estimated on the videos, decoded at the estimator's own
+# resolution on the frames stage's timeline (skeleton.source: pose).
 
 
 rule estimate_pose:
     input:
-        frames=rules.extract_frames.output.shard,
+        manifest=rules.build_manifest.output.manifest,
     output:
         shard="results/{dataset}/pose/shard-{shard}.h5",
         quarantine="results/{dataset}/pose/shard-{shard}.quarantine.parquet",
@@ -19,6 +20,7 @@ rule estimate_pose:
         runtime=120,
     params:
         code_version=code_version("harfuse.stages.pose"),
+        frames=lookup(dpath="frames", within=config),
         # what this source reads of the section (max_bodies does not rerun it)
         skeleton={"source": "pose", "pose": config["skeleton"]["pose"]},
         on_error=config["on_error"],

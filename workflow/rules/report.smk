@@ -9,6 +9,7 @@ rule build_report:
         metrics=lambda wildcards: run_files(wildcards, "metrics"),
         models=lambda wildcards: run_files(wildcards, "description"),
         quarantine=quarantine_tables,
+        pose=pose_shards,
         classes=rules.build_manifest.output.classes,
         manifest=rules.build_manifest.output.manifest,
     output:

@@ -20,4 +20,5 @@ with log_to(snakemake.log[0]):
         layout=snakemake.params.layout,
         manifest_path=snakemake.input.manifest,
         skipped=dict(snakemake.params.skipped),
+        pose_paths=list(snakemake.input.pose),
     )

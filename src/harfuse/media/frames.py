@@ -17,18 +17,23 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class FrameParams:
-    """``frames:`` config: ``fps`` (Hz), output ``size`` (px, short side or ``[h, w]``),
-    optional ``max_duration_s`` (s) and ``num_frames`` (keep that many frames spread
-    uniformly over the clip, after sampling at ``fps``)."""
+    """``frames:`` config: ``fps`` (Hz), output ``size`` (px, short side or ``[h, w]``;
+    None: the source's), optional ``max_duration_s`` (s) and ``num_frames`` (keep that
+    many frames spread uniformly over the clip, after sampling at ``fps``)."""
 
     fps: float
-    size: int | tuple[int, int]
+    size: int | tuple[int, int] | None
     max_duration_s: float | None = default("frames", "max_duration_s")
     num_frames: int | None = default("frames", "num_frames")
 
 
-def output_size(height: int, width: int, size: int | tuple[int, int]) -> tuple[int, int]:
-    """``(h, w)`` after resizing: an int scales the short side to it, keeping aspect."""
+def output_size(
+    height: int, width: int, size: int | tuple[int, int] | None, upscale: bool = True
+) -> tuple[int, int]:
+    """``(h, w)`` after resizing: an int scales the short side to it, keeping aspect
+    (without ``upscale``, only down); a pair is the size; None keeps the source's."""
+    if size is None or (isinstance(size, int) and not upscale and min(height, width) <= size):
+        return height, width
     if isinstance(size, int):
         scale = size / min(height, width)
         return max(1, round(height * scale)), max(1, round(width * scale))
@@ -66,8 +71,12 @@ def extract_frames(path: str | Path, params: FrameParams) -> np.ndarray:
     return decode_frames(path, params)[0]
 
 
-def decode_frames(path: str | Path, params: FrameParams) -> tuple[np.ndarray, int]:
-    """:func:`extract_frames` and the number of distinct source frames behind them.
+def decode_frames(
+    path: str | Path, params: FrameParams, upscale: bool = True
+) -> tuple[np.ndarray, int]:
+    """:func:`extract_frames` and the number of distinct source frames behind them
+    (without ``upscale``, an int ``params.size`` only caps the short side: a smaller
+    source keeps its size).
 
     Logs a warning when sampling by timestamp repeats the source's frames more than
     :data:`REPEAT_WARNING` times over (a variable frame rate or a near-still stream: the
@@ -76,13 +85,14 @@ def decode_frames(path: str | Path, params: FrameParams) -> tuple[np.ndarray, in
     """
     if Path(path).suffix.lower() in IMAGE_EXTENSIONS:
         rgb = read_image(path)
-        return resize(rgb, output_size(rgb.shape[0], rgb.shape[1], params.size))[None], 1
+        hw = output_size(rgb.shape[0], rgb.shape[1], params.size, upscale)
+        return resize(rgb, hw)[None], 1
     out: list[np.ndarray] = []
     hw: tuple[int, int] | None = None
     distinct, last = 0, None
     for _, rgb in iter_frames_at_fps(path, params.fps, params.max_duration_s):
         if hw is None:
-            hw = output_size(rgb.shape[0], rgb.shape[1], params.size)
+            hw = output_size(rgb.shape[0], rgb.shape[1], params.size, upscale)
         distinct += rgb is not last  # a repeated frame is the same array
         last = rgb
         out.append(resize(rgb, hw))

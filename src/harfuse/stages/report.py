@@ -22,9 +22,11 @@ import pandas as pd
 
 from harfuse import plots
 from harfuse.plan import FULL
+from harfuse.preprocess.skeleton import LOW_COVERAGE
 from harfuse.store.atomic import atomic_path, write_text
 from harfuse.store.manifest import read_manifest
 from harfuse.store.quarantine import read_quarantine
+from harfuse.store.shards import ShardReader
 from harfuse.train.metrics import METRICS, shown_metrics
 
 #: per run, test samples evaluated (``n_test``), the split's test samples left out for
@@ -366,6 +368,80 @@ def scored_note(runs: Sequence[dict]) -> list[str]:
     ]
 
 
+def pose_coverage(
+    pose_paths: Sequence[str | Path], manifest: pd.DataFrame, quarantine: pd.DataFrame
+) -> pd.DataFrame:
+    """Per class (labelled samples of ``manifest``): ``samples``, ``coverage`` (mean over
+    them of the fraction of frames in which the pose stage found a person; a sample it
+    found nobody in counts 0), ``low`` (samples under :data:`LOW_COVERAGE`, those among
+    them) and ``nobody`` (samples the pose stage quarantined for it)."""
+    found: dict[str, float] = {}
+    for path in pose_paths:
+        reader = ShardReader(path)
+        try:
+            for sid in reader.sample_ids():
+                attrs = reader.attrs(sid, "skeleton")
+                found[sid] = float(
+                    attrs["coverage"]
+                    if "coverage" in attrs
+                    else reader.read(sid, "detected").any(axis=1).mean()
+                )
+        finally:
+            reader.close()
+    nobody = set(quarantine.loc[quarantine["stage"] == "pose", "sample_id"])
+    labelled = manifest[manifest["label"] != ""]
+    coverage = labelled["sample_id"].map(found).fillna(0.0)
+    per_sample = pd.DataFrame(
+        {
+            "label": labelled["label"],
+            "coverage": coverage,
+            "low": coverage < LOW_COVERAGE,
+            "nobody": labelled["sample_id"].isin(nobody),
+        }
+    )
+    return (
+        per_sample.groupby("label", sort=False)
+        .agg(
+            samples=("coverage", "size"),
+            coverage=("coverage", "mean"),
+            low=("low", "sum"),
+            nobody=("nobody", "sum"),
+        )
+        .reset_index()
+    )
+
+
+def pose_lines(coverage: pd.DataFrame) -> list[str]:
+    """``summary.md``'s pose coverage section (empty without estimated skeletons)."""
+    if coverage.empty:
+        return []
+    lines = [
+        "",
+        "## Pose coverage",
+        "",
+        "Per class: the mean fraction of a sample's frames in which the pose estimator found "
+        f"a person (a sample with nobody in any frame counts 0 and is quarantined), and the "
+        f"samples under {LOW_COVERAGE:.0%} of frames. A skeleton model of a class with low "
+        "coverage learns from a few frames, or not at all.",
+        "",
+        "| class | samples | coverage | under " + f"{LOW_COVERAGE:.0%} | nobody seen |",
+        "|---|---|---|---|---|",
+    ]
+    lines += [
+        f"| {r.label} | {r.samples} | {r.coverage:.2f} | {r.low} | {r.nobody} |"
+        for r in coverage.itertuples()
+    ]
+    low = coverage[coverage["coverage"] < LOW_COVERAGE]
+    if not low.empty:
+        lines += [
+            "",
+            f'<span style="color:red">Pose coverage under {LOW_COVERAGE:.0%}: '
+            + ", ".join(f"{r.label} ({r.coverage:.2f})" for r in low.itertuples())
+            + ". The estimator sees one person, of a size it can find (README, Pose).</span>",
+        ]
+    return lines
+
+
 def markdown(
     table: pd.DataFrame,
     means: pd.DataFrame,
@@ -375,9 +451,11 @@ def markdown(
     benchmarks: pd.DataFrame | None = None,
     n_classes: int | None = None,
     published: pd.DataFrame | None = None,
+    coverage: pd.DataFrame | None = None,
 ) -> str:
     """The ``summary.md`` text (``n_classes``: the dataset's, which decides whether top-5
-    is shown; :func:`shown_metrics`; ``published``: :func:`published_table`)."""
+    is shown; :func:`shown_metrics`; ``published``: :func:`published_table`;
+    ``coverage``: :func:`pose_coverage`)."""
     metrics = shown_metrics(n_classes)
     lines = ["# harfuse report", ""]
     shown = table[["variant", "modalities", "split", "experiment", *metrics]].copy()
@@ -392,6 +470,8 @@ def markdown(
     absent = absent_class_lines(runs)
     if absent:
         lines += ["", "## Classes without a test sample", "", *absent]
+    if coverage is not None:
+        lines += pose_lines(coverage)
     if any("test_lacking" in r for r in runs):
         lacking = lacking_lines(runs)
         lines += [
@@ -532,6 +612,7 @@ def run(
     layout: str | None = None,
     manifest_path: str | Path | None = None,
     skipped: Mapping[str, str] | None = None,
+    pose_paths: Sequence[str | Path] = (),
 ) -> None:
     """Write under ``out_dir``: ``summary.csv`` (one row per variant, split and
     experiment), ``aggregate.csv`` (mean ± std over splits), ``summary.md``,
@@ -544,7 +625,9 @@ def run(
     ``published.csv`` (:func:`published_table`; only its header without figures) compares
     the config's ``published`` block with the runs, their ``model.json`` (``model_paths``:
     which rgb features came from random weights), the dataset's ``layout`` and
-    ``manifest_path`` (its sample count) and ``skipped`` (variant -> why it has no run)."""
+    ``manifest_path`` (its sample count) and ``skipped`` (variant -> why it has no run).
+    With ``pose_paths`` (the pose stage's shards) and ``manifest_path``, ``summary.md``
+    shows the pose coverage per class (:func:`pose_coverage`)."""
     out_dir = Path(out_dir)
     classes = json.loads(Path(classes_path).read_text())
     metrics = shown_metrics(len(classes))
@@ -563,7 +646,13 @@ def run(
         benchmarks.to_csv(tmp, index=False, float_format="%.2f")
     published = published or {}
     figures = published.get("figures", [])
-    n_samples = len(read_manifest(manifest_path)) if figures and manifest_path else None
+    manifest = read_manifest(manifest_path) if manifest_path else None
+    n_samples = len(manifest) if figures and manifest is not None else None
+    coverage = (
+        pose_coverage(pose_paths, manifest, quarantine)
+        if pose_paths and manifest is not None
+        else None
+    )
     compared = published_table(
         figures,
         runs,
@@ -575,7 +664,9 @@ def run(
         compared.to_csv(tmp, index=False, float_format="%.2f")
     write_text(
         out_dir / "summary.md",
-        markdown(table, means, runs, quarantine, notes, benchmarks, len(classes), compared),
+        markdown(
+            table, means, runs, quarantine, notes, benchmarks, len(classes), compared, coverage
+        ),
     )
 
     main = sorted(
