@@ -193,6 +193,7 @@ def test_fit_stops_early_and_keeps_the_best_validation_epoch():
     assert len(history) < 60
     best = min(range(len(history)), key=lambda i: history[i]["val_loss"])
     assert len(history) == best + 1 + 3
+    assert [row["kept"] for row in history] == [i == best for i in range(len(history))]
     probs = predict(model, noise, torch.device("cpu"))
     loss = torch.nn.functional.nll_loss(torch.from_numpy(probs).log(), noise.data.tensors[1])
     assert float(loss) == pytest.approx(history[best]["val_loss"], rel=1e-4)

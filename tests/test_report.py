@@ -192,11 +192,13 @@ def test_test_samples_lacking_a_modality_per_variant(tmp_path):
     ]
     out = report_of(tmp_path, runs)
     csv = (out / "summary.csv").read_text().splitlines()
-    assert csv[0].endswith(",top1_hidden,top1_seen,n_test,n_test_dropped,n_test_no_audio")
+    assert csv[0].endswith(
+        ",top1_hidden,top1_seen,n_test,n_test_dropped,n_test_no_audio,kept_epoch"
+    )
     by_run = {tuple(line.split(",")[:4:3]): line for line in csv[1:]}  # (variant, experiment)
-    assert by_run["audio", "full"].endswith(",,,10,0,3")
-    assert by_run["imu", "full"].endswith(",,,10,2,")  # no audio: no count
-    assert by_run["fusion", "full"].endswith(",,,12,0,")
+    assert by_run["audio", "full"].endswith(",,,10,0,3,")
+    assert by_run["imu", "full"].endswith(",,,10,2,,")  # no audio: no count
+    assert by_run["fusion", "full"].endswith(",,,12,0,,")
     md = (out / "summary.md").read_text()
     assert "| audio | audio | split1 | full | 0.600 | 0.500 | 0.600 | 10 (3 without audio) |" in md
     assert "| imu | imu | split1 | full | 0.500 | 0.400 | 0.500 | 10 (2 left out) |" in md
@@ -230,6 +232,37 @@ def test_a_class_without_test_samples_is_named_in_red_and_the_classes_scored_sai
     ]
     runs = [write_run(tmp_path, "rgb", "split1", classes_scored=3, classes_without_test={})]
     assert "## Classes without" not in (report_of(tmp_path, runs) / "summary.md").read_text()
+
+
+def test_kept_epoch_and_a_model_predicting_one_class(tmp_path):
+    def history(phases):
+        return [
+            {"phase": ph, "epoch": e, "train_loss": 1.0, "val_loss": 1.0, "kept": e == kept}
+            for ph, (ran, kept) in phases.items()
+            for e in range(1, ran + 1)
+        ]
+
+    runs = [
+        write_run(
+            tmp_path,
+            "imu",
+            "s1",
+            history=history({"joint": (12, 1)}),
+            n_test=24,
+            predicts_one_class="jump",
+        ),
+        write_run(tmp_path, "fusion", "s1", history=history({"stage1": (5, 3), "stage2": (4, 4)})),
+    ]
+    out = report_of(tmp_path, runs)
+    table = pd.read_csv(out / "summary.csv").set_index("variant")["kept_epoch"]
+    assert table.to_dict() == {"imu": "1/12", "fusion": "stage1 3/5, stage2 4/4"}
+    md = (out / "summary.md").read_text()
+    assert "| 1/12 |" in md and "| stage1 3/5, stage2 4/4 |" in md
+    assert (
+        '- <span style="color:red">imu (s1, full) predicts one class, jump, for all 24 test '
+        "samples" in md
+    )
+    assert md.count("predicts one class") == 1
 
 
 def test_no_lacking_section_line_says_so(tmp_path):

@@ -43,6 +43,7 @@ COLUMNS = [
     "top1_hidden",
     "top1_seen",
     *TEST_COUNTS,
+    "kept_epoch",
 ]
 #: quarantine rows shown per stage in summary.md (all of them are in quarantine.csv)
 SHOWN_PER_STAGE = 20
@@ -86,12 +87,46 @@ def run_counts(run: dict) -> dict[str, int | None]:
     }
 
 
+def kept_epoch(run: dict) -> str:
+    """The epoch whose weights each training phase kept, of those it ran (early stopping
+    may end a phase before ``epochs``): ``"8/12"``, or ``"stage1 8/12, stage2 3/5"`` for
+    several phases; empty when the run did not record it."""
+    history = pd.DataFrame(run.get("history") or [])
+    if "kept" not in history:
+        return ""
+    cells = [
+        f"{rows.loc[rows['kept'].astype(bool), 'epoch'].max()}/{len(rows)}"
+        for _, rows in history.groupby("phase", sort=False)
+    ]
+    phases = history["phase"].unique()
+    if len(phases) == 1:
+        return cells[0]
+    return ", ".join(f"{phase} {cell}" for phase, cell in zip(phases, cells, strict=True))
+
+
+def one_class_lines(runs: Sequence[dict]) -> list[str]:
+    """One line (in red) per run whose model predicts the same class for every test
+    sample (``metrics.json``'s ``predicts_one_class``)."""
+    return [
+        f'- <span style="color:red">{r["variant"]} ({r["split"]}, {r["experiment"]}) '
+        f"predicts one class, {r['predicts_one_class']}, for all {r.get('n_test', '')} test "
+        "samples: it learnt nothing that separates the classes (too few epochs or samples, "
+        "or a learning rate off)</span>"
+        for r in sorted(runs, key=lambda r: (r["split"], r["variant"], r["experiment"]))
+        if r.get("predicts_one_class")
+    ]
+
+
 def summary_table(runs: Sequence[dict], metrics: Sequence[str] = METRICS) -> pd.DataFrame:
     """One row per run (:data:`COLUMNS`, of the metrics only ``metrics``), sorted by split,
     experiment (``full`` first), descending top-1."""
     columns = [c for c in COLUMNS if c not in METRICS or c in metrics]
     df = pd.DataFrame(
-        [{k: {**r, **run_counts(r)}.get(k) for k in columns} for r in runs], columns=columns
+        [
+            {k: {**r, **run_counts(r), "kept_epoch": kept_epoch(r)}.get(k) for k in columns}
+            for r in runs
+        ],
+        columns=columns,
     )
     scores = [*metrics, "top1_hidden", "top1_seen"]
     df[scores] = df[scores].astype(float)
@@ -460,8 +495,15 @@ def markdown(
     lines = ["# harfuse report", ""]
     shown = table[["variant", "modalities", "split", "experiment", *metrics]].copy()
     shown["test samples"] = [samples_cell(c) for c in table[TEST_COUNTS].to_dict("records")]
+    shown["kept epoch"] = table["kept_epoch"]
     lines += [*_markdown_table(shown), ""]
+    lines += one_class_lines(runs)
     lines += [f"- {n}" for n in [*scored_note(runs), *notes]]
+    if table["kept_epoch"].ne("").any():
+        lines.append(
+            "- kept epoch: the epoch whose weights a run kept (lowest validation loss) of "
+            "those it trained; a kept epoch of 1 means validation loss never improved"
+        )
     if "top5" not in metrics:
         lines.append(
             f"- top-5 not shown: with {n_classes} classes every label is among the 5 highest "

@@ -304,6 +304,16 @@ def run(
     probs = predict(model, test_data, dev, workers=params.workers)
     metrics = evaluate(probs, rows.test["label_idx"].to_numpy(), hidden, classes)
     metrics["classes_without_test"] = absent_classes(manifest, rows.test, split, classes)
+    predicted = np.unique(probs.argmax(1))
+    if len(probs) > 1 and len(classes) > 1 and len(predicted) == 1:
+        metrics["predicts_one_class"] = classes[int(predicted[0])]
+        log.warning(
+            "%s on %s: predicts %s for all %d test samples",
+            variant,
+            split,
+            classes[int(predicted[0])],
+            len(probs),
+        )
     if metrics["classes_without_test"]:
         log.warning(
             "%s on %s: no test sample of %s; macro-F1 and mean-class accuracy count %s 0",

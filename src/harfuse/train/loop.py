@@ -107,9 +107,11 @@ def train_model(
     loss and stops after ``params.patience`` epochs without improvement; then the model
     fits what it tunes on held-out data (:meth:`Classifier.tune_on_validation`).
     Returns one row per epoch: ``phase``, ``epoch``, ``train_loss``, ``val_loss``,
-    ``val_top1`` (NaN without validation data). ``params.workers`` processes load the data
-    (:func:`~harfuse.store.clips.clip_loader`: one loader per batch size, its workers kept
-    across epochs and phases; the batches are the same for any number of workers). A
+    ``val_top1`` (NaN without validation data) and ``kept`` (True for the epoch whose
+    weights the phase kept: the lowest validation loss, or the last without validation).
+    ``params.workers`` processes load the data (:func:`~harfuse.store.clips.clip_loader`:
+    one loader per batch size, its workers kept across epochs and phases; the batches are
+    the same for any number of workers). A
     phase's :meth:`Classifier.phase_params` replace ``params`` values for that phase.
     """
     seed_everything(params.seed)
@@ -124,6 +126,7 @@ def train_model(
         loader = loaders[p.batch_size]
         opt = torch.optim.AdamW(model.param_groups(p.lr), lr=p.lr, weight_decay=p.weight_decay)
         best_loss, best_state, stale = float("inf"), None, 0
+        first = len(history)  # this phase's first row
         for epoch in range(1, p.epochs + 1):
             model.train()
             start, total, n = time.perf_counter(), 0.0, 0
@@ -135,7 +138,7 @@ def train_model(
                 opt.step()
                 total += float(loss.detach()) * len(labels)
                 n += len(labels)
-            row = {"phase": phase, "epoch": epoch, "train_loss": total / max(n, 1)}
+            row = {"phase": phase, "epoch": epoch, "train_loss": total / max(n, 1), "kept": False}
             row["val_loss"], row["val_top1"] = (
                 evaluate(model, val_data, device, workers=params.workers)
                 if val_data
@@ -156,6 +159,8 @@ def train_model(
                 continue
             if row["val_loss"] < best_loss:
                 best_loss, best_state, stale = row["val_loss"], copy.deepcopy(model.state_dict()), 0
+                for kept in history[first:]:
+                    kept["kept"] = kept is row
             else:
                 stale += 1
                 if p.patience is not None and stale >= p.patience:
@@ -163,6 +168,8 @@ def train_model(
                     break
         if best_state is not None:
             model.load_state_dict(best_state)
+        elif len(history) > first:  # no validation: the last epoch's weights stay
+            history[-1]["kept"] = True
     if val_data:
         model.eval()
         model.tune_on_validation(_batches(val_data, 64, device, params.workers))
