@@ -362,3 +362,15 @@ def test_schema_enums_are_the_registries():
     }
     for key, (enum, registry) in pairs.items():
         assert sorted(enum) == sorted(registry), f"schema {key} {enum} vs code {list(registry)}"
+
+
+def test_workers_auto_is_zero_on_a_cpu_job_and_a_share_of_the_cores_on_a_gpu(caplog):
+    from harfuse.plan import loader_workers
+
+    assert loader_workers("auto", on_gpu=False, cores=2) == 0
+    assert loader_workers("auto", on_gpu=True, cores=16, gpus=2) == 7
+    assert loader_workers("auto", on_gpu=True, cores=1) == 0
+    assert loader_workers(2, on_gpu=False, cores=2) == 2 and not caplog.records
+    assert loader_workers(4, on_gpu=False, cores=2) == 4
+    (record,) = caplog.records  # one line
+    assert "4 DataLoader processes for the 2 cores this job may use" in record.getMessage()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import shutil
+import subprocess
 
 from harfuse import gpu_slots
 
@@ -47,3 +48,22 @@ def gpu_units(choice: str) -> int:
     is taken as present when ``nvidia-smi`` is on the PATH.
     """
     return int(choice == "cuda" or (choice == "auto" and shutil.which("nvidia-smi") is not None))
+
+
+def gpu_count() -> int:
+    """GPUs this process may use, without importing torch (the Snakefile asks at parse
+    time): ``CUDA_VISIBLE_DEVICES`` when set, else the lines of ``nvidia-smi -L``; 0 without
+    a driver."""
+
+    def listed() -> int:
+        if shutil.which("nvidia-smi") is None:
+            return 0
+        try:
+            out = subprocess.run(
+                ["nvidia-smi", "-L"], capture_output=True, text=True, timeout=20, check=False
+            ).stdout
+        except (OSError, subprocess.SubprocessError):
+            return 0
+        return sum(line.startswith("GPU ") for line in out.splitlines())
+
+    return len(gpu_slots.visible_devices(count=listed))

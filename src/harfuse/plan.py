@@ -3,9 +3,14 @@ and the cross-references the JSON schema cannot check."""
 
 from __future__ import annotations
 
+import logging
+import os
 from typing import Any
 
 from harfuse.config_schema import ConfigError
+from harfuse.device import gpu_count, gpu_units
+
+log = logging.getLogger(__name__)
 
 #: the main run of every variant: the whole training split
 FULL = "full"
@@ -144,11 +149,37 @@ def train_params(config: dict[str, Any], variant: str) -> dict[str, Any]:
     return {**config["train"]["params"], **own}
 
 
+def loader_workers(workers: int | str, on_gpu: bool, cores: int, gpus: int = 1) -> int:
+    """The DataLoader workers of a training job that may use ``cores`` CPU cores, on a GPU
+    (``on_gpu``, one of ``gpus`` sharing the cores) or not: ``train.params.workers``, where
+    ``auto`` is 0 on the CPU (workers would take the cores the training threads compute
+    on: 4 workers on a 2-core CPU ran a fine-tuning recipe at 0.1 samples/s) and on a GPU
+    the job's share of the cores (``cores / gpus``) less one for the training process. A
+    count above ``cores`` is kept, with one warning. The train rule's threads and the train
+    job both take it from here."""
+    if workers == "auto":
+        return max(0, cores // max(1, gpus) - 1) if on_gpu else 0
+    workers = int(workers)
+    if workers > cores:
+        log.warning(
+            "train.params.workers: %d DataLoader processes for the %d core%s this job may use "
+            "(they compete with the training for them); workers: auto chooses",
+            workers,
+            cores,
+            "s" * (cores != 1),
+        )
+    return workers
+
+
 def job_cores(config: dict[str, Any], variant: str) -> int:
-    """Cores a training job of ``variant`` uses: its torch threads plus its loader
-    workers."""
+    """Cores a training job of ``variant`` asks for: its torch threads plus its loader
+    workers (:func:`loader_workers` on this machine, decided without importing torch)."""
     params = train_params(config, variant)
-    return int(params.get("threads", 1)) + int(params.get("workers", 0))
+    gpus = gpu_count()
+    workers = loader_workers(
+        params.get("workers", "auto"), bool(gpu_units(config["device"])), os.cpu_count() or 1, gpus
+    )
+    return int(params.get("threads", 1)) + workers
 
 
 def reads_frames(config: dict[str, Any], variant: str) -> bool:

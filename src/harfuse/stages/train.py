@@ -16,8 +16,9 @@ import torch
 
 from harfuse.device import resolve_device
 from harfuse.encoders.finetune import BackboneSpec, copy_backbone
-from harfuse.environment import describe
+from harfuse.environment import cores, describe
 from harfuse.fusion import create_model
+from harfuse.plan import loader_workers
 from harfuse.predict import build_classifier, read_run
 from harfuse.store.atomic import atomic_path, write_json
 from harfuse.store.clips import FrameClipSource
@@ -290,6 +291,9 @@ def run(
             "raise val_fraction or use more training data"
         )
     dev = resolve_device(device)
+    gpus = torch.cuda.device_count() if dev.type == "cuda" else 1
+    workers = loader_workers(params.workers, dev.type == "cuda", cores(), gpus)
+    params = dataclasses.replace(params, workers=workers)
     log.info(
         "%s on %s (%s): %d train, %d validation, %d test samples, shapes %s",
         variant,

@@ -40,10 +40,11 @@ class TrainParams:
     #: (measured: 4 of 23 demo runs' top-1 moved by up to 0.042 at 2 threads vs 1); it
     #: is a parameter of the run, not taken from the cores a scheduler happens to give
     threads: int = default("train", "params", "threads")
-    #: DataLoader worker processes (0 = load in the training process). The samples in each
-    #: batch do not depend on it, but random clip augmentation draws from each worker's
-    #: stream, so a fine-tuned backbone's metrics do (:func:`harfuse.store.clips.clip_loader`)
-    workers: int = default("train", "params", "workers")
+    #: DataLoader worker processes (0 = load in the training process; ``auto``:
+    #: :func:`harfuse.plan.loader_workers`). The samples in each batch do not depend on
+    #: it, but random clip augmentation draws from each worker's stream, so a fine-tuned
+    #: backbone's metrics do (:func:`harfuse.store.clips.clip_loader`)
+    workers: int | str = default("train", "params", "workers")
 
 
 def seed_everything(seed: int) -> None:
