@@ -158,15 +158,37 @@ def test_ucf101_quarantines_missing_and_unlisted_files(fixtures, tmp_path):
     assert len(found.samples) == 23
 
 
-def test_ucf101_names_the_missing_list(fixtures, tmp_path):
+def test_ucf101_splits_without_lists_are_left_out_with_a_note(fixtures, tmp_path):
     import shutil
 
     root = shutil.copytree(fixtures["ucf101"], tmp_path / "ucf")
-    (root / "ucfTrainTestlist/testlist02.txt").unlink()
-    with pytest.raises(
-        LayoutError, match=rf"ucfTrainTestlist/testlist02\.txt not found under {root}"
-    ):
+    for name in ("testlist02.txt", "trainlist03.txt"):  # a copy with split 1's lists only
+        (root / "ucfTrainTestlist" / name).unlink()
+    found = scan_dataset(root, "ucf101")
+    assert found.splits == ["split1"] and "split2" not in found.samples
+    assert found.notes == [
+        f"split{k} left out: trainlist0{k}.txt or testlist0{k}.txt not found under "
+        f"{root / 'ucfTrainTestlist'}"
+        for k in (2, 3)
+    ]
+    for name in ("testlist01.txt",):
+        (root / "ucfTrainTestlist" / name).unlink()
+    with pytest.raises(LayoutError, match=r"no split with both trainlist0k\.txt and testlist0k"):
         scan_dataset(root, "ucf101")
+
+
+def test_hmdb51_split_files_absent_for_every_class_leave_the_split_out(fixtures, tmp_path):
+    import shutil
+
+    root = shutil.copytree(fixtures["hmdb51"], tmp_path / "hmdb")
+    split3 = sorted((root / "testTrainMulti_7030_splits").glob("*_test_split3.txt"))
+    split3[0].unlink()
+    with pytest.raises(LayoutError, match=r"split3: no \{class\}_test_split3\.txt for"):
+        scan_dataset(root, "hmdb51")
+    for path in split3[1:]:
+        path.unlink()
+    found = scan_dataset(root, "hmdb51")
+    assert found.splits == ["split1", "split2"] and len(found.notes) == 1
 
 
 def test_ucf51_drops_silent_classes_with_reasons(fixtures):
@@ -189,7 +211,7 @@ def test_hmdb51_codes_and_unlisted_files(fixtures, tmp_path):
     assert df.loc["Clip_wave_f_cm_np1_fr_med_1", "split2"] == "test"
     assert any("extra_clip.avi is in no split file" in q["reason"] for q in found.quarantine)
     (root / "testTrainMulti_7030_splits" / "wave_test_split3.txt").unlink()
-    with pytest.raises(LayoutError, match=r"wave_test_split3\.txt not found"):
+    with pytest.raises(LayoutError, match=r"split3: no \{class\}_test_split3\.txt for wave under"):
         scan_dataset(root, "hmdb51")
 
 

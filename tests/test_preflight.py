@@ -201,6 +201,22 @@ def test_splits_named_by_variants_must_exist():
     ]
 
 
+def test_dataset_splits_choose_the_splits_run_and_must_exist():
+    from harfuse.plan import variant_splits
+
+    cfg, manifest = utd_manifest(classes=8)
+    manifest.attrs["notes"] = ["split2 left out: its lists not found"]
+    cfg["dataset"]["splits"] = ["split2"]
+    assert data_problems(cfg, manifest) == [
+        "dataset.splits: 'split2' is not a split of the dataset (splits: cross_subject); "
+        "split2 left out: its lists not found"
+    ]
+    cfg["dataset"]["splits"] = ["cross_subject"]
+    assert variant_splits(cfg, "imu", ["cross_subject", "other"]) == ["cross_subject"]
+    cfg["dataset"]["splits"] = None
+    assert variant_splits(cfg, "imu", ["cross_subject", "other"]) == ["cross_subject", "other"]
+
+
 @pytest.mark.slow
 def test_the_run_stops_at_parse_time_before_any_job(tmp_path):
     videos = folder.write_fixture(tmp_path / "data" / "videos", per_class=1)

@@ -219,7 +219,13 @@ def data_problems(config: dict[str, Any], manifest: pd.DataFrame) -> list[str]:
         for name, spec in config["train"]["variants"].items()
         if set(spec["modalities"]) <= available
     }
-    problems = []
+    problems = [
+        f"dataset.splits: {split!r} is not a split of the dataset{did_you_mean(split, splits)} "
+        f"(splits: {', '.join(splits)})"
+        + "".join(f"; {note}" for note in manifest.attrs.get("notes", []) if split in note)
+        for split in config["dataset"].get("splits") or []
+        if split not in splits
+    ]
     for name, spec in variants.items():
         for split in spec.get("splits") or []:
             if split not in splits:

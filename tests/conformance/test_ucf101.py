@@ -184,8 +184,15 @@ def test_lf_copy_of_the_lists_reads_the_same(tmp_path):
     assert [q["sample_id"] for q in lf.quarantine] == [q["sample_id"] for q in crlf.quarantine]
 
 
-def test_a_missing_official_list_is_named(tmp_path):
+def test_a_split_without_its_official_list_is_left_out_and_said(tmp_path):
     lists = {name: data for name, data in LISTS.items() if name != "testlist03.txt"}
     root = make_root(tmp_path / "ucf", lists)
-    with pytest.raises(LayoutError, match=r"ucfTrainTestlist/testlist03\.txt not found"):
-        scan_dataset(root, "ucf101")
+    found = scan_dataset(root, "ucf101")
+    assert found.splits == ["split1", "split2"]
+    assert found.notes == [
+        "split3 left out: trainlist03.txt or testlist03.txt not found under "
+        f"{root / 'ucfTrainTestlist'}"
+    ]
+    no_lists = {name: data for name, data in LISTS.items() if name == "classInd.txt"}
+    with pytest.raises(LayoutError, match=r"no split with both trainlist0k\.txt"):
+        scan_dataset(make_root(tmp_path / "bare", no_lists), "ucf101")

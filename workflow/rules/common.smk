@@ -237,6 +237,14 @@ def report_notes(wildcards) -> list[str]:
             if config["skeleton"]["source"] == "pose"
             else "skeleton = the dataset's own skeleton files"
         )
+    chosen = config["dataset"].get("splits")
+    if chosen:
+        left = [s for s in manifest_of(wildcards).attrs["splits"] if s not in chosen]
+        if left:
+            notes.append(
+                f"{', '.join(left)} not run: dataset.splits is {', '.join(chosen)}"
+            )
+    notes += list(manifest_of(wildcards).attrs.get("notes", []))
     return notes + [f"variant {v} {why}" for v, why in skipped.items() if why]
 
 

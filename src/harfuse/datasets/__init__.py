@@ -47,6 +47,9 @@ class Scan:
     splits: list[str]
     classes: list[str]
     quarantine: list[dict[str, str]] = field(default_factory=list)
+    #: what the scan left out of the dataset and why (e.g. a split whose lists are
+    #: absent); the manifest records them and the report repeats them
+    notes: list[str] = field(default_factory=list)
 
 
 def adapter_name(layout: str) -> str:
@@ -191,7 +194,7 @@ def select_classes(found: Scan, wanted: int | list[str] | None, where: str = "th
     empty = sorted(set(chosen) - set(samples["label"]), key=chosen.index)
     if empty:
         log.warning("dataset.classes: no sample of %s", ", ".join(empty))
-    return Scan(samples, found.splits, chosen, quarantine)
+    return Scan(samples, found.splits, chosen, quarantine, found.notes)
 
 
 __all__ = [

@@ -29,13 +29,39 @@ def check_root(root: Path, splits_dir: str) -> list[str]:
     return classes
 
 
+def present_splits(root: Path, splits_dir: str, classes: list[str]) -> list[int]:
+    """The splits ``k`` with a ``{class}_test_split{k}.txt`` for every class;
+    :class:`LayoutError` naming the classes that lack the file of a split others have."""
+    present = []
+    for k in SPLITS:
+        lacking = [
+            c for c in classes if not (root / splits_dir / f"{c}_test_split{k}.txt").is_file()
+        ]
+        if lacking and len(lacking) < len(classes):
+            raise LayoutError(
+                f"split{k}: no {{class}}_test_split{k}.txt for {', '.join(lacking[:5])}"
+                f"{' ...' if len(lacking) > 5 else ''} under {root / splits_dir}, though other "
+                "classes have one (hmdb51 layout)"
+            )
+        if not lacking:
+            present.append(k)
+    return present
+
+
 def scan(root: Path, video_dir: str = ".", splits_dir: str = "testTrainMulti_7030_splits") -> Scan:
-    """Manifest rows of every video listed in the split files and found on disk."""
+    """Manifest rows of every video listed in the split files and found on disk; a split
+    whose files are absent for every class is left out (a note says so), not an error."""
     classes = check_root(root, splits_dir)
     videos_root = root / video_dir
+    present = present_splits(root, splits_dir, classes)
+    notes = [
+        f"split{k} left out: no {{class}}_test_split{k}.txt under {root / splits_dir}"
+        for k in SPLITS
+        if k not in present
+    ]
     assignment: dict[tuple[str, str], dict[str, str]] = {}
     for cls in classes:
-        for k in SPLITS:
+        for k in present:
             path = require(root, f"{splits_dir}/{cls}_test_split{k}.txt", "hmdb51")
             for line in path.read_text().splitlines():
                 if not line.strip():
@@ -73,12 +99,12 @@ def scan(root: Path, video_dir: str = ".", splits_dir: str = "testTrainMulti_703
                 }
             )
             continue
-        splits = {f"split{k}": assignment[cls, name].get(f"split{k}", "unused") for k in SPLITS}
+        splits = {f"split{k}": assignment[cls, name].get(f"split{k}", "unused") for k in present}
         rows.append(
             {"sample_id": sid, "label": cls, "video_path": str(on_disk[cls, name]), **splits}
         )
-    names = [f"split{k}" for k in SPLITS]
-    return Scan(finish_rows(rows, classes, names), names, classes, quarantine)
+    names = [f"split{k}" for k in present]
+    return Scan(finish_rows(rows, classes, names), names, classes, quarantine, notes)
 
 
 FIXTURE_CLASSES = ("brush_hair", "cartwheel", "wave")

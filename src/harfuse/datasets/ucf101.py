@@ -8,6 +8,7 @@ splits never put one group in both train and test), the clip ``cCC`` the trial.
 
 from __future__ import annotations
 
+import logging
 import re
 from pathlib import Path
 
@@ -15,6 +16,7 @@ from harfuse.datasets import Scan
 from harfuse.datasets.common import LayoutError, finish_rows, require, safe_id
 from harfuse.datasets.fixture_media import tiny_video
 
+log = logging.getLogger(__name__)
 _NAME = re.compile(r"^v_(?P<cls>.+)_g(?P<group>\d+)_c(?P<clip>\d+)\.\w+$")
 SPLITS = (1, 2, 3)
 
@@ -34,24 +36,47 @@ def read_list(path: Path) -> list[str]:
     return [line.split()[0] for line in path.read_text().splitlines() if line.strip()]
 
 
+def present_splits(root: Path, lists_dir: str) -> list[int]:
+    """The splits ``k`` whose ``trainlist0k.txt`` and ``testlist0k.txt`` are both under
+    ``root/lists_dir``."""
+    return [
+        k
+        for k in SPLITS
+        if all((root / lists_dir / f"{part}list0{k}.txt").is_file() for part in ("train", "test"))
+    ]
+
+
 def check_root(root: Path, video_dir: str, lists_dir: str) -> None:
-    """Raise :class:`LayoutError` unless the class index, the six split lists and some
-    ``video_dir/{class}/{video}`` are under ``root``."""
-    lists = [f"{part}list0{k}.txt" for k in SPLITS for part in ("train", "test")]
-    for relative in [f"{lists_dir}/{name}" for name in ("classInd.txt", *lists)]:
-        require(root, relative, "ucf101")
+    """Raise :class:`LayoutError` unless the class index, the two lists of at least one
+    split and some ``video_dir/{class}/{video}`` are under ``root``."""
+    require(root, f"{lists_dir}/classInd.txt", "ucf101")
+    if not present_splits(root, lists_dir):
+        raise LayoutError(
+            f"no split with both trainlist0k.txt and testlist0k.txt (k = 1, 2, 3) under "
+            f"{root / lists_dir} (ucf101 layout)"
+        )
     if next(require(root, video_dir, "ucf101").glob("*/*"), None) is None:
         raise LayoutError(f"no {{class}}/{{video}} under {root / video_dir} (ucf101 layout)")
 
 
 def scan(root: Path, video_dir: str = "UCF-101", lists_dir: str = "ucfTrainTestlist") -> Scan:
-    """Manifest rows of every listed video found under ``root/video_dir``."""
+    """Manifest rows of every listed video found under ``root/video_dir``; a split whose
+    lists are absent is left out (a note says so), not an error."""
     check_root(root, video_dir, lists_dir)
     videos_root = require(root, video_dir, "ucf101")
     classes = read_class_index(require(root, f"{lists_dir}/classInd.txt", "ucf101"))
+    present = present_splits(root, lists_dir)
+    notes = [
+        f"split{k} left out: trainlist0{k}.txt or testlist0{k}.txt not found under "
+        f"{root / lists_dir}"
+        for k in SPLITS
+        if k not in present
+    ]
+    for note in notes:
+        log.warning("ucf101: %s", note)
     assignment: dict[str, dict[str, str]] = {}
     quarantine: list[dict[str, str]] = []
-    for k in SPLITS:
+    for k in present:
         for part in ("train", "test"):
             list_name = f"{part}list0{k}.txt"
             for rel in read_list(require(root, f"{lists_dir}/{list_name}", "ucf101")):
@@ -88,7 +113,7 @@ def scan(root: Path, video_dir: str = "UCF-101", lists_dir: str = "ucfTrainTestl
                 {"sample_id": sid, "stage": "manifest", "reason": reason, "label": cls}
             )
             continue
-        splits = {f"split{k}": assignment[rel].get(f"split{k}", "unused") for k in SPLITS}
+        splits = {f"split{k}": assignment[rel].get(f"split{k}", "unused") for k in present}
         rows.append(
             {
                 "sample_id": sid,
@@ -99,8 +124,8 @@ def scan(root: Path, video_dir: str = "UCF-101", lists_dir: str = "ucfTrainTestl
                 **splits,
             }
         )
-    names = [f"split{k}" for k in SPLITS]
-    return Scan(finish_rows(rows, classes, names), names, classes, quarantine)
+    names = [f"split{k}" for k in present]
+    return Scan(finish_rows(rows, classes, names), names, classes, quarantine, notes)
 
 
 #: fixture classes; the folder/file case mismatch of HandstandPushups is the real one

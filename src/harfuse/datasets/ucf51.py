@@ -61,7 +61,7 @@ def scan(
     usable = df[in_kept & with_audio].drop(columns="has_audio")
     usable = usable.assign(audio_path=usable["video_path"])
     rows = usable.drop(columns="label_idx").to_dict("records")
-    return Scan(finish_rows(rows, kept, full.splits), full.splits, kept, quarantine)
+    return Scan(finish_rows(rows, kept, full.splits), full.splits, kept, quarantine, full.notes)
 
 
 def write_fixture(root: Path) -> Path:

@@ -42,4 +42,4 @@ def run(
     )
     write_classes(found.classes, classes_path)
     write_quarantine(quarantine_path, found.quarantine)
-    write_manifest(df, manifest_path, found.splits)
+    write_manifest(df, manifest_path, found.splits, found.notes)

@@ -54,20 +54,33 @@ def validate(df: pd.DataFrame, splits: list[str]) -> None:
             raise ManifestError(f"split column {split!r} has values {sorted(bad)}")
 
 
-def write_manifest(df: pd.DataFrame, path: str | os.PathLike[str], splits: list[str]) -> None:
-    """Validate and write the manifest atomically, recording the split names."""
+def write_manifest(
+    df: pd.DataFrame,
+    path: str | os.PathLike[str],
+    splits: list[str],
+    notes: list[str] | None = None,
+) -> None:
+    """Validate and write the manifest atomically, recording the split names and the
+    scan's ``notes`` (what it left out of the dataset, and why)."""
     validate(df, splits)
     table = pa.Table.from_pandas(df, preserve_index=False)
-    meta = {**(table.schema.metadata or {}), b"harfuse.splits": json.dumps(splits).encode()}
+    meta = {
+        **(table.schema.metadata or {}),
+        b"harfuse.splits": json.dumps(splits).encode(),
+        b"harfuse.notes": json.dumps(notes or []).encode(),
+    }
     with atomic_path(path) as tmp:
         pq.write_table(table.replace_schema_metadata(meta), tmp)
 
 
 def read_manifest(path: str | os.PathLike[str]) -> pd.DataFrame:
-    """Read a manifest; ``df.attrs["splits"]`` lists the split protocol columns."""
+    """Read a manifest; ``df.attrs["splits"]`` lists the split protocol columns,
+    ``df.attrs["notes"]`` what the scan left out."""
     table = pq.read_table(path)
     df = table.to_pandas()
-    df.attrs["splits"] = json.loads((table.schema.metadata or {}).get(b"harfuse.splits", b"[]"))
+    meta = table.schema.metadata or {}
+    df.attrs["splits"] = json.loads(meta.get(b"harfuse.splits", b"[]"))
+    df.attrs["notes"] = json.loads(meta.get(b"harfuse.notes", b"[]"))
     return df
 
 
