@@ -231,7 +231,9 @@ def test_a_class_without_test_samples_is_named_in_red_and_the_classes_scored_sai
         "test samples lack a modality of the run)</span>"
     ]
     runs = [write_run(tmp_path, "rgb", "split1", classes_scored=3, classes_without_test={})]
-    assert "## Classes without" not in (report_of(tmp_path, runs) / "summary.md").read_text()
+    out = report_of(tmp_path, runs)
+    assert "## Classes without" not in (out / "summary.md").read_text()
+    assert not (out / "ratio_sweep.png").exists()  # no sweep: no empty picture
 
 
 def test_kept_epoch_and_a_model_predicting_one_class(tmp_path):

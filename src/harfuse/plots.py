@@ -111,13 +111,14 @@ def learning_curves(runs: Sequence[dict], path: str | Path) -> None:
     _save(fig, path)
 
 
-def ratio_sweep(table: pd.DataFrame, path: str | Path) -> None:
+def ratio_sweep(table: pd.DataFrame, path: str | Path) -> bool:
     """Top-1 against the fraction of training data, one line per swept variant
-    (``table``: summary rows with a ``ratio`` column; mean over splits)."""
+    (``table``: summary rows with a ``ratio`` column; mean over splits). Writes nothing and
+    returns False when no variant was swept."""
     swept = table.dropna(subset=["ratio"])
     swept = swept[swept.groupby("variant")["ratio"].transform("nunique") > 1]
     if swept.empty:
-        return _empty(path, "no training-data ratio sweep configured")
+        return False
     fig, ax = plt.subplots(figsize=(6, 4))
     for variant, rows in swept.groupby("variant"):
         curve = rows.groupby("ratio")["top1"].agg(["mean", "std"]).reset_index()
@@ -135,3 +136,4 @@ def ratio_sweep(table: pd.DataFrame, path: str | Path) -> None:
     ax.legend(fontsize=7)
     fig.tight_layout()
     _save(fig, path)
+    return True

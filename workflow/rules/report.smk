@@ -1,7 +1,8 @@
 # Stage report: every run in one table, mean ± std over splits, figures, quarantine, the
 # time and memory of each stage's jobs (from their benchmark: files), and ours beside the
 # config's published figures.
-# The files flagged with report() also go into `snakemake --report report.html`.
+# The files flagged with report() also go into `snakemake --report report.html`;
+# ratio_sweep.png only with a training-data ratio sweep (experiments.ratios).
 
 
 rule build_report:
@@ -13,6 +14,17 @@ rule build_report:
         classes=rules.build_manifest.output.classes,
         manifest=rules.build_manifest.output.manifest,
     output:
+        **(
+            {
+                "ratio_sweep": report(
+                    "results/{dataset}/report/ratio_sweep.png",
+                    caption="../report/ratio_sweep.rst",
+                    category="Figures",
+                )
+            }
+            if config["experiments"]["ratios"]
+            else {}
+        ),
         csv=report(
             "results/{dataset}/report/summary.csv",
             caption="../report/summary.rst",
@@ -52,11 +64,6 @@ rule build_report:
         learning_curves=report(
             "results/{dataset}/report/learning_curves.png",
             caption="../report/learning_curves.rst",
-            category="Figures",
-        ),
-        ratio_sweep=report(
-            "results/{dataset}/report/ratio_sweep.png",
-            caption="../report/ratio_sweep.rst",
             category="Figures",
         ),
     log:

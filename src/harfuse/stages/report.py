@@ -661,7 +661,8 @@ def run(
     ``quarantine.csv`` (every quarantine row of every stage, without repeats),
     ``benchmarks.csv`` (time and memory per rule from ``benchmark_paths``, files under
     ``benchmark_root``) and the figures ``confusion.png``, ``variants.png``,
-    ``learning_curves.png``, ``ratio_sweep.png``. Top-5 is left out of the tables when
+    ``learning_curves.png`` and, when a variant was swept over training-data ratios,
+    ``ratio_sweep.png``. Top-5 is left out of the tables when
     ``classes_path`` lists 5 classes or fewer.
 
     ``published.csv`` (:func:`published_table`; only its header without figures) compares
