@@ -305,6 +305,18 @@ def test_inspect_a_model_folder_predictions_and_jpeg_frames(capsys, model_dir, t
         assert status == cli.OK and summary["kind"] == "model", err
         assert summary["variant"] == "mid_fusion" and len(summary["classes"]) == 6
         assert summary["preprocessing"]["frames"] == FRAMES and "top1" in summary["metrics"]
+    # a fine-tuned backbone is described as the report describes it (plan.describe_backbone)
+    tuned = tmp_path / "tuned"
+    tuned.mkdir()
+    description = json.loads((model_dir / "model.json").read_text())
+    description["options"]["backbone"] = {"arch": "resnet50", "init_from": "frame_cnn"}
+    description["options"]["backbone"]["blocks"] = "none"
+    (tuned / "model.json").write_text(json.dumps(description))
+    status, out, _ = run_cli(capsys, "inspect", tuned, "--json")
+    assert json.loads(out)["rgb"] == (
+        "resnet50 on the frames, from the weights variant frame_cnn fine-tuned on the same "
+        "split, frozen (only what reads its features trains)"
+    )
     status, out, _ = run_cli(capsys, "inspect", model_dir / "predictions.parquet", "--json")
     summary = json.loads(out)
     expected = pd.read_parquet(model_dir / "predictions.parquet")

@@ -10,6 +10,7 @@ from typing import Any
 import h5py
 import pandas as pd
 
+from harfuse.plan import describe_backbone
 from harfuse.store.manifest import available_modalities, read_manifest
 from harfuse.store.quarantine import COLUMNS as QUARANTINE_COLUMNS
 from harfuse.store.quarantine import quarantine_path, read_quarantine
@@ -161,6 +162,9 @@ def inspect_model(folder: Path) -> dict[str, Any]:
         "preprocessing": description.get("preprocessing"),
         "files": sorted(p.name for p in folder.iterdir() if p.is_file()),
     }
+    backbone = (description.get("options") or {}).get("backbone")
+    if backbone:
+        out["rgb"] = describe_backbone(backbone)
     metrics_path = folder / "metrics.json"
     if metrics_path.is_file():
         metrics = json.loads(metrics_path.read_text())

@@ -7,7 +7,7 @@ import logging
 import os
 from typing import Any
 
-from harfuse.config_schema import ConfigError
+from harfuse.config_schema import ConfigError, default
 from harfuse.device import gpu_count, gpu_units
 
 log = logging.getLogger(__name__)
@@ -180,6 +180,28 @@ def job_cores(config: dict[str, Any], variant: str) -> int:
         params.get("workers", "auto"), bool(gpu_units(config["device"])), os.cpu_count() or 1, gpus
     )
     return int(params.get("threads", 1)) + workers
+
+
+def describe_backbone(backbone: dict[str, Any]) -> str:
+    """What a fine-tuned backbone (a variant's ``options.backbone``, as ``model.json``
+    records it) starts from and trains, in words: the report, ``harfuse inspect`` and the
+    README say it the same way."""
+    of = ("train", "variants", "*", "options", "backbone")
+    blocks = backbone.get("blocks", default(*of, "blocks"))
+    trained = (
+        {
+            "all": "every block trained",
+            "none": "frozen (only what reads its features trains)",
+        }.get(blocks)
+        if isinstance(blocks, str)
+        else f"blocks {', '.join(blocks)} trained"
+    )
+    if backbone.get("init_from"):
+        start = f"the weights variant {backbone['init_from']} fine-tuned on the same split"
+    else:
+        weights = backbone.get("weights", default(*of, "weights"))
+        start = "random weights" if weights == "none" else f"weights {weights}"
+    return f"{backbone['arch']} on the frames, from {start}, {trained}"
 
 
 def reads_frames(config: dict[str, Any], variant: str) -> bool:

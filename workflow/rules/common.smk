@@ -7,6 +7,7 @@ from harfuse.config_schema import validate
 from harfuse.datasets import adapter_name
 from harfuse.device import gpu_units
 from harfuse.plan import (
+    describe_backbone,
     backbone_source,
     experiments,
     feature_params,
@@ -209,10 +210,8 @@ def report_notes(wildcards) -> list[str]:
     notes = []
     for v, spec in VARIANTS.items():
         if not skipped[v] and reads_frames(config, v):
-            bb = spec["options"]["backbone"]
             notes.append(
-                f"rgb of variant {v} = {bb['arch']} fine-tuned from the frames, weights: "
-                f"{bb.get('weights', 'none')}, blocks: {bb.get('blocks', 'all')}"
+                f"rgb of variant {v} = {describe_backbone(spec['options']['backbone'])}"
             )
     for name in sets:
         feats = config["features"]["sets"][name]
