@@ -75,7 +75,10 @@ def test_official_layouts_are_checked_with_the_options_scan_gets(tmp_path):
     with pytest.raises(LayoutError, match=r"Lists/classInd\.txt not found"):
         check_dataset(root, "ucf101", {"lists_dir": "Lists"})
     (root / "ucfTrainTestlist" / "testlist03.txt").unlink()
-    with pytest.raises(LayoutError, match=r"testlist03\.txt not found under"):
+    check_dataset(root, "ucf101", {})  # split 3 is left out, a choice
+    for k in (1, 2):
+        (root / "ucfTrainTestlist" / f"testlist0{k}.txt").unlink()
+    with pytest.raises(LayoutError, match=r"no split with both trainlist0k\.txt and testlist0k"):
         check_dataset(root, "ucf101", {})
 
 

@@ -32,7 +32,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from harfuse.datasets import scan_dataset
+from harfuse.datasets import scan_dataset, utd_mhad
 from harfuse.datasets.utd_mhad import ACTIONS
 from harfuse.media.imu import read_utd_mat
 from harfuse.media.skeleton import read_utd_skeleton
@@ -165,8 +165,9 @@ def make_root(root: Path) -> Path:
 
 def test_scan_gives_labels_subjects_cross_subject_and_readable_paths(tmp_path):
     root = make_root(tmp_path / "UTD-MHAD")
-    scan = scan_dataset(root, "utd_mhad")
-    assert scan.classes == list(ACTIONS) and len(ACTIONS) == 27
+    assert utd_mhad.scan(root).classes == list(ACTIONS) and len(ACTIONS) == 27
+    scan = scan_dataset(root, "utd_mhad")  # the classes with samples, in the official order
+    assert scan.classes == [c for c in ACTIONS if c in set(scan.samples["label"])]
     assert ACTIONS[0] == "right_arm_swipe_to_the_left"
     assert ACTIONS[26] == "squat_two_arms_stretch_out"
     assert scan.splits == ["cross_subject"]
@@ -174,7 +175,8 @@ def test_scan_gives_labels_subjects_cross_subject_and_readable_paths(tmp_path):
     assert sorted(rows.index) == sorted(f"a{a}_s{s}_t{t}" for a, s, t in SAMPLES)
     for a, s, t in SAMPLES:
         row = rows.loc[f"a{a}_s{s}_t{t}"]
-        assert row["label"] == ACTIONS[a - 1] and row["label_idx"] == a - 1
+        assert row["label"] == ACTIONS[a - 1]
+        assert row["label_idx"] == scan.classes.index(ACTIONS[a - 1])
         assert (row["subject"], row["trial"]) == (s, t)
         # odd subjects train, even subjects test
         assert row["cross_subject"] == ("train" if s % 2 else "test")

@@ -128,10 +128,44 @@ def _class_list(classes: list[str], shown: int = 12) -> str:
     return f"{len(classes)} classes: {', '.join(classes[:shown])}{more}"
 
 
+#: fewer than this fraction of a layout's classes with samples: the note suggests
+#: dataset.classes
+FEW_CLASSES = 0.5
+
+
+def present_classes(found: Scan) -> Scan:
+    """``found`` with only the classes that have a sample (official order kept,
+    ``label_idx`` re-indexed): a model is K-way over the classes it can see, not over every
+    class the layout defines (an NTU RGB+D copy of 2 actions gives a 2-way model, not a
+    60-way one). A note says when classes were left out, and suggests ``dataset.classes``
+    when most were."""
+    labels = set(found.samples["label"])
+    chosen = [c for c in found.classes if c in labels]
+    if len(chosen) == len(found.classes):
+        return found
+    left = len(found.classes) - len(chosen)
+    note = (
+        f"{len(chosen)} of the layout's {len(found.classes)} classes have samples; the "
+        f"{left} without are left out (the models are {len(chosen)}-way)"
+    )
+    if len(chosen) < FEW_CLASSES * len(found.classes):
+        note += (
+            "; to say which classes a run is over, set dataset.classes (e.g. "
+            f"[{', '.join(chosen[:3])}{', ...' if len(chosen) > 3 else ''}])"
+        )
+    log.info("%s", note)
+    df = found.samples.copy()
+    index = {c: i for i, c in enumerate(chosen)}
+    labelled = df["label"] != ""
+    df.loc[labelled, "label_idx"] = df.loc[labelled, "label"].map(index)
+    df["label_idx"] = df["label_idx"].astype(found.samples["label_idx"].dtype)
+    return Scan(df, found.splits, chosen, found.quarantine, [*found.notes, note])
+
+
 def select_classes(found: Scan, wanted: int | list[str] | None, where: str = "the dataset") -> Scan:
     """``found`` restricted to a class subset: ``wanted`` = class names, or ``N`` = the first
     ``N`` of ``found.classes`` (the official index, e.g. UCF101's ``classInd.txt``); ``None``
-    = every class. Classes stay in official index order whatever the order of the names, and
+    = every class that has a sample (:func:`present_classes`). Classes stay in official index order whatever the order of the names, and
     ``label_idx`` is re-indexed ``0..K-1`` in that order; split columns are untouched.
 
     Samples of the other classes (and unlabelled ones) are left out, not quarantined: they
@@ -142,7 +176,7 @@ def select_classes(found: Scan, wanted: int | list[str] | None, where: str = "th
     message), with the closest name, or when ``N`` exceeds the number of classes.
     """
     if wanted is None:
-        return found
+        return present_classes(found)
     if isinstance(wanted, int) and not isinstance(wanted, bool):
         if not 1 <= wanted <= len(found.classes):
             raise ConfigError(
