@@ -82,6 +82,23 @@ def test_official_layouts_are_checked_with_the_options_scan_gets(tmp_path):
         check_dataset(root, "ucf101", {})
 
 
+def test_a_skeleton_only_copy_needs_no_video_weights(tmp_path, monkeypatch, caplog):
+    """configs/ntu_rgbd.yaml on a copy without nturgb+d_rgb/: the rgb variants will be
+    skipped, so their Kinetics weights are not asked for; with the folder, they are."""
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))
+    root = tmp_path / "NTU"
+    (root / "nturgb+d_skeletons").mkdir(parents=True)
+    cfg = validated(example("ntu_rgbd"))
+    cfg["dataset"]["root"] = str(root)
+    check_before_work(cfg)
+    assert "train.variants.rgb will be skipped: no rgb (nturgb+d_rgb/ not found under" in (
+        caplog.text
+    )
+    (root / "nturgb+d_rgb").mkdir()
+    with pytest.raises(ConfigError, match=r"features\.sets\.video_cnn\.weights: .*r3d_18"):
+        check_before_work(cfg)
+
+
 def test_unknown_dataset_options_list_the_valid_ones(tmp_path):
     with pytest.raises(ConfigError) as err:
         check_dataset(tmp_path, "folder", {"test_fration": 0.2, "folds": 0})

@@ -147,11 +147,39 @@ def model_problems(config: dict[str, Any]) -> list[str]:
     return problems
 
 
+def skipped_before_work(config: dict[str, Any]) -> dict[str, str]:
+    """``{variant: why}`` for the variants the dataset root already tells will be skipped
+    (a modality's folder absent; :func:`harfuse.datasets.absent_modalities`): the checks
+    of what they alone need (weights) are not run for them, and the log says so."""
+    from harfuse.datasets import LayoutError, absent_modalities
+
+    dataset = config["dataset"]
+    if dataset["layout"] == "demo":
+        return {}
+    try:
+        absent = absent_modalities(dataset["root"], dataset["layout"], dataset.get("options") or {})
+    except (ConfigError, LayoutError, TypeError):
+        return {}  # dataset_problems reports the root and the options
+    if config["skeleton"]["source"] == "pose" and "rgb" in absent:  # keypoints from videos
+        absent["skeleton"] = absent["rgb"]
+    skipped = {
+        name: f"will be skipped: no {m} ({absent[m]})"
+        for name, spec in config["train"]["variants"].items()
+        for m in spec["modalities"]
+        if m in absent
+    }
+    for name, why in skipped.items():
+        log.warning("train.variants.%s %s; its weights are not checked", name, why)
+    return skipped
+
+
 def weights_problems(config: dict[str, Any]) -> list[str]:
-    """Weights files of the frozen encoders the variants use (and RAFT's)."""
+    """Weights files of the frozen encoders the variants use (and RAFT's), but for the
+    variants :func:`skipped_before_work`."""
     from harfuse.encoders.weights import missing_weights
 
-    variants = config["train"]["variants"]
+    skipped = skipped_before_work(config)
+    variants = {n: s for n, s in config["train"]["variants"].items() if n not in skipped}
     used = {
         feature_set(config, v)
         for v, spec in variants.items()

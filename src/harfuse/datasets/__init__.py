@@ -101,6 +101,20 @@ def check_dataset(root: str | Path, layout: str, options: dict[str, Any]) -> Non
     module.check_root(**{k: v for k, v in bound.arguments.items() if k in wanted})
 
 
+def absent_modalities(root: str | Path, layout: str, options: dict[str, Any]) -> dict[str, str]:
+    """``{modality: why}`` for the modalities ``root`` cannot give that the layout tells
+    without reading media (an optional folder absent: the adapter's own
+    ``absent_modalities``); empty when it tells nothing or the root is not a folder."""
+    module = adapter(layout)
+    tell = getattr(module, "absent_modalities", None)
+    if tell is None or not Path(root).is_dir():
+        return {}
+    bound = inspect.signature(module.scan).bind(Path(root), **options)
+    bound.apply_defaults()
+    wanted = inspect.signature(tell).parameters
+    return tell(**{k: v for k, v in bound.arguments.items() if k in wanted})
+
+
 def scan_dataset(
     root: str | Path, layout: str, classes: int | list[str] | None = None, **options: Any
 ) -> Scan:
@@ -165,8 +179,9 @@ def present_classes(found: Scan) -> Scan:
 def select_classes(found: Scan, wanted: int | list[str] | None, where: str = "the dataset") -> Scan:
     """``found`` restricted to a class subset: ``wanted`` = class names, or ``N`` = the first
     ``N`` of ``found.classes`` (the official index, e.g. UCF101's ``classInd.txt``); ``None``
-    = every class that has a sample (:func:`present_classes`). Classes stay in official index order whatever the order of the names, and
-    ``label_idx`` is re-indexed ``0..K-1`` in that order; split columns are untouched.
+    = every class that has a sample (:func:`present_classes`). Classes stay in official
+    index order whatever the order of the names, and ``label_idx`` is re-indexed
+    ``0..K-1`` in that order; split columns are untouched.
 
     Samples of the other classes (and unlabelled ones) are left out, not quarantined: they
     are not part of this dataset variant. Quarantine rows of the other classes (those with
@@ -235,6 +250,7 @@ __all__ = [
     "LAYOUTS",
     "LayoutError",
     "Scan",
+    "absent_modalities",
     "adapter",
     "check_dataset",
     "scan_dataset",

@@ -302,6 +302,17 @@ def check_root(
     return folders
 
 
+def absent_modalities(root: Path, rgb_dir: str, skeleton_dir: str) -> dict[str, str]:
+    """The modalities a copy without one of the two folders cannot give, and why (known
+    before the manifest: the variants reading them will be skipped)."""
+    absent = {}
+    if not (root / rgb_dir).is_dir():
+        absent["rgb"] = absent["flow"] = f"{rgb_dir}/ not found under {root}"
+    if not (root / skeleton_dir).is_dir():
+        absent["skeleton"] = f"{skeleton_dir}/ not found under {root}"
+    return absent
+
+
 def scan(
     root: Path,
     version: int = 60,

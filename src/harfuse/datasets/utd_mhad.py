@@ -69,6 +69,14 @@ def check_root(root: Path, rgb_dir: str, inertial_dir: str) -> list[Path]:
     return [require(root, rgb_dir, "utd_mhad"), require(root, inertial_dir, "utd_mhad")]
 
 
+def absent_modalities(root: Path, skeleton_dir: str) -> dict[str, str]:
+    """The dataset skeletons of a copy without the ``Skeleton`` folder, and why (known
+    before the manifest: the variants reading them will be skipped)."""
+    if (root / skeleton_dir).is_dir():
+        return {}
+    return {"skeleton": f"{skeleton_dir}/ not found under {root}"}
+
+
 def scan(
     root: Path, rgb_dir: str = "RGB", inertial_dir: str = "Inertial", skeleton_dir: str = "Skeleton"
 ) -> Scan:
