@@ -19,6 +19,7 @@ from harfuse.preflight import (
     device_problems,
     model_problems,
 )
+from harfuse.workflow_env import reached_stages, requested_targets
 
 from .helpers import REPO, snakemake
 
@@ -135,10 +136,28 @@ def test_variant_options_weights_and_device_are_checked_at_once(tmp_path, monkey
     assert "features.allow_download: true" in weights and "weights: none" in weights
     assert "use device: auto" in device
     assert device_problems(validated(cfg), local=False) == []  # cluster jobs run elsewhere
+    # a run that stops before the features (e.g. the manifest alone) needs no weights and
+    # builds no model; one up to the features needs their weights, not the models
     cfg.update(device="auto")
+    check_before_work(validated(cfg), stages=reached_stages({"results/x/manifest.parquet"}))
+    with pytest.raises(ConfigError) as err:
+        check_before_work(validated(cfg), stages=reached_stages({"extract_features"}))
+    assert str(err.value).startswith("features.sets.frame_cnn.weights:")
     cfg["features"].update(allow_download=True)
     cfg["train"]["variants"]["rgb"]["options"] = {}
     check_before_work(validated(cfg))  # downloading is allowed: nothing to report
+
+
+def test_the_stages_a_snakemake_command_reaches():
+    argv = ["snakemake", "--cores", "2", "-n", "--configfile", "c.yaml"]
+    assert requested_targets(argv) == set() and reached_stages(set()) is None
+    # after --configfile it would be a config file, for Snakemake as here
+    assert requested_targets(["snakemake", "results/ds/manifest.parquet", *argv[1:]]) == {
+        "results/ds/manifest.parquet"
+    }
+    assert reached_stages({"results/ds/manifest.parquet", "extract_frames"}) == set()
+    assert reached_stages({"results/ds/flow-tvl1/shard-0.h5"}) == {"flow"}
+    assert reached_stages({"build_report"}) == {"train", "features", "flow"}
 
 
 def test_bad_options_of_a_nested_encoder_are_caught_by_building_the_model(tmp_path):

@@ -44,16 +44,22 @@ def raise_problems(problems: Sequence[str]) -> None:
         raise ConfigError("\n".join(problems))
 
 
-def check_before_work(config: dict[str, Any], local: bool = True) -> None:
+def check_before_work(
+    config: dict[str, Any], local: bool = True, stages: set[str] | None = None
+) -> None:
     """Everything the config alone decides: raise :class:`ConfigError` listing every
-    problem. ``local``: jobs run on this machine (not a cluster), so its devices count."""
+    problem. ``local``: jobs run on this machine (not a cluster), so its devices count.
+    ``stages``: those the run reaches among ``train``, ``features`` and ``flow``
+    (:func:`harfuse.workflow_env.reached_stages`; None = all): the models are checked only
+    when it trains, weights only for the stages that load them."""
     problems = reference_problems(config)
     if problems:  # the other checks look references up
         raise_problems(problems)
+    reached = {"train", "features", "flow"} if stages is None else stages
     raise_problems(
         dataset_problems(config)
-        + model_problems(config)
-        + weights_problems(config)
+        + (model_problems(config) if "train" in reached else [])
+        + weights_problems(config, reached)
         + device_problems(config, local)
     )
 
@@ -173,11 +179,16 @@ def skipped_before_work(config: dict[str, Any]) -> dict[str, str]:
     return skipped
 
 
-def weights_problems(config: dict[str, Any]) -> list[str]:
-    """Weights files of the frozen encoders the variants use (and RAFT's), but for the
+def weights_problems(
+    config: dict[str, Any], stages: set[str] = frozenset({"train", "features", "flow"})
+) -> list[str]:
+    """Weights files of the frozen encoders the variants use (``features`` or ``train`` in
+    ``stages``), of their fine-tuned backbones (``train``) and RAFT's (``flow``), but for the
     variants :func:`skipped_before_work`."""
     from harfuse.encoders.weights import missing_weights
 
+    if not stages & {"train", "features", "flow"}:
+        return []
     skipped = skipped_before_work(config)
     variants = {n: s for n, s in config["train"]["variants"].items() if n not in skipped}
     used = {
@@ -187,12 +198,12 @@ def weights_problems(config: dict[str, Any]) -> list[str]:
     }
     allow = config["features"].get("allow_download", False)
     problems = []
-    for name in sorted(used):
+    for name in sorted(used) if stages & {"train", "features"} else []:
         feats = config["features"]["sets"][name]
         why = missing_weights(feats["encoder"], feats["weights"], allow)
         if why:
             problems.append(f"features.sets.{name}.weights: {why}")
-    for name, spec in variants.items():
+    for name, spec in variants.items() if "train" in stages else {}:
         backbone = (spec.get("options") or {}).get("backbone") or {}
         why = (
             backbone
@@ -207,7 +218,8 @@ def weights_problems(config: dict[str, Any]) -> list[str]:
         if why:
             problems.append(f"train.variants.{name}.options.backbone.weights: {why}")
     flow = config["flow"]
-    if flow["method"] == "raft" and any("flow" in s["modalities"] for s in variants.values()):
+    uses_flow = any("flow" in s["modalities"] for s in variants.values())
+    if flow["method"] == "raft" and uses_flow and stages & {"train", "flow"}:
         from harfuse.flow.defaults import RAFT_DEFAULTS
         from harfuse.flow.raft import missing_raft_weights
 

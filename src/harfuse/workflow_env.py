@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Set as AnySet
 from pathlib import Path
 
 
@@ -42,3 +43,39 @@ def runs_jobs(argv: list[str]) -> bool:
     """Whether the Snakemake command ``argv`` may run jobs (dry runs count: they should
     report what the real run would hit)."""
     return not any(arg.split("=", 1)[0] in NO_JOB_FLAGS for arg in argv[1:])
+
+
+#: what a requested target reaches, by rule name or by a piece of its output path: the
+#: checks before the work run only for the stages a run will reach
+_REACHES = (
+    ("train", ("all", "train_variant", "build_report", "/runs/", "/report/")),
+    ("features", ("extract_features", "/features/")),
+    ("flow", ("compute_flow", "/flow-")),
+)
+
+
+def requested_targets(argv: list[str]) -> set[str]:
+    """The targets (rule names or files) of the Snakemake command ``argv``, read with
+    Snakemake's own argument parser (the workflow is parsed before Snakemake hands its
+    targets to it); empty for the default target, or when the command cannot be read."""
+    from snakemake.cli import get_argument_parser
+
+    try:
+        args, _ = get_argument_parser().parse_known_args(argv[1:])
+    except (SystemExit, Exception):  # a command Snakemake itself rejects says why
+        return set()
+    return set(getattr(args, "targets", None) or ())
+
+
+def reached_stages(targets: AnySet[str]) -> set[str] | None:
+    """The stages among ``train``, ``features`` and ``flow`` that Snakemake ``targets``
+    (rule names or files) reach; None (everything) without targets (the default target,
+    ``all``). Training reaches every stage before it."""
+    if not targets:
+        return None
+    reached = set()
+    for target in targets:
+        for stage, marks in _REACHES:
+            if target in marks or any(m.startswith("/") and m in target for m in marks):
+                reached.add(stage)
+    return {"train", "features", "flow"} if "train" in reached else reached

@@ -20,14 +20,24 @@ from harfuse.plan import (
 from harfuse.preflight import check_before_work, check_data
 from harfuse.provenance import code_version
 from harfuse.store.manifest import available_modalities, read_manifest, shard_ids
-from harfuse.workflow_env import export_src_on_pythonpath, runs_jobs
+from harfuse.workflow_env import (
+    export_src_on_pythonpath,
+    reached_stages,
+    requested_targets,
+    runs_jobs,
+)
 
 # the checkout's schema (its src/ is what the jobs run), not an installed copy's
 validate(config, Path(workflow.basedir) / "src" / "harfuse" / "config.schema.yaml")
 # not in cluster jobs, nor for --unlock, --report and the like
 if workflow.is_main_process and runs_jobs(sys.argv):
     # the devices count only where the jobs run: here, unless a cluster executor sends them
-    check_before_work(config, local=workflow.local_exec)
+    # only for the stages the requested targets reach (a manifest alone needs no weights)
+    check_before_work(
+        config,
+        local=workflow.local_exec,
+        stages=reached_stages(requested_targets(sys.argv)),
+    )
 
 export_src_on_pythonpath(workflow.basedir)
 
