@@ -370,3 +370,28 @@ def test_absent_classes_say_why_a_class_has_no_test_sample():
         "cycling": "no test sample in the split",
         "walking": "all 2 of its test samples lack a modality of the run",
     }
+
+
+def test_a_run_without_samples_says_which_modality_its_stage_quarantined(tmp_path):
+    from harfuse.runlog import DataError
+    from harfuse.store.quarantine import write_quarantine
+
+    manifest = pd.DataFrame(
+        {"sample_id": ["a", "b", "c"], "label": ["x", "y", "x"], "s1": ["train", "test", "train"]}
+    )
+    shard = tmp_path / "imu" / "shard-0.h5"
+    write_quarantine(
+        quarantine_path(shard),
+        [{"sample_id": s, "stage": "imu", "reason": f"{s}.csv: unparseable"} for s in "abc"],
+    )
+    missing = [{"sample_id": s, "stage": "train", "reason": f"no imu for {s}"} for s in "abc"]
+    empty = manifest.iloc[:0]
+    rows = train.Rows(empty, empty, empty, empty, missing)
+    message = train.no_samples_message("imu", "s1", manifest, rows, {"imu": [str(shard)]})
+    assert message.splitlines() == [
+        "variant imu, split s1: 0 training and 0 test samples have every modality of the "
+        "variant (imu)",
+        "imu: 3 of the split's 3 samples have none (its stage quarantined them; the first "
+        "reason: a.csv: unparseable); see the quarantine tables (harfuse inspect)",
+    ]
+    assert issubclass(DataError, RuntimeError)

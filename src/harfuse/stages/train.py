@@ -20,6 +20,7 @@ from harfuse.environment import cores, describe
 from harfuse.fusion import create_model
 from harfuse.plan import loader_workers
 from harfuse.predict import build_classifier, read_run
+from harfuse.runlog import DataError
 from harfuse.store.atomic import atomic_path, write_json
 from harfuse.store.clips import FrameClipSource
 from harfuse.store.dataset import (
@@ -32,7 +33,7 @@ from harfuse.store.dataset import (
     imu_source,
 )
 from harfuse.store.manifest import read_manifest
-from harfuse.store.quarantine import write_quarantine
+from harfuse.store.quarantine import quarantine_path, read_quarantine, write_quarantine
 from harfuse.store.recorded import recorded_preprocessing
 from harfuse.train.loop import TrainParams, predict, train_model
 from harfuse.train.metrics import classification_metrics, top_k_accuracy
@@ -115,6 +116,35 @@ def select_rows(
         pool_rows["label_idx"].to_numpy(), params.val_fraction, params.seed, True
     )
     return Rows(pool_rows, pool_rows[~held_out], pool_rows[held_out], test_rows, missing)
+
+
+def no_samples_message(
+    variant: str,
+    split: str,
+    manifest: pd.DataFrame,
+    rows: Rows,
+    shards: dict[str, list[str]],
+) -> str:
+    """Why a run has no training or no test sample: per modality of the variant, how many
+    of the split's samples lack it and the first reason its stage gave (from the shards'
+    quarantine sidecars), as the data check would say it."""
+    in_split = manifest[manifest[split].isin(["train", "test"])]
+    lines = [
+        f"variant {variant}, split {split}: {len(rows.train)} training and {len(rows.test)} "
+        f"test samples have every modality of the variant ({', '.join(sorted(shards))})"
+    ]
+    for m, paths in sorted(shards.items()):
+        lacking = {r["sample_id"] for r in rows.missing if r["reason"].startswith(f"no {m} ")}
+        n = int(in_split["sample_id"].isin(lacking).sum())
+        if not n:
+            continue
+        reasons = read_quarantine(p for p in map(quarantine_path, paths) if p.exists())
+        first = f"; the first reason: {reasons['reason'].iloc[0]}" if len(reasons) else ""
+        lines.append(
+            f"{m}: {n} of the split's {len(in_split)} samples have none (its stage "
+            f"quarantined them{first}); see the quarantine tables (harfuse inspect)"
+        )
+    return "\n".join(lines)
 
 
 def lacking_in_test(
@@ -262,10 +292,7 @@ def run(
     manifest = read_manifest(manifest_path)
     rows = select_rows(manifest, sources, split, experiment, params)
     if rows.train.empty or rows.test.empty:
-        raise ValueError(
-            f"variant {variant}, split {split}: {len(rows.train)} train and "
-            f"{len(rows.test)} test samples with all of {spec['modalities']}"
-        )
+        raise DataError(no_samples_message(variant, split, manifest, rows, shards))
     lacking = lacking_in_test(manifest, rows.test, sources, split)
     normalisation = normalise_imu(sources, list(rows.train["sample_id"]))
     train_sources = sources

@@ -140,14 +140,21 @@ class ShardWriter:
         self._file.attrs[key] = value
 
     def close(self) -> None:
-        """Finish the file and move it onto its final name."""
-        self._file.close()
+        """Finish the file and move it onto its final name; a file that cannot be
+        finished (its last writes fail: a full disk) is discarded."""
+        try:
+            self._file.close()
+        except BaseException as exc:
+            self._ctx.__exit__(type(exc), exc, exc.__traceback__)
+            raise
         self._ctx.__exit__(None, None, None)
 
     def abort(self, exc: BaseException) -> None:
-        """Discard the partial file."""
-        self._file.close()
-        self._ctx.__exit__(type(exc), exc, exc.__traceback__)
+        """Discard the partial file (even when closing it fails as well)."""
+        try:
+            self._file.close()
+        finally:
+            self._ctx.__exit__(type(exc), exc, exc.__traceback__)
 
     def __enter__(self) -> ShardWriter:
         return self
