@@ -16,9 +16,8 @@ import torch
 
 from harfuse.device import resolve_device
 from harfuse.encoders.finetune import BackboneSpec, copy_backbone
-from harfuse.environment import cores, describe
+from harfuse.environment import describe
 from harfuse.fusion import create_model
-from harfuse.plan import loader_workers
 from harfuse.predict import build_classifier, read_run
 from harfuse.runlog import DataError
 from harfuse.store.atomic import atomic_path, write_json
@@ -35,7 +34,7 @@ from harfuse.store.dataset import (
 from harfuse.store.manifest import read_manifest
 from harfuse.store.quarantine import quarantine_path, read_quarantine, write_quarantine
 from harfuse.store.recorded import recorded_preprocessing
-from harfuse.train.loop import TrainParams, predict, train_model
+from harfuse.train.loop import TrainParams, job_workers, predict, train_model
 from harfuse.train.metrics import classification_metrics, top_k_accuracy
 from harfuse.train.splits import hidden_classes, stratified_pick
 
@@ -318,9 +317,7 @@ def run(
             "raise val_fraction or use more training data"
         )
     dev = resolve_device(device)
-    gpus = torch.cuda.device_count() if dev.type == "cuda" else 1
-    workers = loader_workers(params.workers, dev.type == "cuda", cores(), gpus)
-    params = dataclasses.replace(params, workers=workers)
+    params = dataclasses.replace(params, workers=job_workers(params.workers, dev))
     log.info(
         "%s on %s (%s): %d train, %d validation, %d test samples, shapes %s",
         variant,

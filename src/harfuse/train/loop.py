@@ -15,8 +15,10 @@ import torch
 from torch.utils.data import DataLoader, Dataset
 
 from harfuse.config_schema import default
+from harfuse.environment import cores
 from harfuse.fusion import Classifier
 from harfuse.fusion.base import Batch
+from harfuse.plan import loader_workers
 from harfuse.store.clips import clip_loader
 
 log = logging.getLogger(__name__)
@@ -45,6 +47,14 @@ class TrainParams:
     #: it, but random clip augmentation draws from each worker's stream, so a fine-tuned
     #: backbone's metrics do (:func:`harfuse.store.clips.clip_loader`)
     workers: int | str = default("train", "params", "workers")
+
+
+def job_workers(workers: int | str, device: torch.device) -> int:
+    """``train.params.workers`` for a job on ``device`` with the cores this process may
+    use (:func:`harfuse.plan.loader_workers`, which also sizes the rule's threads)."""
+    on_gpu = device.type == "cuda"
+    gpus = torch.cuda.device_count() if on_gpu else 1
+    return loader_workers(workers, on_gpu, cores(), gpus)
 
 
 def seed_everything(seed: int) -> None:
@@ -116,6 +126,7 @@ def train_model(
     phase's :meth:`Classifier.phase_params` replace ``params`` values for that phase.
     """
     seed_everything(params.seed)
+    params = dataclasses.replace(params, workers=job_workers(params.workers, device))
     loaders: dict[int, DataLoader] = {}
     model.to(device)
     history: list[dict] = []
