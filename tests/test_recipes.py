@@ -1,6 +1,6 @@
 """The recipes of published experiments (``configs/`` files with a ``published:`` block):
 valid on their layout's fixture, a missing weights file named before any job, the whole
-workflow on the fixture shrunk by overrides, and the job counts of a dry run on a listing
+workflow on the fixture as its smoke run (smoke: true), and the job counts of a dry run on a listing
 of the full-size dataset (zero-byte files named as the dataset names them)."""
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from harfuse.datasets import adapter
 from harfuse.datasets.image_csv import CLASSES_15
 from harfuse.plan import experiments
 from harfuse.preflight import check_before_work
+from harfuse.smoke import SMOKE_NOTE, backbones, smoke_config
 from harfuse.stages import manifest
 from harfuse.store.manifest import read_manifest
 
@@ -64,21 +65,8 @@ WEIGHTS_FILES = {
 }
 
 
-#: S3D block -> the r3d_18 stage at the same depth (the end-to-end runs swap the two)
-S3D_AS_R3D = {"Mixed_4c": "layer3", "Mixed_5c": "layer4"}
-
-
 def recipe(name: str) -> dict:
     return yaml.safe_load((REPO / "configs" / f"{name}.yaml").read_text())
-
-
-def backbones(cfg: dict) -> list[dict]:
-    """Every variant's ``options.backbone`` (the same dict may be named twice)."""
-    return [
-        spec["options"]["backbone"]
-        for spec in cfg["train"]["variants"].values()
-        if "backbone" in (spec.get("options") or {})
-    ]
 
 
 def without_weights(cfg: dict, root: Path) -> dict:
@@ -93,39 +81,15 @@ def without_weights(cfg: dict, root: Path) -> dict:
     return cfg
 
 
-def small_models(cfg: dict) -> dict:
-    """``cfg`` (in place) with clips of 2 frames of 32 x 32 px for every backbone and
-    features set, and S3D (which takes nothing under 13 x 224 x 224 and trains at 0.2
-    clips/s on a CPU core) replaced by r3d_18, tuned in the stages at the same depth."""
-    for spec in cfg["features"]["sets"].values():
-        encoder = "r3d_18" if spec["encoder"] == "s3d" else spec["encoder"]
-        spec.update(encoder=encoder, num_frames=min(spec["num_frames"], 2), input_size=[32, 32])
-    for backbone in backbones(cfg):
-        if backbone["arch"] == "s3d":
-            backbone.update(arch="r3d_18", blocks=[S3D_AS_R3D[b] for b in backbone["blocks"]])
-        backbone.update(num_frames=min(backbone["num_frames"], 2), input_size=[32, 32])
-    return cfg
-
-
-def shrunk(cfg: dict, root: Path, first_split: str) -> dict:
-    """``cfg`` for a run on a fixture in seconds: weights none, small models
-    (:func:`small_models`), one shard, one epoch, few and small frames, each variant on
-    ``first_split`` only, no ratio sweep, one hidden class, and a class subset of N (UCF101-10)
-    the first 2 of the fixture's 3."""
-    cfg = small_models(without_weights(cfg, root))
-    cfg["dataset"]["samples_per_shard"] = 1000
+def shrunk(cfg: dict, root: Path) -> dict:
+    """``cfg`` as its smoke run (``smoke: true``, :mod:`harfuse.smoke`: what a user tries
+    on a CPU first) on the fixture at ``root``, in one shard, a class subset of N
+    (UCF101-10) the first 2 of the fixture's 3."""
+    cfg = copy.deepcopy(cfg)
+    cfg.update(smoke=True)
+    cfg["dataset"].update(root=str(root), samples_per_shard=1000)
     if isinstance(cfg["dataset"].get("classes"), int):  # the first N of the official index
         cfg["dataset"]["classes"] = 2
-    cfg["frames"].update(fps=4.0, size=32)
-    cfg["train"]["params"].update(epochs=1, workers=0)
-    cfg["train"]["inputs"].update(flow_length=2, flow_size=[32, 32], audio_frames=20)
-    cfg["audio"]["n_mels"] = 16
-    for spec in cfg["train"]["variants"].values():
-        spec["splits"] = [first_split]
-    settings = cfg.get("experiments", {})
-    settings["ratios"] = []  # the sweep's path runs in tests/test_workflow.py
-    if settings.get("hidden_classes"):
-        settings["hidden_classes"] = 1
     return cfg
 
 
@@ -216,7 +180,7 @@ def finished(request, fixtures, tmp_path_factory) -> dict[str, tuple[Path, str]]
     for name in (n for n in BY_RUN_TIME if n in wanted):
         layout = RECIPES[name]
         workdirs[name] = tmp_path_factory.mktemp(name)
-        write_config(workdirs[name], shrunk(recipe(name), fixtures[layout], FIRST_SPLIT[layout]))
+        write_config(workdirs[name], shrunk(recipe(name), fixtures[layout]))
     with ThreadPoolExecutor(2) as pool:
         failures = pool.map(run_workflow, workdirs.values())
         return {name: (workdirs[name], why) for name, why in zip(workdirs, failures, strict=True)}
@@ -230,6 +194,8 @@ def test_recipe_runs_end_to_end_on_its_fixture(name, finished):
     workdir, failure = finished[name]
     assert not failure, failure
     cfg = yaml.safe_load((workdir / "config.yaml").read_text())
+    validate(cfg)
+    cfg = smoke_config(cfg)  # as the workflow took it
     report = workdir / "results" / name / "report"
     summary = pd.read_csv(report / "summary.csv")
     split = FIRST_SPLIT[RECIPES[name]]
@@ -237,6 +203,7 @@ def test_recipe_runs_end_to_end_on_its_fixture(name, finished):
     runs = zip(summary["variant"], summary["split"], summary["experiment"], strict=True)
     assert set(runs) == expected
     assert summary["top1"].between(0, 1).all()
+    assert SMOKE_NOTE in (report / "summary.md").read_text()
     published = pd.read_csv(report / "published.csv", keep_default_na=False)
     assert len(published) == len(cfg["published"]["figures"])
     assert (published["not_compared"] != "").all()  # a fixture is not the published dataset

@@ -236,10 +236,12 @@ def model_inputs(config: dict[str, Any]) -> dict[str, Any]:
 
 def variant_splits(config: dict[str, Any], variant: str, splits: list[str]) -> list[str]:
     """The manifest's ``splits`` that ``variant`` runs on: those it names, else all; of
-    them only those of ``dataset.splits`` when it names some."""
+    them only those of ``dataset.splits`` when it names some, and the first for a smoke
+    run."""
     own = list(config["train"]["variants"][variant].get("splits") or splits)
     chosen = config["dataset"].get("splits")
-    return [s for s in own if s in chosen] if chosen else own
+    own = [s for s in own if s in chosen] if chosen else own
+    return own[:1] if config.get("smoke") else own
 
 
 def ratio_name(ratio: float) -> str:

@@ -19,6 +19,7 @@ from harfuse.plan import (
 )
 from harfuse.preflight import check_before_work, check_data
 from harfuse.provenance import code_version
+from harfuse.smoke import SMOKE_NOTE, smoke_config
 from harfuse.store.manifest import available_modalities, read_manifest, shard_ids
 from harfuse.workflow_env import (
     export_src_on_pythonpath,
@@ -29,6 +30,8 @@ from harfuse.workflow_env import (
 
 # the checkout's schema (its src/ is what the jobs run), not an installed copy's
 validate(config, Path(workflow.basedir) / "src" / "harfuse" / "config.schema.yaml")
+if config["smoke"]:  # toy sizes for a CPU (harfuse.smoke)
+    config.update(smoke_config(config))
 # not in cluster jobs, nor for --unlock, --report and the like
 if workflow.is_main_process and runs_jobs(sys.argv):
     # the devices count only where the jobs run: here, unless a cluster executor sends them
@@ -217,7 +220,7 @@ def report_notes(wildcards) -> list[str]:
             and not reads_frames(config, v)
         }
     )
-    notes = []
+    notes = [SMOKE_NOTE] if config["smoke"] else []
     for v, spec in VARIANTS.items():
         if not skipped[v] and reads_frames(config, v):
             notes.append(
