@@ -108,6 +108,23 @@ def _parser() -> argparse.ArgumentParser:
         help="samples of a shard whose arrays are listed (default: 3)",
     )
     i.add_argument("--json", action="store_true", help="print JSON instead of text")
+
+    g = sub.add_parser(
+        "progress",
+        help="show what each running workflow job is doing",
+        description="For each running job of a workflow (snakemake --cores N in another "
+        "terminal): its stage, position (epoch k/N of a training phase, sample i/n of a "
+        "shard), rate and ETA, read from the progress files the jobs keep beside their "
+        "logs. Run it from the workflow's folder, or name its logs folder.",
+    )
+    g.add_argument("logs", nargs="?", default="logs", metavar="LOGS", help="default: logs")
+    g.add_argument(
+        "--cluster",
+        action="store_true",
+        help="jobs run on other machines: list every progress file (a local run leaves out "
+        "the jobs whose process is gone)",
+    )
+    g.add_argument("--json", action="store_true", help="print JSON instead of text")
     return parser
 
 
@@ -287,9 +304,24 @@ def inspect_command(args: argparse.Namespace) -> int:
     return OK
 
 
+def progress_command(args: argparse.Namespace) -> int:
+    from harfuse.progress import render, running_jobs
+
+    if not Path(args.logs).is_dir():
+        _error(f"{args.logs}: no such folder (run from the workflow's folder, or name its logs)")
+        return USAGE
+    jobs = running_jobs(args.logs, local=not args.cluster)
+    print(json.dumps(jobs, indent=1) if args.json else render(jobs), end="\n" if args.json else "")
+    return OK
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    command = {"predict": predict_command, "inspect": inspect_command}[args.command]
+    command = {
+        "predict": predict_command,
+        "inspect": inspect_command,
+        "progress": progress_command,
+    }[args.command]
     return command(args)
 
 

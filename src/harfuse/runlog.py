@@ -4,14 +4,59 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import json
 import logging
 import os
 import shutil
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+#: suffix of the progress file beside a job's log (``harfuse progress`` reads them)
+PROGRESS_SUFFIX = ".progress.json"
+#: seconds between two writes of a job's progress file
+PROGRESS_EVERY_S = 2.0
+_current: dict[str, Any] = {}  # the running job's progress file and last write time
+
+
+def progress_path(log_path: str | os.PathLike[str]) -> Path:
+    """The progress file of the job logging to ``log_path``."""
+    return Path(f"{log_path}{PROGRESS_SUFFIX}")
+
+
+def report_progress(
+    stage: str, done: int, total: int, unit: str, position: str = "", force: bool = False
+) -> None:
+    """Record how far the running job is (``done`` of ``total`` ``unit``; ``position`` in
+    words, e.g. ``epoch 3/10``), its rate and ETA, in its progress file (JSON, written
+    atomically at most every :data:`PROGRESS_EVERY_S`, or now with ``force``). Nothing
+    outside a :func:`log_to` block (a test, the CLI)."""
+    path = _current.get("path")
+    now = time.time()
+    if path is None or (not force and now - _current["written"] < PROGRESS_EVERY_S):
+        return
+    # the rate since this count began (a new phase of training is a new count)
+    t0, done0 = _current.setdefault("started", {}).setdefault((stage, total, unit), (now, done))
+    rate = (done - done0) / (now - t0) if now > t0 and done > done0 else None
+    record = {
+        "stage": stage,
+        "position": position or f"{done}/{total} {unit}",
+        "done": done,
+        "total": total,
+        "unit": unit,
+        "rate": rate,
+        "eta_s": (total - done) / rate if rate else None,
+        "pid": os.getpid(),
+        "updated": now,
+        "finished": done >= total,
+    }
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp.write_text(json.dumps(record))
+    os.replace(tmp, path)
+    _current["written"] = now
 
 
 class DataError(RuntimeError):
@@ -68,6 +113,9 @@ def log_to(path: str | os.PathLike[str], level: int = logging.INFO) -> Iterator[
     # what libraries print to stderr themselves (HDF5's errors in destructors, say) and
     # errors in destructors go to the log file; the console gets the log's warnings
     unraisable = sys.unraisablehook
+    _current.clear()
+    _current.update(path=progress_path(path), written=0.0)
+    progress_path(path).unlink(missing_ok=True)  # an earlier run's
     sys.stderr = log_file.stream
     sys.unraisablehook = lambda u: log_file.stream.write(
         f"error in {u.object!r}: {u.exc_type.__name__}: {u.exc_value}\n"
@@ -89,4 +137,6 @@ def log_to(path: str | os.PathLike[str], level: int = logging.INFO) -> Iterator[
         raise
     finally:
         sys.stderr, sys.unraisablehook = real_stderr, unraisable
+        progress_path(path).unlink(missing_ok=True)  # the job is over: nothing to watch
+        _current.clear()
         logging.shutdown()

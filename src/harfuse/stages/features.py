@@ -15,6 +15,7 @@ import torch
 from harfuse.device import resolve_device
 from harfuse.encoders.extract import clip_from_shard, encode_clips, frozen_encoder
 from harfuse.encoders.weights import describe
+from harfuse.runlog import report_progress
 from harfuse.stages.shard_job import BAD_INPUT
 from harfuse.store.frame_feed import Fed, feed
 from harfuse.store.quarantine import OnError, quarantine_path, write_quarantine
@@ -51,7 +52,7 @@ def run(
     quarantine: list[dict[str, str]] = []
     start = time.perf_counter()
     with closing(frame_feed(frames, params, dev, workers or max(1, threads))) as fed:
-        clips = _usable(fed, on_error, kept, quarantine)
+        clips = _usable(fed, on_error, kept, quarantine, len(frames.sample_ids()))
         temporal = encode_clips(encoder, clips, params["batch_size"], dev)
     elapsed = time.perf_counter() - start
     log.info(
@@ -89,12 +90,17 @@ def frame_feed(
 
 
 def _usable(
-    fed: Iterator[Fed], on_error: str, kept: list[str], quarantine: list[dict[str, str]]
+    fed: Iterator[Fed],
+    on_error: str,
+    kept: list[str],
+    quarantine: list[dict[str, str]],
+    total: int = 0,
 ) -> Iterator[np.ndarray | torch.Tensor]:
     """The clips of ``fed`` that loaded (pinned tensors on CUDA), their ids appended to
     ``kept``; a bad input is appended to ``quarantine`` (or raised with ``fail``), any
-    other error raised."""
-    for item in fed:
+    other error raised. Reports its progress through the ``total`` samples."""
+    for i, item in enumerate(fed, 1):
+        report_progress("features", i, total, "clips", f"clip {i}/{total}")
         if item.error is not None:
             if on_error == OnError.FAIL or not isinstance(item.error, BAD_INPUT):
                 raise item.error

@@ -11,6 +11,7 @@ from typing import Any
 import numpy as np
 
 from harfuse.media.decode import DecodeError
+from harfuse.runlog import report_progress
 from harfuse.store.manifest import read_manifest
 from harfuse.store.quarantine import OnError, quarantine_path, write_quarantine
 from harfuse.store.shards import ShardWriter
@@ -64,6 +65,9 @@ def write_sample_shard(
         for key, value in (root_attrs or {}).items():
             writer.set_attr(key, value)
         for i, sid in enumerate(sample_ids, 1):
+            report_progress(
+                stage, i - 1, len(sample_ids), "samples", f"sample {i}/{len(sample_ids)}"
+            )
             try:
                 arrays = compute(sid)
             except BAD_INPUT as exc:

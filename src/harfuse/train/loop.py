@@ -19,6 +19,7 @@ from harfuse.environment import cores
 from harfuse.fusion import Classifier
 from harfuse.fusion.base import Batch
 from harfuse.plan import loader_workers
+from harfuse.runlog import report_progress
 from harfuse.store.clips import clip_loader
 
 log = logging.getLogger(__name__)
@@ -143,6 +144,13 @@ def train_model(
             model.train()
             start, total, n = time.perf_counter(), 0.0, 0
             for batch, labels in _on_device(loader, device):
+                report_progress(
+                    f"train {phase}",
+                    (epoch - 1) * len(data) + n,
+                    p.epochs * len(data),
+                    "samples",
+                    f"{phase} epoch {epoch}/{p.epochs}",
+                )
                 with autocast(device):
                     loss = model.loss(batch, labels)
                 opt.zero_grad(set_to_none=True)
