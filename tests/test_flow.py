@@ -78,3 +78,30 @@ def test_auto_backend_follows_the_device(monkeypatch):
     for device in ("cpu", "auto", "cuda"):
         compute.compute_flow(frames, "farneback", backend="auto", device=device)
     assert calls == ["cv2", "torch", "torch"]
+
+
+@pytest.mark.parametrize("cuda", [False, True])
+def test_the_flow_rules_resources_match_what_its_jobs_run_on(monkeypatch, cuda):
+    """One decision (flow.defaults.flow_backend) for the job and the rule, in every allowed
+    combination; RAFT with backend cv2 is a torch model on the GPU, and asks for one."""
+    import shutil
+
+    import torch
+
+    from harfuse.plan import flow_resources
+    from harfuse.stages.flow import _runs_on_cuda
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: cuda)
+    monkeypatch.setattr(shutil, "which", lambda name: "/usr/bin/nvidia-smi" if cuda else None)
+    for method in ("farneback", "tvl1", "raft"):
+        for backend in ("auto", "cv2", "torch"):
+            for device in ("auto", "cpu", "cuda"):
+                if device == "cuda" and not cuda:
+                    continue  # refused before any job (device_problems)
+                config = {"device": device, "flow": {"method": method, "backend": backend}}
+                declared = flow_resources(config)
+                runs_on_gpu = _runs_on_cuda({"method": method, "backend": backend}, device)
+                assert declared["gpu"] == int(runs_on_gpu), (method, backend, device)
+                assert declared["threads"] == (4 if runs_on_gpu else 1)
+    raft = {"device": "auto", "flow": {"method": "raft", "backend": "cv2"}}
+    assert flow_resources(raft) == ({"threads": 4, "gpu": 1} if cuda else {"threads": 1, "gpu": 0})

@@ -9,6 +9,7 @@ from typing import Any
 
 from harfuse.config_schema import ConfigError, default
 from harfuse.device import gpu_count, gpu_units
+from harfuse.flow.defaults import flow_backend
 
 log = logging.getLogger(__name__)
 
@@ -143,10 +144,15 @@ def check_config(config: dict[str, Any]) -> None:
         raise ConfigError("\n".join(problems))
 
 
+def merged_params(train: dict[str, Any], spec: dict[str, Any]) -> dict[str, Any]:
+    """``train.params`` (``train``) with a variant's (``spec``) own ``params`` over them:
+    the one merge the planning, the checks and the train job all use."""
+    return {**train, **(spec.get("params") or {})}
+
+
 def train_params(config: dict[str, Any], variant: str) -> dict[str, Any]:
     """``train.params`` with ``variant``'s own ``params`` over them."""
-    own = config["train"]["variants"][variant].get("params") or {}
-    return {**config["train"]["params"], **own}
+    return merged_params(config["train"]["params"], config["train"]["variants"][variant])
 
 
 def loader_workers(workers: int | str, on_gpu: bool, cores: int, gpus: int = 1) -> int:
@@ -169,6 +175,17 @@ def loader_workers(workers: int | str, on_gpu: bool, cores: int, gpus: int = 1) 
             "s" * (cores != 1),
         )
     return workers
+
+
+def flow_resources(config: dict[str, Any]) -> dict[str, int]:
+    """The flow rule's ``threads`` and ``gpu`` from what its jobs will run on
+    (:func:`harfuse.flow.defaults.flow_backend`, decided without importing torch): on a
+    GPU, 4 threads decoding frames ahead of the kernel (one feeds ~1000-2000 frames/s) and
+    one GPU; on the CPU, 1 thread (OpenCV's) and none."""
+    flow = config["flow"]
+    cuda = bool(gpu_units(config["device"]))
+    _, on_gpu = flow_backend(flow["method"], flow["backend"], config["device"], cuda)
+    return {"threads": 4 if on_gpu else 1, "gpu": int(on_gpu)}
 
 
 def job_cores(config: dict[str, Any], variant: str) -> int:

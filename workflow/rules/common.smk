@@ -8,6 +8,7 @@ from harfuse.datasets import adapter_name
 from harfuse.device import gpu_units
 from harfuse.plan import (
     describe_backbone,
+    flow_resources,
     backbone_source,
     experiments,
     feature_params,
@@ -48,6 +49,7 @@ DATASET = config["dataset"]["name"]
 VARIANTS = config["train"]["variants"]
 # Jobs on CUDA take one unit of the `gpu` resource, which profiles limit (one per GPU).
 GPU_PER_JOB = gpu_units(config["device"])
+FLOW_RESOURCES = flow_resources(config)
 
 
 wildcard_constraints:

@@ -13,13 +13,12 @@ rule compute_flow:
         "logs/benchmarks/compute_flow/{dataset}/{flow_method}/shard-{shard}.tsv"
     conda:
         "../../envs/torch.yaml"
-    # OpenCV's threads on the CPU; on a GPU the threads decoding frames ahead of the
-    # kernel (one feeds ~1000-2000 frames/s: BENCHMARKS.md, "Feed rate")
-    threads: 4 if GPU_PER_JOB and config["flow"]["backend"] != "cv2" else 1
+    # from what the jobs run on, decided as they decide it (plan.flow_resources)
+    threads: FLOW_RESOURCES["threads"]
     resources:
         mem_mb=2000,
         runtime=120,
-        gpu=GPU_PER_JOB if config["flow"]["backend"] != "cv2" else 0,
+        gpu=FLOW_RESOURCES["gpu"],
     params:
         code_version=code_version("harfuse.stages.flow"),
         flow=lookup(dpath="flow", within=config),

@@ -8,7 +8,13 @@ from typing import Any
 import numpy as np
 
 from harfuse.config_schema import default
-from harfuse.flow.defaults import FARNEBACK_DEFAULTS, METHODS, RAFT_DEFAULTS, TVL1_DEFAULTS
+from harfuse.flow.defaults import (
+    FARNEBACK_DEFAULTS,
+    METHODS,
+    RAFT_DEFAULTS,
+    TVL1_DEFAULTS,
+    flow_backend,
+)
 
 
 def to_gray(frames: np.ndarray) -> np.ndarray:
@@ -67,8 +73,7 @@ def compute_flow(
     if method == "raft":
         return _raft(frames, device, batch_size, params)
     gray = to_gray(frames)
-    if backend == "auto":  # the torch ports pay off on CUDA only; device: cpu means cv2
-        backend = "torch" if device != "cpu" and _cuda_available() else "cv2"
+    backend, _ = flow_backend(method, backend, device, _cuda_available())
     if backend == "torch":
         return _torch_flow(gray, method, device, batch_size, mode, torch_compile, params)
     return _cv2_flow(gray, method, params)

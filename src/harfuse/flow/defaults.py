@@ -31,3 +31,18 @@ TVL1_DEFAULTS: dict[str, Any] = {
 #: RAFT (torchvision, torch backend only); ``weights`` is a local .pth file, required
 RAFT_DEFAULTS: dict[str, Any] = {"arch": "raft_small", "weights": None, "num_flow_updates": 12}
 METHODS = ("farneback", "tvl1", "raft")
+
+
+def flow_backend(method: str, backend: str, device: str, cuda: bool) -> tuple[str, bool]:
+    """What computes the flow, decided once for the job and the rule that schedules it:
+    ``(backend, on_gpu)``, ``backend`` ``"cv2"`` or ``"torch"``. RAFT is a torch model
+    whatever ``backend`` says; ``auto`` takes the torch ports on CUDA only (cv2 is faster
+    on a CPU); torch runs on the GPU when ``device`` is not ``cpu`` and ``cuda`` (CUDA
+    present: torch's answer in a job, ``nvidia-smi``'s when the workflow is parsed)."""
+    if method == "raft" or backend == "torch":
+        chosen = "torch"
+    elif backend == "auto":
+        chosen = "torch" if device != "cpu" and cuda else "cv2"
+    else:
+        chosen = "cv2"
+    return chosen, chosen == "torch" and device != "cpu" and cuda

@@ -9,6 +9,7 @@ from typing import Any
 
 from harfuse.config_schema import default
 from harfuse.device import resolve_device
+from harfuse.flow.defaults import flow_backend
 from harfuse.preprocess.flow import flow_field
 from harfuse.stages.shard_job import SampleArrays, write_sample_shard
 from harfuse.store.frame_feed import Fed, decoded_frames, feed
@@ -72,12 +73,9 @@ def frame_feed(
 
 
 def _runs_on_cuda(params: dict[str, Any], device: str) -> bool:
-    """Whether :func:`harfuse.flow.compute.compute_flow` will run this config on CUDA:
-    the torch backend (``torch``, or ``auto`` with a GPU; RAFT always) on a device other
-    than ``cpu``, with CUDA present."""
-    backend = params.get("backend", default("flow", "backend"))
-    if device == "cpu" or (backend == "cv2" and params["method"] != "raft"):
-        return False
+    """Whether :func:`harfuse.flow.compute.compute_flow` will run this config on CUDA
+    (:func:`harfuse.flow.defaults.flow_backend`, as the rule's resources say)."""
     import torch
 
-    return torch.cuda.is_available()
+    backend = params.get("backend", default("flow", "backend"))
+    return flow_backend(params["method"], backend, device, torch.cuda.is_available())[1]

@@ -18,6 +18,7 @@ from harfuse.device import resolve_device
 from harfuse.encoders.finetune import BackboneSpec, copy_backbone
 from harfuse.environment import describe
 from harfuse.fusion import create_model
+from harfuse.plan import merged_params
 from harfuse.predict import build_classifier, read_run
 from harfuse.runlog import DataError
 from harfuse.store.atomic import atomic_path, write_json
@@ -277,7 +278,7 @@ def run(
     A stratified ``val_fraction`` of the (experiment's) training rows is held out for
     early stopping and for what late fusion tunes; the test rows are only predicted.
     """
-    params = TrainParams(**{**train, **(spec.get("params") or {})})  # the variant's own first
+    params = TrainParams(**merged_params(train, spec))  # the variant's own first
     shards = {m: shards[m] for m in spec["modalities"]}
     backbone = (spec.get("options") or {}).get("backbone")
     # what the model sees is what its input shards were made with (checked to agree)
