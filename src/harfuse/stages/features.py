@@ -19,7 +19,7 @@ from harfuse.runlog import report_progress
 from harfuse.stages.shard_job import BAD_INPUT
 from harfuse.store.frame_feed import Fed, feed
 from harfuse.store.quarantine import OnError, quarantine_path, write_quarantine
-from harfuse.store.shards import FRAMES_PARAMS, ShardReader, ShardWriter
+from harfuse.store.shards import FRAMES_PARAMS, ShardReader, ShardWriter, encode_params
 
 log = logging.getLogger(__name__)
 
@@ -67,7 +67,7 @@ def run(
         writer.write_stacked("sample_id", np.array(kept, dtype=object))
         writer.write_stacked("pooled", temporal.mean(axis=1))
         writer.write_stacked("temporal", temporal)
-        writer.set_attr(FRAMES_PARAMS, frames.file.attrs["params"])
+        writer.set_attr(FRAMES_PARAMS, encode_params(frames.params))
         writer.set_attr("encoder", params["encoder"])
         writer.set_attr("weights", describe(params["weights"]))
         writer.set_attr("random_init", params["weights"] == "none")

@@ -13,7 +13,7 @@ from harfuse.flow.defaults import flow_backend
 from harfuse.preprocess.flow import flow_field
 from harfuse.stages.shard_job import SampleArrays, write_sample_shard
 from harfuse.store.frame_feed import Fed, decoded_frames, feed
-from harfuse.store.shards import FRAMES_PARAMS, ShardReader
+from harfuse.store.shards import FRAMES_PARAMS, ShardReader, encode_params
 
 
 def run(
@@ -52,7 +52,7 @@ def run(
             ids,
             compute,
             on_error,
-            root_attrs={FRAMES_PARAMS: frames.file.attrs["params"]},
+            root_attrs={FRAMES_PARAMS: encode_params(frames.params)},
         )
 
 

@@ -5,13 +5,12 @@ sources share. The video is decoded for the estimator at its own resolution
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
 from harfuse.preprocess.skeleton import estimated_skeleton, pose_frames
 from harfuse.stages.shard_job import SampleArrays, shard_sources, write_sample_shard
-from harfuse.store.shards import FRAMES_PARAMS
+from harfuse.store.shards import FRAMES_PARAMS, encode_params
 
 
 def run(
@@ -41,5 +40,5 @@ def run(
         list(paths),
         compute,
         on_error,
-        root_attrs={FRAMES_PARAMS: json.dumps(frames, sort_keys=True, default=str)},
+        root_attrs={FRAMES_PARAMS: encode_params(frames)},
     )

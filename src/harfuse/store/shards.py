@@ -78,6 +78,13 @@ def _write_jpeg(group: h5py.Group, name: str, frames: np.ndarray, quality: int) 
 FRAMES_PARAMS = "frames_params"
 
 
+def encode_params(params: dict[str, Any]) -> str:
+    """How a shard stores the parameters that made it (its ``params`` attribute, and the
+    frame shard's ``params`` under :data:`FRAMES_PARAMS` in shards computed from frames):
+    JSON with sorted keys."""
+    return json.dumps(params, sort_keys=True, default=str)
+
+
 def _read_jpeg(ds: h5py.Dataset) -> np.ndarray:
     """Decode a JPEG frame dataset back to ``(T, H, W, 3)`` uint8 RGB."""
     return np.stack([decode_jpeg(buf) for buf in ds[()]])
@@ -95,7 +102,7 @@ class ShardWriter:
         self._tmp = self._ctx.__enter__()
         self._file = h5py.File(self._tmp, "w")
         self._file.attrs["stage"] = stage
-        self._file.attrs["params"] = json.dumps(params, sort_keys=True, default=str)
+        self._file.attrs["params"] = encode_params(params)
         self._file.attrs["harfuse_version"] = harfuse.__version__
 
     def write(
