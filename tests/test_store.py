@@ -170,3 +170,28 @@ def test_fit_flow_covers_then_centre_crops_with_vectors_in_new_pixels():
     cropped = fit_flow(np.ascontiguousarray(ramp), (10, 10))
     np.testing.assert_array_equal(cropped[0, 0, :, 0], np.arange(15, 25))
     assert fit_flow(flow, (10, 40)) is flow  # already that shape: untouched
+
+
+def test_run_dir_checks_what_its_readers_need(tmp_path):
+    from harfuse.store.run_dir import RunDir, RunError
+
+    run = RunDir(tmp_path / "runs" / "imu" / "s1" / "full")
+    with pytest.raises(RunError, match=r"model\.json: missing"):
+        run.description()
+    with pytest.raises(RunError, match=r"model\.json: no shapes, classes"):
+        run.write_description(
+            {"variant": "imu", "model": "single", "modalities": ["imu"], "options": {}}
+        )
+    description = {
+        "variant": "imu",
+        "model": "single",
+        "modalities": ["imu"],
+        "options": {},
+        "shapes": {"imu": [100, 6]},
+        "classes": ["a", "b"],
+    }
+    run.write_description(description)
+    assert run.description() == description
+    run.metrics_path.write_text("[1, 2]")
+    with pytest.raises(RunError, match=r"metrics\.json: not a JSON object"):
+        run.metrics()

@@ -14,6 +14,7 @@ from harfuse.plan import describe_backbone
 from harfuse.store.manifest import available_modalities, read_manifest
 from harfuse.store.quarantine import COLUMNS as QUARANTINE_COLUMNS
 from harfuse.store.quarantine import quarantine_path, read_quarantine
+from harfuse.store.run_dir import RunDir, RunError
 from harfuse.train.metrics import shown_metrics
 
 
@@ -143,12 +144,11 @@ def _predictions(path: Path, df: pd.DataFrame, classes: list[str]) -> dict[str, 
 def inspect_model(folder: Path) -> dict[str, Any]:
     """A trained run folder (``model.json``, ``model.pt``, ``metrics.json``): the model, its
     classes, input shapes, the preprocessing it was trained on and its test metrics."""
+    run = RunDir(folder)
     try:
-        description = json.loads((folder / "model.json").read_text())
-    except (OSError, ValueError) as exc:
-        raise InspectError(
-            f"{folder / 'model.json'}: not a readable model description: {exc}"
-        ) from exc
+        description = run.description()
+    except RunError as exc:
+        raise InspectError(f"not a readable model description: {exc}") from exc
     out: dict[str, Any] = {
         "kind": "model",
         "path": str(folder),
@@ -165,9 +165,8 @@ def inspect_model(folder: Path) -> dict[str, Any]:
     backbone = (description.get("options") or {}).get("backbone")
     if backbone:
         out["rgb"] = describe_backbone(backbone)
-    metrics_path = folder / "metrics.json"
-    if metrics_path.is_file():
-        metrics = json.loads(metrics_path.read_text())
+    if run.metrics_path.is_file():
+        metrics = run.metrics()
         shown = [*shown_metrics(len(description.get("classes") or [])), "n_train", "n_test"]
         out["metrics"] = {k: metrics[k] for k in shown if k in metrics}
         out["environment"] = metrics.get("environment")

@@ -12,7 +12,6 @@ spectrogram (a video without an audio track is silence, as in training).
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
@@ -44,6 +43,7 @@ from harfuse.skeleton.formats import format_for_joints, joint_format
 from harfuse.store.atomic import atomic_path
 from harfuse.store.clips import eval_clips
 from harfuse.store.dataset import audio_input, flow_input
+from harfuse.store.run_dir import RunDir, RunError
 from harfuse.train.loop import autocast
 
 log = logging.getLogger(__name__)
@@ -120,19 +120,14 @@ class TrainedModel:
 def read_run(directory: str | Path) -> tuple[dict[str, Any], dict[str, torch.Tensor]]:
     """A run folder's ``model.json`` and ``model.pt`` (state dict, on the CPU);
     :class:`PredictError` names a missing or unreadable file."""
-    directory = Path(directory)
-    for name in ("model.json", "model.pt"):
-        if not (directory / name).is_file():
-            raise PredictError(
-                f"{directory / name}: missing; --model takes a run folder "
-                "of the workflow (results/DATASET/runs/VARIANT/SPLIT/EXPERIMENT)"
-            )
+    run = RunDir(directory)
     try:
-        description = json.loads((directory / "model.json").read_text())
-        state = torch.load(directory / "model.pt", map_location="cpu", weights_only=True)
-    except (ValueError, RuntimeError, OSError) as exc:
-        raise PredictError(f"{directory}: unreadable model files: {exc}") from exc
-    return description, state
+        return run.description(), run.state()
+    except RunError as exc:
+        raise PredictError(
+            f"{exc}; --model takes a run folder of the workflow "
+            "(results/DATASET/runs/VARIANT/SPLIT/EXPERIMENT)"
+        ) from exc
 
 
 def build_classifier(description: dict[str, Any], state: dict[str, torch.Tensor]) -> Classifier:

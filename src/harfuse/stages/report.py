@@ -26,6 +26,7 @@ from harfuse.preprocess.skeleton import LOW_COVERAGE
 from harfuse.store.atomic import atomic_path, write_text
 from harfuse.store.manifest import read_manifest
 from harfuse.store.quarantine import read_quarantine
+from harfuse.store.run_dir import read_description, read_metrics
 from harfuse.store.shards import ShardReader
 from harfuse.train.metrics import METRICS, shown_metrics
 
@@ -71,7 +72,7 @@ def load_runs(metrics_paths: Sequence[str | Path]) -> list[dict]:
     """Every ``metrics.json``, ``modalities`` joined with ``+``."""
     runs = []
     for path in metrics_paths:
-        m = json.loads(Path(path).read_text())
+        m = read_metrics(path)
         runs.append({**m, "modalities": "+".join(m["modalities"])})
     return runs
 
@@ -163,7 +164,7 @@ def random_rgb_runs(model_paths: Sequence[str | Path]) -> dict[tuple[str, str, s
     whose ``weights`` default to ``none``) trained from a random init."""
     found = {}
     for path in model_paths:
-        m = json.loads(Path(path).read_text())
+        m = read_description(path, ("variant", "split", "experiment"))
         features = (m.get("preprocessing") or {}).get("features") or {}
         backbone = (m.get("options") or {}).get("backbone")
         key = (m["variant"], m["split"], m["experiment"]["name"])

@@ -21,7 +21,6 @@ from harfuse.fusion import create_model
 from harfuse.plan import merged_params
 from harfuse.predict import build_classifier, read_run
 from harfuse.runlog import DataError
-from harfuse.store.atomic import atomic_path, write_json
 from harfuse.store.clips import FrameClipSource
 from harfuse.store.dataset import (
     FeatureSource,
@@ -35,6 +34,7 @@ from harfuse.store.dataset import (
 from harfuse.store.manifest import read_manifest
 from harfuse.store.quarantine import quarantine_path, read_quarantine, write_quarantine
 from harfuse.store.recorded import recorded_preprocessing
+from harfuse.store.run_dir import RunDir
 from harfuse.train.loop import TrainParams, job_workers, predict, train_model
 from harfuse.train.metrics import classification_metrics, top_k_accuracy
 from harfuse.train.splits import hidden_classes, stratified_pick
@@ -231,11 +231,11 @@ def evaluate(
     return metrics
 
 
-def write_predictions(
-    path: Path, test_rows: pd.DataFrame, probs: np.ndarray, classes: list[str]
-) -> None:
-    """``predictions.parquet``: sample, label, predicted class and one probability column
-    per class."""
+def predictions_table(
+    test_rows: pd.DataFrame, probs: np.ndarray, classes: list[str]
+) -> pd.DataFrame:
+    """``predictions.parquet``'s rows: sample, label, predicted class and one probability
+    column per class."""
     predictions = pd.DataFrame(
         {
             "sample_id": test_rows["sample_id"].to_numpy(),
@@ -244,8 +244,7 @@ def write_predictions(
         }
     )
     predictions[[f"prob_{c}" for c in classes]] = probs
-    with atomic_path(path) as tmp:
-        predictions.to_parquet(tmp, index=False)
+    return predictions
 
 
 def run(
@@ -375,13 +374,12 @@ def run(
         "normalisation": normalisation,
         "backbone_init": None if init is None else str(init),
     }
-    with atomic_path(out_dir / "model.pt") as tmp:
-        torch.save(model.cpu().state_dict(), tmp)
-    write_json(out_dir / "model.json", description)
-    write_predictions(out_dir / "predictions.parquet", rows.test, probs, classes)
-    write_quarantine(out_dir / "quarantine.parquet", rows.missing)
-    write_json(
-        out_dir / "metrics.json",
+    run_dir = RunDir(out_dir)
+    run_dir.write_model(model.cpu().state_dict())
+    run_dir.write_description(description)
+    run_dir.write_predictions(predictions_table(rows.test, probs, classes))
+    write_quarantine(run_dir.quarantine_path, rows.missing)
+    run_dir.write_metrics(
         {
             **metrics,
             "variant": variant,
