@@ -1,25 +1,4 @@
-"""Pose estimation on RGB frames (MediaPipe Pose, models shipped in its wheel) and drawing
-skeletons over frames. Importing this package does not import MediaPipe: the estimator
-loads it on first use."""
-
-from harfuse.pose.estimator import (
-    CHANNELS,
-    DEFAULT_PARAMS,
-    JOINT_FORMAT,
-    PoseEstimator,
-    PoseModelError,
-    estimate_pose,
-    estimate_pose_image,
-)
-from harfuse.pose.overlay import draw_skeleton
-
-__all__ = [
-    "CHANNELS",
-    "DEFAULT_PARAMS",
-    "JOINT_FORMAT",
-    "PoseEstimator",
-    "PoseModelError",
-    "draw_skeleton",
-    "estimate_pose",
-    "estimate_pose_image",
-]
+"""Pose estimation on RGB frames (MediaPipe Pose, models shipped in its wheel:
+:mod:`harfuse.pose.estimator`) and drawing skeletons over frames
+(:mod:`harfuse.pose.overlay`). Importing this package does not import MediaPipe: the
+estimator loads it on first use."""
