@@ -6,8 +6,8 @@
 Writes JPEG frame shards (quality 95, as the frames stage) of synthetic textured, moving
 videos to a temporary folder, at the demo's size and at two real sizes, then, per size:
 
-1. loader: :func:`harfuse.store.clips.clip_loader` over a training
-   :class:`~harfuse.store.clips.FrameClipSource` (random window, scale, crop, flip), one
+1. loader: :func:`harfuse.data.clips.clip_loader` over a training
+   :class:`~harfuse.data.clips.FrameClipSource` (random window, scale, crop, flip), one
    epoch of ``--videos`` clips in batches of ``--batch``, with each number of
    ``--workers``; the workers persist and an epoch runs before timing, so worker start-up
    and shard opening are not counted.
@@ -36,9 +36,9 @@ import torch
 import torchvision
 from torch.utils.data import DataLoader
 
+from harfuse.data.clips import FrameClipSource, clip_loader
+from harfuse.data.dataset import MultiModalDataset
 from harfuse.environment import cores, describe
-from harfuse.store.clips import FrameClipSource, clip_loader
-from harfuse.store.dataset import MultiModalDataset
 from harfuse.store.shards import ShardWriter
 from harfuse.timing import Ratio, interleaved, rate
 

@@ -45,12 +45,12 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from harfuse.data.frame_feed import Fed, decoded_frames
 from harfuse.device import resolve_device
 from harfuse.environment import cores as usable_cores
 from harfuse.environment import describe
 from harfuse.flow import compute_flow
 from harfuse.stages import flow as flow_stage
-from harfuse.store.frame_feed import Fed, decoded_frames
 from harfuse.store.shards import ShardReader, ShardWriter
 from harfuse.timing import Ratio, interleaved, rate
 

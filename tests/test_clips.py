@@ -11,11 +11,11 @@ import numpy as np
 import pytest
 import torch
 
+from harfuse.data.clips import FrameClipSource, clip_loader, eval_starts
+from harfuse.data.dataset import MultiModalDataset
 from harfuse.fusion import create_model
 from harfuse.media.sampling import uniform_indices
 from harfuse.store import shards
-from harfuse.store.clips import FrameClipSource, clip_loader, eval_starts
-from harfuse.store.dataset import MultiModalDataset
 from harfuse.store.shards import ShardReader, ShardWriter
 from harfuse.train.loop import TrainParams, predict, train_model
 

@@ -2,7 +2,7 @@ import pytest
 import torch
 
 from harfuse.encoders import ENCODERS, create_encoder
-from harfuse.encoders.weights import WeightsNotFoundError
+from harfuse.weights import WeightsNotFoundError
 
 
 def video(b: int, t: int, size: int) -> torch.Tensor:

@@ -15,11 +15,11 @@ import numpy as np
 import pytest
 import torch
 
+from harfuse.data.frame_feed import decoded_frames, feed
 from harfuse.encoders.extract import clip, clip_from_shard, encode_clips, frozen_encoder
 from harfuse.flow.compute import to_gray
 from harfuse.media.decode import DecodeError
 from harfuse.stages import features, flow
-from harfuse.store.frame_feed import decoded_frames, feed
 from harfuse.store.quarantine import quarantine_path, read_quarantine
 from harfuse.store.shards import ShardReader, ShardWriter, read_feature_shard
 

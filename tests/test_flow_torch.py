@@ -349,7 +349,7 @@ def test_cuda_graph_captures_a_fast_call():
 def test_raft_from_a_local_weights_file(tmp_path):
     import torchvision
 
-    from harfuse.encoders.weights import WeightsNotFoundError
+    from harfuse.weights import WeightsNotFoundError
 
     torch.manual_seed(0)
     weights = tmp_path / "raft_small.pth"

@@ -53,6 +53,35 @@ def test_no_import_cycle():
             visit(m, [m])
 
 
+def package(module: str) -> str:
+    """``harfuse.store.shards`` -> ``harfuse.store`` (a top-level module is its own)."""
+    return ".".join(module.split(".")[:2])
+
+
+def test_no_cycle_between_packages_and_the_store_imports_none():
+    """Packages import downward only: no cycle between them, and ``harfuse.store`` (the
+    on-disk contract: shards, manifest, quarantine, run folders) imports no other harfuse
+    package (the model-input pipeline over it is ``harfuse.data``)."""
+    graph: dict[str, set[str]] = {}
+    for m in modules():
+        graph.setdefault(package(m), set()).update(
+            package(i) for i in imports(m) if package(i) != package(m)
+        )
+    assert graph["harfuse.store"] == set(), graph["harfuse.store"]
+
+    def reach(start: str) -> set[str]:
+        seen, stack = set(), list(graph[start])
+        while stack:
+            node = stack.pop()
+            if node not in seen:
+                seen.add(node)
+                stack.extend(graph.get(node, ()))
+        return seen
+
+    cyclic = sorted(p for p in graph if p in reach(p))
+    assert not cyclic, f"packages in an import cycle: {cyclic}"
+
+
 def test_nothing_below_the_stages_imports_them():
     """Stage modules adapt files to the pure functions; no other module, predict and the
     CLI included, may reach into them (they would drift from the workflow)."""

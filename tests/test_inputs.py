@@ -135,8 +135,8 @@ def test_bad_imu_files_are_quarantined(tmp_path):
 
 
 def test_video_without_audio_is_recorded_not_an_error(tmp_path):
+    from harfuse.data.dataset import audio_source
     from harfuse.stages import audio as audio_stage
-    from harfuse.store.dataset import audio_source
 
     silent, loud = tmp_path / "silent.mp4", tmp_path / "loud.mp4"
     write_video(silent, clip(), 10.0)

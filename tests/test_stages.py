@@ -310,8 +310,8 @@ def test_dataset_with_dataloader_workers(prepared):
     import torch
     from torch.utils.data import DataLoader
 
+    from harfuse.data.dataset import MultiModalDataset
     from harfuse.stages.train import build_sources
-    from harfuse.store.dataset import MultiModalDataset
 
     shards = {
         "flow": [str(prepared / "flow.h5")],
@@ -332,7 +332,7 @@ def test_dataset_with_dataloader_workers(prepared):
 
 
 def test_imu_statistics_come_from_the_training_split_only(prepared, tmp_path):
-    from harfuse.store.dataset import imu_channel_stats, imu_source
+    from harfuse.data.dataset import imu_channel_stats, imu_source
 
     df = read_manifest(prepared / "manifest.parquet")
     train_ids = list(df.loc[df["cross_subject"] == "train", "sample_id"])

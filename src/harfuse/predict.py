@@ -21,6 +21,8 @@ from typing import Any
 import numpy as np
 import torch
 
+from harfuse.data.clips import eval_clips
+from harfuse.data.dataset import audio_input, flow_input
 from harfuse.device import resolve_device
 from harfuse.encoders.extract import clip, encode_clips, frozen_encoder
 from harfuse.encoders.finetune import BackboneSpec
@@ -41,8 +43,6 @@ from harfuse.preprocess.skeleton import (
 )
 from harfuse.skeleton.formats import format_for_joints, joint_format
 from harfuse.store.atomic import atomic_path
-from harfuse.store.clips import eval_clips
-from harfuse.store.dataset import audio_input, flow_input
 from harfuse.store.run_dir import RunDir, RunError
 from harfuse.train.loop import autocast
 

@@ -185,7 +185,7 @@ def weights_problems(
     """Weights files of the frozen encoders the variants use (``features`` or ``train`` in
     ``stages``), of their fine-tuned backbones (``train``) and RAFT's (``flow``), but for the
     variants :func:`skipped_before_work`."""
-    from harfuse.encoders.weights import missing_weights
+    from harfuse.weights import missing_weights
 
     if not stages & {"train", "features", "flow"}:
         return []

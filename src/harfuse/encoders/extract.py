@@ -10,10 +10,10 @@ import numpy as np
 import torch
 
 from harfuse.config_schema import default
+from harfuse.data.frame_feed import decoded_frames
 from harfuse.encoders.registry import create_encoder
 from harfuse.media.frames import resize
 from harfuse.media.sampling import uniform_indices
-from harfuse.store.frame_feed import decoded_frames
 from harfuse.store.shards import ShardReader
 
 

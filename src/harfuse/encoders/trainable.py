@@ -139,7 +139,7 @@ def _resnet18_with_inputs(channels: int, weights: str) -> nn.Module:
     initialisation of two-stream networks); the classifier is removed (512-d output)."""
     import torchvision
 
-    from harfuse.encoders.weights import resolve_state_dict
+    from harfuse.weights import resolve_state_dict
 
     net = torchvision.models.resnet18(weights=None)
     state = resolve_state_dict("resnet18", weights)

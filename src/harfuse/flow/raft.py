@@ -9,7 +9,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from harfuse.encoders.weights import WeightsNotFoundError
+from harfuse.weights import WeightsNotFoundError
 
 ARCHS = ("raft_small", "raft_large")
 MIN_SIZE = 128  # torchvision's RAFT needs feature maps of >= 16 px at 1/8 resolution

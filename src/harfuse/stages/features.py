@@ -12,14 +12,14 @@ from typing import Any
 import numpy as np
 import torch
 
+from harfuse.data.frame_feed import Fed, feed
 from harfuse.device import resolve_device
 from harfuse.encoders.extract import clip_from_shard, encode_clips, frozen_encoder
-from harfuse.encoders.weights import describe
 from harfuse.runlog import report_progress
 from harfuse.stages.shard_job import BAD_INPUT
-from harfuse.store.frame_feed import Fed, feed
 from harfuse.store.quarantine import OnError, quarantine_path, write_quarantine
 from harfuse.store.shards import FRAMES_PARAMS, ShardReader, ShardWriter, encode_params
+from harfuse.weights import describe
 
 log = logging.getLogger(__name__)
 

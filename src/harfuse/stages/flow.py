@@ -8,11 +8,11 @@ from pathlib import Path
 from typing import Any
 
 from harfuse.config_schema import default
+from harfuse.data.frame_feed import Fed, decoded_frames, feed
 from harfuse.device import resolve_device
 from harfuse.flow.defaults import flow_backend
 from harfuse.preprocess.flow import flow_field
 from harfuse.stages.shard_job import SampleArrays, write_sample_shard
-from harfuse.store.frame_feed import Fed, decoded_frames, feed
 from harfuse.store.shards import FRAMES_PARAMS, ShardReader, encode_params
 
 

@@ -14,15 +14,8 @@ import numpy as np
 import pandas as pd
 import torch
 
-from harfuse.device import resolve_device
-from harfuse.encoders.finetune import BackboneSpec, copy_backbone
-from harfuse.environment import describe
-from harfuse.fusion import create_model
-from harfuse.plan import merged_params
-from harfuse.predict import build_classifier, read_run
-from harfuse.runlog import DataError
-from harfuse.store.clips import FrameClipSource
-from harfuse.store.dataset import (
+from harfuse.data.clips import FrameClipSource
+from harfuse.data.dataset import (
     FeatureSource,
     MultiModalDataset,
     SkeletonSource,
@@ -31,6 +24,13 @@ from harfuse.store.dataset import (
     imu_channel_stats,
     imu_source,
 )
+from harfuse.device import resolve_device
+from harfuse.encoders.finetune import BackboneSpec, copy_backbone
+from harfuse.environment import describe
+from harfuse.fusion import create_model
+from harfuse.plan import merged_params
+from harfuse.predict import build_classifier, read_run
+from harfuse.runlog import DataError
 from harfuse.store.manifest import read_manifest
 from harfuse.store.quarantine import quarantine_path, read_quarantine, write_quarantine
 from harfuse.store.recorded import recorded_preprocessing

@@ -15,12 +15,12 @@ import torch
 from torch.utils.data import DataLoader, Dataset
 
 from harfuse.config_schema import default
+from harfuse.data.clips import clip_loader
 from harfuse.environment import cores
 from harfuse.fusion import Classifier
 from harfuse.fusion.base import Batch
 from harfuse.plan import loader_workers
 from harfuse.runlog import report_progress
-from harfuse.store.clips import clip_loader
 
 log = logging.getLogger(__name__)
 
@@ -46,7 +46,7 @@ class TrainParams:
     #: DataLoader worker processes (0 = load in the training process; ``auto``:
     #: :func:`harfuse.plan.loader_workers`). The samples in each batch do not depend on
     #: it, but random clip augmentation draws from each worker's stream, so a fine-tuned
-    #: backbone's metrics do (:func:`harfuse.store.clips.clip_loader`)
+    #: backbone's metrics do (:func:`harfuse.data.clips.clip_loader`)
     workers: int | str = default("train", "params", "workers")
 
 
@@ -121,7 +121,7 @@ def train_model(
     Returns one row per epoch: ``phase``, ``epoch``, ``train_loss``, ``val_loss``,
     ``val_top1`` (NaN without validation data) and ``kept`` (True for the epoch whose
     weights the phase kept: the lowest validation loss, or the last without validation).
-    ``params.workers`` processes load the data (:func:`~harfuse.store.clips.clip_loader`:
+    ``params.workers`` processes load the data (:func:`~harfuse.data.clips.clip_loader`:
     one loader per batch size, its workers kept across epochs and phases; the batches are
     the same for any number of workers). A
     phase's :meth:`Classifier.phase_params` replace ``params`` values for that phase.

@@ -1,7 +1,7 @@
 """Clips of frames read from the frame shards, and the loader that keeps training fed.
 
 :class:`FrameClipSource` maps a sample id to a clip ``(num_frames, h, w, 3)`` uint8 RGB for
-fine-tuning a backbone end to end (a source for :class:`~harfuse.store.dataset.
+fine-tuning a backbone end to end (a source for :class:`~harfuse.data.dataset.
 MultiModalDataset`). Clips stay uint8 until the model: 4x less to copy between processes
 and to the GPU than float32; the model scales and normalises them.
 
