@@ -216,6 +216,40 @@ def absent_classes(
     }
 
 
+def test_set_warnings(
+    probs: np.ndarray,
+    manifest: pd.DataFrame,
+    test: pd.DataFrame,
+    split: str,
+    classes: list[str],
+    variant: str,
+) -> dict[str, Any]:
+    """What a reader of the metrics must know about the test set, for ``metrics.json``
+    and as log warnings: ``classes_without_test`` (:func:`absent_classes`) and, when the
+    model predicts one class for every test sample, ``predicts_one_class``."""
+    found: dict[str, Any] = {"classes_without_test": absent_classes(manifest, test, split, classes)}
+    absent = found["classes_without_test"]
+    if absent:
+        log.warning(
+            "%s on %s: no test sample of %s; macro-F1 and mean-class accuracy count %s 0",
+            variant,
+            split,
+            "; ".join(f"{c} ({why})" for c, why in absent.items()),
+            "it" if len(absent) == 1 else "each",
+        )
+    predicted = np.unique(probs.argmax(1))
+    if len(probs) > 1 and len(classes) > 1 and len(predicted) == 1:
+        found["predicts_one_class"] = classes[int(predicted[0])]
+        log.warning(
+            "%s on %s: predicts %s for all %d test samples",
+            variant,
+            split,
+            found["predicts_one_class"],
+            len(probs),
+        )
+    return found
+
+
 def evaluate(
     probs: np.ndarray, labels: np.ndarray, hidden: list[int], classes: list[str]
 ) -> dict[str, Any]:
@@ -331,25 +365,7 @@ def run(
     history = train_model(model, train_data, params, dev, val_data if len(val_data) else None)
     probs = predict(model, test_data, dev, workers=params.workers)
     metrics = evaluate(probs, rows.test["label_idx"].to_numpy(), hidden, classes)
-    metrics["classes_without_test"] = absent_classes(manifest, rows.test, split, classes)
-    predicted = np.unique(probs.argmax(1))
-    if len(probs) > 1 and len(classes) > 1 and len(predicted) == 1:
-        metrics["predicts_one_class"] = classes[int(predicted[0])]
-        log.warning(
-            "%s on %s: predicts %s for all %d test samples",
-            variant,
-            split,
-            classes[int(predicted[0])],
-            len(probs),
-        )
-    if metrics["classes_without_test"]:
-        log.warning(
-            "%s on %s: no test sample of %s; macro-F1 and mean-class accuracy count %s 0",
-            variant,
-            split,
-            "; ".join(f"{c} ({why})" for c, why in metrics["classes_without_test"].items()),
-            "it" if len(metrics["classes_without_test"]) == 1 else "each",
-        )
+    metrics.update(test_set_warnings(probs, manifest, rows.test, split, classes, variant))
     log.info(
         "%s on %s (%s): top1 %.3f macro-F1 %.3f",
         variant,
