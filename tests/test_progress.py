@@ -78,3 +78,13 @@ def test_progress_shows_a_running_training_jobs_epoch_and_eta(prepared, tmp_path
     assert capsys.readouterr().out.startswith("no harfuse job is running")
     # its file stays (a kill runs no clean-up): only --cluster, for remote jobs, lists it
     assert Path(f"{log}.progress.json").exists() and len(running_jobs(logs, local=False)) == 1
+
+
+def test_progress_before_the_first_job_says_none_runs(tmp_path, monkeypatch, capsys):
+    (tmp_path / "Snakefile").write_text("")  # a workflow folder with no logs/ yet
+    monkeypatch.chdir(tmp_path)
+    assert cli.main(["progress"]) == cli.OK
+    assert capsys.readouterr().out.startswith("no harfuse job is running")
+    monkeypatch.chdir(tmp_path.parent)  # elsewhere: say where to run it
+    assert cli.main(["progress"]) == cli.USAGE
+    assert "run from the workflow's folder" in capsys.readouterr().err

@@ -222,8 +222,9 @@ def test_a_class_without_test_samples_is_named_in_red_and_the_classes_scored_sai
     ]
     md = (report_of(tmp_path, runs) / "summary.md").read_text()
     assert (
-        "- macro_f1 and mean_class_acc: means over all 3 classes of the dataset; a class "
-        "without a test sample counts 0" in md
+        "- macro_f1 and mean_class_acc: means over all 3 classes of the run (jump, wave, "
+        "clap); a class without a test sample counts 0 (Classes without a test sample, "
+        "below)" in md
     )
     section = md.split("## Classes without a test sample")[1].split("##")[0]
     assert [line for line in section.splitlines() if line.startswith("- ")] == [

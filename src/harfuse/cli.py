@@ -307,10 +307,10 @@ def inspect_command(args: argparse.Namespace) -> int:
 def progress_command(args: argparse.Namespace) -> int:
     from harfuse.progress import render, running_jobs
 
-    if not Path(args.logs).is_dir():
+    if not Path(args.logs).is_dir() and not Path("Snakefile").is_file():
         _error(f"{args.logs}: no such folder (run from the workflow's folder, or name its logs)")
         return USAGE
-    jobs = running_jobs(args.logs, local=not args.cluster)
+    jobs = running_jobs(args.logs, local=not args.cluster)  # none before the first job
     print(json.dumps(jobs, indent=1) if args.json else render(jobs), end="\n" if args.json else "")
     return OK
 

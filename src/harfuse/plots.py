@@ -99,9 +99,9 @@ def learning_curves(runs: Sequence[dict], path: str | Path) -> None:
     for ax, run in zip(axes, runs, strict=False):
         history = pd.DataFrame(run["history"])
         x = np.arange(1, len(history) + 1)
-        ax.plot(x, history["train_loss"], label="train loss")
+        ax.plot(x, history["train_loss"], marker=".", label="train loss")
         if history["val_loss"].notna().any():
-            ax.plot(x, history["val_loss"], label="validation loss")
+            ax.plot(x, history["val_loss"], marker=".", label="validation loss")
         for boundary in np.flatnonzero(history["phase"].ne(history["phase"].shift()))[1:]:
             ax.axvline(boundary + 0.5, color="grey", lw=0.8, ls=":")
         ax.set_title(f"{run['variant']} ({run['split']})", fontsize=9)

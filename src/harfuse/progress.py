@@ -30,6 +30,8 @@ def running_jobs(logs: str | os.PathLike[str] = "logs", local: bool = True) -> l
     ``local``, a job whose process is gone (killed) is left out; a cluster job's process
     is elsewhere: pass ``local=False``."""
     root = Path(logs)
+    if not root.is_dir():  # the workflow has not started a job yet
+        return []
     jobs = []
     for path in sorted(root.rglob(f"*{PROGRESS_SUFFIX}")):
         try:

@@ -115,7 +115,7 @@ def log_to(path: str | os.PathLike[str], level: int = logging.INFO) -> Iterator[
     unraisable = sys.unraisablehook
     _current.clear()
     _current.update(path=progress_path(path), written=0.0)
-    progress_path(path).unlink(missing_ok=True)  # an earlier run's
+    report_progress("starting", 0, 1, "steps", "loading (imports, models, inputs)", force=True)
     sys.stderr = log_file.stream
     sys.unraisablehook = lambda u: log_file.stream.write(
         f"error in {u.object!r}: {u.exc_type.__name__}: {u.exc_value}\n"

@@ -18,9 +18,8 @@ from typing import Any
 S3D_AS_R3D = {"Mixed_4c": "layer3", "Mixed_5c": "layer4"}
 #: what the report says of a smoke run
 SMOKE_NOTE = (
-    "smoke run (smoke: true): weights none, 2-frame 32 x 32 clips, frames at 4 fps and "
-    "32 px, 1 epoch, the first split, no ratio sweep; the figures test the pipeline, not "
-    "the method"
+    "smoke run (smoke: true, harfuse.smoke): toy sizes, no pretrained weights, 1 epoch, "
+    "the first split only, no ratio sweep; the figures test the pipeline, not the method"
 )
 
 

@@ -144,6 +144,7 @@ def test_default_sets_aside_exactly_the_listed_samples_present_and_the_report_co
         {"sample_id": n, "stage": "manifest", "reason": reason, "label": label}
         for n, label in zip(listed, ["sitting_down", "walking_towards_each_other"], strict=True)
     ]
+    assert found.notes[0] == f"2 samples set aside up front, {reason}"  # the report says it
     df = found.samples.set_index("sample_id")
     assert (df.loc[listed, "skeleton_path"] == "").all()
     assert df.loc[listed, "video_path"].str.endswith("_rgb.avi").all()

@@ -251,13 +251,18 @@ def report_notes(wildcards) -> list[str]:
             if config["skeleton"]["source"] == "pose"
             else "skeleton = the dataset's own skeleton files"
         )
-    chosen = config["dataset"].get("splits")
-    if chosen:
-        left = [s for s in manifest_of(wildcards).attrs["splits"] if s not in chosen]
-        if left:
-            notes.append(
-                f"{', '.join(left)} not run: dataset.splits is {', '.join(chosen)}"
-            )
+    splits = manifest_of(wildcards).attrs["splits"]
+    run = {s for v in VARIANTS for s in variant_splits(config, v, splits)}
+    left = [s for s in splits if s not in run]
+    if left:
+        why = (
+            "smoke runs the first split"
+            if config["smoke"]
+            else "dataset.splits"
+            if config["dataset"].get("splits")
+            else "no variant's splits name them"
+        )
+        notes.append(f"{', '.join(left)} not run ({why})")
     notes += list(manifest_of(wildcards).attrs.get("notes", []))
     return notes + [f"variant {v} {why}" for v, why in skipped.items() if why]
 

@@ -4,9 +4,10 @@ beside the published figures."""
 from pathlib import Path
 
 from harfuse.runlog import log_to
-from harfuse.stages import report
 
 with log_to(snakemake.log[0]):
+    from harfuse.stages import report  # inside: harfuse progress sees it load, its log any error
+
     report.run(
         list(snakemake.input.metrics),
         list(snakemake.input.quarantine),

@@ -1,9 +1,10 @@
 """Rule compute_flow: optical flow of one frame shard."""
 
 from harfuse.runlog import log_to
-from harfuse.stages import flow
 
 with log_to(snakemake.log[0]):
+    from harfuse.stages import flow  # inside: harfuse progress sees it load, its log any error
+
     flow.run(
         snakemake.input.frames,
         snakemake.output.shard,

@@ -1,9 +1,10 @@
 """Rule estimate_pose: body keypoints of one manifest shard's videos."""
 
 from harfuse.runlog import log_to
-from harfuse.stages import pose
 
 with log_to(snakemake.log[0]):
+    from harfuse.stages import pose  # inside: harfuse progress sees it load, its log any error
+
     pose.run(
         snakemake.input.manifest,
         int(snakemake.wildcards.shard),

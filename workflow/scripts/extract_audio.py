@@ -1,9 +1,10 @@
 """Rule extract_audio: log-mel spectrograms of one shard's audio tracks."""
 
 from harfuse.runlog import log_to
-from harfuse.stages import audio
 
 with log_to(snakemake.log[0]):
+    from harfuse.stages import audio  # inside: harfuse progress sees it load, its log any error
+
     audio.run(
         snakemake.input.manifest,
         int(snakemake.wildcards.shard),

@@ -1,9 +1,10 @@
 """Rule extract_imu: resample and window one shard's IMU files."""
 
 from harfuse.runlog import log_to
-from harfuse.stages import imu
 
 with log_to(snakemake.log[0]):
+    from harfuse.stages import imu  # inside: harfuse progress sees it load, its log any error
+
     imu.run(
         snakemake.input.manifest,
         int(snakemake.wildcards.shard),

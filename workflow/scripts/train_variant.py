@@ -3,10 +3,11 @@
 from pathlib import Path
 
 from harfuse.runlog import log_to
-from harfuse.stages import train
 
 spec = dict(snakemake.params.spec)
 with log_to(snakemake.log[0]):
+    from harfuse.stages import train  # inside: harfuse progress sees it load, its log any error
+
     train.run(
         snakemake.input.manifest,
         snakemake.input.classes,

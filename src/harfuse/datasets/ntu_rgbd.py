@@ -402,7 +402,11 @@ def scan(
             "(S018-S032 or A061-A120); set dataset.options.version: 120 (ntu_rgbd layout)"
         )
     splits = SPLITS[version]
-    return Scan(finish_rows(rows, classes, splits), splits, classes, quarantine)
+    notes = []
+    if listed:  # said even when it matched nothing: the list was applied
+        present = sum(name in listed for name in found)
+        notes.append(f"{present} samples set aside up front, {listed_reason}")
+    return Scan(finish_rows(rows, classes, splits), splits, classes, quarantine, notes)
 
 
 # --- fixture ------------------------------------------------------------------------------

@@ -392,15 +392,19 @@ def absent_class_lines(runs: Sequence[dict]) -> list[str]:
     ]
 
 
-def scored_note(runs: Sequence[dict]) -> list[str]:
-    """The note saying over how many classes the per-class means were computed."""
+def scored_note(runs: Sequence[dict], classes: Sequence[str]) -> list[str]:
+    """The note saying over which classes the per-class means were computed (``classes``:
+    the run's, after ``dataset.classes``; named when there are a few)."""
     scored = sorted({r["classes_scored"] for r in runs if "classes_scored" in r})
     if not scored:
         return []
     counts = " or ".join(str(k) for k in scored)
+    named = f" ({', '.join(classes)})" if 0 < len(classes) <= 12 else ""
+    absent = any(r.get("classes_without_test") for r in runs)
     return [
-        f"macro_f1 and mean_class_acc: means over all {counts} classes of the dataset; a "
-        "class without a test sample counts 0 (Classes without a test sample, below)"
+        f"macro_f1 and mean_class_acc: means over all {counts} classes of the run{named}; "
+        "a class without a test sample counts 0"
+        + (" (Classes without a test sample, below)" if absent else "")
     ]
 
 
@@ -488,6 +492,7 @@ def markdown(
     n_classes: int | None = None,
     published: pd.DataFrame | None = None,
     coverage: pd.DataFrame | None = None,
+    classes: Sequence[str] | None = None,
 ) -> str:
     """The ``summary.md`` text (``n_classes``: the dataset's, which decides whether top-5
     is shown; :func:`shown_metrics`; ``published``: :func:`published_table`;
@@ -499,11 +504,12 @@ def markdown(
     shown["kept epoch"] = table["kept_epoch"]
     lines += [*_markdown_table(shown), ""]
     lines += one_class_lines(runs)
-    lines += [f"- {n}" for n in [*scored_note(runs), *notes]]
+    lines += [f"- {n}" for n in [*scored_note(runs, classes or []), *notes]]
     if table["kept_epoch"].ne("").any():
         lines.append(
             "- kept epoch: the epoch whose weights a run kept (lowest validation loss) of "
-            "those it trained; a kept epoch of 1 means validation loss never improved"
+            "those it trained; 1 of several means validation loss never improved after the "
+            "first"
         )
     if "top5" not in metrics:
         lines.append(
@@ -709,7 +715,16 @@ def run(
     write_text(
         out_dir / "summary.md",
         markdown(
-            table, means, runs, quarantine, notes, benchmarks, len(classes), compared, coverage
+            table,
+            means,
+            runs,
+            quarantine,
+            notes,
+            benchmarks,
+            len(classes),
+            compared,
+            coverage,
+            classes,
         ),
     )
 
