@@ -10,6 +10,7 @@ import json
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 #: exit statuses
 OK, SOME_FAILED, USAGE = 0, 1, 2
@@ -22,7 +23,13 @@ def _parser() -> argparse.ArgumentParser:
         "inspect pipeline files. Run the pipeline itself with `snakemake --cores N`.",
     )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    _predict_parser(sub)
+    _inspect_parser(sub)
+    _progress_parser(sub)
+    return parser
 
+
+def _predict_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "predict",
         help="name the activity in video files",
@@ -85,6 +92,8 @@ def _parser() -> argparse.ArgumentParser:
         help="where the model and flow run (default: auto = CUDA when present)",
     )
 
+
+def _inspect_parser(sub: argparse._SubParsersAction) -> None:
     i = sub.add_parser(
         "inspect",
         help="summarise a shard, a harfuse table or a trained run folder",
@@ -109,6 +118,8 @@ def _parser() -> argparse.ArgumentParser:
     )
     i.add_argument("--json", action="store_true", help="print JSON instead of text")
 
+
+def _progress_parser(sub: argparse._SubParsersAction) -> None:
     g = sub.add_parser(
         "progress",
         help="show what each running workflow job is doing",
@@ -125,7 +136,6 @@ def _parser() -> argparse.ArgumentParser:
         "the jobs whose process is gone)",
     )
     g.add_argument("--json", action="store_true", help="print JSON instead of text")
-    return parser
 
 
 def _error(message: str) -> None:
@@ -212,27 +222,62 @@ def _write_timeline(path: Path, rows: list[dict]) -> None:
     write_text(path, buf.getvalue())
 
 
+def _argument_problem(args: argparse.Namespace) -> str | None:
+    """What is wrong with ``predict``'s arguments, before any model or video is read."""
+    from harfuse.predict import window_problem
+
+    if args.stride is not None and args.window is None:
+        return "--stride needs --window"
+    if args.timeline and args.window is None:
+        return "--timeline needs --window"
+    if args.timeline and Path(args.timeline).suffix.lower() not in (".csv", ".json"):
+        return f"{args.timeline}: --timeline must end in .csv or .json"
+    if args.top < 1:
+        return "--top must be >= 1"
+    return window_problem(args.window, args.stride) if args.window is not None else None
+
+
+def _print_prediction(video: Path, pred: Any, args: argparse.Namespace) -> None:
+    """A video's answer as text: its top labels, its pose coverage, its timeline."""
+    print(f"{video} ({pred.duration_s:.1f} s)")
+    for rank, (label, p) in enumerate(pred.top(args.top), 1):
+        print(f"  {rank}. {label}  {p:.3f}")
+    if pred.pose_coverage is not None:
+        low = ": LOW CONFIDENCE" if pred.low_confidence else ""
+        print(f"  (a person in {pred.pose_coverage:.0%} of the frames{low})")
+    if pred.timeline and not args.timeline:
+        for start, end, probs in pred.timeline:
+            label, p = pred.top(1, probs)[0]
+            print(f"  [{start:7.2f} s - {end:7.2f} s] {label}  {p:.3f}")
+
+
+def _json_document(
+    args: argparse.Namespace, predictions: list, rows: list[dict], errors: list
+) -> dict[str, Any]:
+    """``predict --json``'s document."""
+    videos = [
+        {
+            "video": str(p.path),
+            "duration_s": p.duration_s,
+            "top": [{"label": lab, "probability": pr} for lab, pr in p.top(args.top)],
+            "pose_coverage": p.pose_coverage,
+            "low_confidence": p.low_confidence,
+            "windows_without_person": len(p.left_out),
+            "timeline": [r for r in rows if r["video"] == str(p.path)],
+        }
+        for p in predictions
+    ]
+    failures = [{"video": item, "error": reason} for item, reason in errors]
+    return {"model": str(args.model), "videos": videos, "errors": failures}
+
+
 def predict_command(args: argparse.Namespace) -> int:
     from harfuse.media.decode import DecodeError
     from harfuse.predict import PredictError, TrainedModel, predict_video, write_overlay
 
-    if args.stride is not None and args.window is None:
-        _error("--stride needs --window")
-        return USAGE
-    if args.timeline and args.window is None:
-        _error("--timeline needs --window")
-        return USAGE
-    if args.timeline and Path(args.timeline).suffix.lower() not in (".csv", ".json"):
-        _error(f"{args.timeline}: --timeline must end in .csv or .json")
-        return USAGE
-    if args.top < 1:
-        _error("--top must be >= 1")
-        return USAGE
-    if args.window is not None and (args.window <= 0 or (args.stride or args.window) <= 0):
-        _error(f"--window and --stride must be > 0 s, got {args.window}, {args.stride}")
-        return USAGE
-    if args.window is not None and args.stride is not None and args.stride > args.window:
-        _error(f"--stride {args.stride} s > --window {args.window} s would leave gaps")
+    problem = _argument_problem(args)
+    if problem:
+        _error(problem)
         return USAGE
     try:
         trained = TrainedModel.load(args.model, args.device)
@@ -259,34 +304,12 @@ def predict_command(args: argparse.Namespace) -> int:
             continue
         predictions.append(pred)
         if not args.json:
-            print(f"{video} ({pred.duration_s:.1f} s)")
-            for rank, (label, p) in enumerate(pred.top(args.top), 1):
-                print(f"  {rank}. {label}  {p:.3f}")
-            if pred.pose_coverage is not None:
-                low = ": LOW CONFIDENCE" if pred.low_confidence else ""
-                print(f"  (a person in {pred.pose_coverage:.0%} of the frames{low})")
-            if pred.timeline and not args.timeline:
-                for start, end, probs in pred.timeline:
-                    label, p = pred.top(1, probs)[0]
-                    print(f"  [{start:7.2f} s - {end:7.2f} s] {label}  {p:.3f}")
+            _print_prediction(video, pred, args)
     rows = _timeline_rows(predictions, args.top)
     if args.timeline:
         _write_timeline(Path(args.timeline), rows)
     if args.json:
-        doc = [
-            {
-                "video": str(p.path),
-                "duration_s": p.duration_s,
-                "top": [{"label": lab, "probability": pr} for lab, pr in p.top(args.top)],
-                "pose_coverage": p.pose_coverage,
-                "low_confidence": p.low_confidence,
-                "windows_without_person": len(p.left_out),
-                "timeline": [r for r in rows if r["video"] == str(p.path)],
-            }
-            for p in predictions
-        ]
-        failures = [{"video": item, "error": reason} for item, reason in errors]
-        print(json.dumps({"model": str(args.model), "videos": doc, "errors": failures}, indent=1))
+        print(json.dumps(_json_document(args, predictions, rows, errors), indent=1))
     return SOME_FAILED if errors else OK
 
 

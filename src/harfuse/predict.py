@@ -263,13 +263,23 @@ def class_probabilities(
     return scores.float().softmax(-1).cpu().numpy()
 
 
+def window_problem(window_s: float, stride_s: float | None) -> str | None:
+    """What is wrong with a ``--window`` / ``--stride`` pair (None for the stride: the
+    window's), or None."""
+    stride_s = window_s if stride_s is None else stride_s
+    if window_s <= 0 or stride_s <= 0:
+        return f"--window and --stride must be > 0 s, got {window_s}, {stride_s}"
+    if stride_s > window_s:
+        return f"--stride {stride_s} s > --window {window_s} s would leave gaps"
+    return None
+
+
 def segments(duration_s: float, window_s: float, stride_s: float) -> list[tuple[float, float]]:
     """``[start, end)`` windows every ``stride_s`` covering ``[0, duration_s]``; the last
     one ends at the end of the video (it starts earlier when a full window fits)."""
-    if window_s <= 0 or stride_s <= 0:
-        raise PredictError(f"--window and --stride must be > 0 s, got {window_s}, {stride_s}")
-    if stride_s > window_s:
-        raise PredictError(f"--stride {stride_s} s > --window {window_s} s would leave gaps")
+    problem = window_problem(window_s, stride_s)
+    if problem:
+        raise PredictError(problem)
     if duration_s <= window_s:
         return [(0.0, duration_s)]
     out = []

@@ -482,29 +482,21 @@ def pose_lines(coverage: pd.DataFrame) -> list[str]:
     return lines
 
 
-def markdown(
+def _runs_section(
     table: pd.DataFrame,
-    means: pd.DataFrame,
     runs: Sequence[dict],
-    quarantine: pd.DataFrame,
     notes: Sequence[str],
-    benchmarks: pd.DataFrame | None = None,
-    n_classes: int | None = None,
-    published: pd.DataFrame | None = None,
-    coverage: pd.DataFrame | None = None,
-    classes: Sequence[str] | None = None,
-) -> str:
-    """The ``summary.md`` text (``n_classes``: the dataset's, which decides whether top-5
-    is shown; :func:`shown_metrics`; ``published``: :func:`published_table`;
-    ``coverage``: :func:`pose_coverage`)."""
-    metrics = shown_metrics(n_classes)
-    lines = ["# harfuse report", ""]
+    metrics: list[str],
+    n_classes: int | None,
+    classes: Sequence[str],
+) -> list[str]:
+    """The run table and the notes under it."""
     shown = table[["variant", "modalities", "split", "experiment", *metrics]].copy()
     shown["test samples"] = [samples_cell(c) for c in table[TEST_COUNTS].to_dict("records")]
     shown["kept epoch"] = table["kept_epoch"]
-    lines += [*_markdown_table(shown), ""]
+    lines = [*_markdown_table(shown), ""]
     lines += one_class_lines(runs)
-    lines += [f"- {n}" for n in [*scored_note(runs, classes or []), *notes]]
+    lines += [f"- {n}" for n in [*scored_note(runs, classes), *notes]]
     if table["kept_epoch"].ne("").any():
         lines.append(
             "- kept epoch: the epoch whose weights a run kept (lowest validation loss) of "
@@ -516,26 +508,30 @@ def markdown(
             f"- top-5 not shown: with {n_classes} classes every label is among the 5 highest "
             "scores (top-5 = 1 by construction)"
         )
-    absent = absent_class_lines(runs)
-    if absent:
-        lines += ["", "## Classes without a test sample", "", *absent]
-    if coverage is not None:
-        lines += pose_lines(coverage)
-    if any("test_lacking" in r for r in runs):
-        lacking = lacking_lines(runs)
-        lines += [
-            "",
-            "## Test samples lacking a modality",
-            "",
-            "Per variant and split (the same for every experiment of the split). *Evaluated "
-            "on silence*: the clip has no audio track; the model got silent audio, the same "
-            "input for every such sample. *Left out*: no entry in that modality's shards (no "
-            "file, or a stage quarantined it); the sample is not in the run's test set "
-            "(Quarantine, stage train).",
-            "",
-            *(lacking or ["Every test sample had every modality of its variant."]),
-        ]
-    lines += [
+    return lines
+
+
+def _lacking_section(runs: Sequence[dict]) -> list[str]:
+    """Test samples lacking a modality, when the runs recorded them."""
+    if not any("test_lacking" in r for r in runs):
+        return []
+    return [
+        "",
+        "## Test samples lacking a modality",
+        "",
+        "Per variant and split (the same for every experiment of the split). *Evaluated "
+        "on silence*: the clip has no audio track; the model got silent audio, the same "
+        "input for every such sample. *Left out*: no entry in that modality's shards (no "
+        "file, or a stage quarantined it); the sample is not in the run's test set "
+        "(Quarantine, stage train).",
+        "",
+        *(lacking_lines(runs) or ["Every test sample had every modality of its variant."]),
+    ]
+
+
+def _means_section(means: pd.DataFrame, metrics: list[str]) -> list[str]:
+    """Mean ± std over splits."""
+    lines = [
         "",
         "## Mean ± std over splits",
         "",
@@ -549,31 +545,40 @@ def markdown(
             for m in metrics
         ]
         lines.append(f"| {r.variant} | {r.experiment} | {r.n_splits} | " + " | ".join(cells) + " |")
-    if published is not None:
-        lines += published_lines(published)
+    return lines
+
+
+def _hidden_section(runs: Sequence[dict]) -> list[str]:
+    """The hidden-class runs beside their variant's full run."""
     hidden = [r for r in runs if "hidden_classes" in r]
-    if hidden:
-        lines += [
-            "",
-            "## Hidden classes",
-            "",
-            "Classes withheld from one modality's stage-1 training; stage 2 saw every class. "
-            "*Drop*: the variant's full run on the split less this run, in top-1 points "
-            "(x 100).",
-            "",
-            "| variant | split | experiment | hidden classes | top1 hidden | top1 seen | top1 "
-            "| drop |",
-            "|---|---|---|---|---|---|---|---|",
-        ]
-        full = {(r["variant"], r["split"]): r["top1"] for r in runs if r["experiment"] == "full"}
-        for r in hidden:
-            base = full.get((r["variant"], r["split"]))
-            drop = "" if base is None else f"{100 * (base - r['top1']):.1f}"
-            lines.append(
-                f"| {r['variant']} | {r['split']} | {r['experiment']} | "
-                f"{', '.join(r['hidden_classes'])} | {r['top1_hidden']:.3f} | "
-                f"{r['top1_seen']:.3f} | {r['top1']:.3f} | {drop} |"
-            )
+    if not hidden:
+        return []
+    lines = [
+        "",
+        "## Hidden classes",
+        "",
+        "Classes withheld from one modality's stage-1 training; stage 2 saw every class. "
+        "*Drop*: the variant's full run on the split less this run, in top-1 points "
+        "(x 100).",
+        "",
+        "| variant | split | experiment | hidden classes | top1 hidden | top1 seen | top1 | drop |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    full = {(r["variant"], r["split"]): r["top1"] for r in runs if r["experiment"] == "full"}
+    for r in hidden:
+        base = full.get((r["variant"], r["split"]))
+        drop = "" if base is None else f"{100 * (base - r['top1']):.1f}"
+        lines.append(
+            f"| {r['variant']} | {r['split']} | {r['experiment']} | "
+            f"{', '.join(r['hidden_classes'])} | {r['top1_hidden']:.3f} | "
+            f"{r['top1_seen']:.3f} | {r['top1']:.3f} | {drop} |"
+        )
+    return lines
+
+
+def _resources_section(benchmarks: pd.DataFrame | None, runs: Sequence[dict]) -> list[str]:
+    """Time and memory per stage, and where the figures come from."""
+    lines = []
     if benchmarks is not None and not benchmarks.empty:
         lines += [
             "",
@@ -582,8 +587,8 @@ def markdown(
             "Wall-clock seconds and peak resident memory of the jobs of each rule "
             "(Snakemake `benchmark:` files; this report's own job is not included).",
             "",
+            *_markdown_table(benchmarks),
         ]
-        lines += _markdown_table(benchmarks)
     environments = Counter(
         (r["environment"], r["torch_threads"]) for r in runs if "environment" in r
     )
@@ -601,8 +606,39 @@ def markdown(
             f"- {n} runs: {env}; {threads} torch thread{'s' * (threads != 1)}"
             for (env, threads), n in sorted(environments.items())
         ]
-    lines += ["", "## Quarantine", ""]
-    lines += markdown_quarantine(quarantine)
+    return lines
+
+
+def markdown(
+    table: pd.DataFrame,
+    means: pd.DataFrame,
+    runs: Sequence[dict],
+    quarantine: pd.DataFrame,
+    notes: Sequence[str],
+    benchmarks: pd.DataFrame | None = None,
+    n_classes: int | None = None,
+    published: pd.DataFrame | None = None,
+    coverage: pd.DataFrame | None = None,
+    classes: Sequence[str] | None = None,
+) -> str:
+    """The ``summary.md`` text (``n_classes``: the dataset's, which decides whether top-5
+    is shown; :func:`shown_metrics`; ``published``: :func:`published_table`;
+    ``coverage``: :func:`pose_coverage`)."""
+    metrics = shown_metrics(n_classes)
+    lines = ["# harfuse report", ""]
+    lines += _runs_section(table, runs, notes, metrics, n_classes, classes or [])
+    absent = absent_class_lines(runs)
+    if absent:
+        lines += ["", "## Classes without a test sample", "", *absent]
+    if coverage is not None:
+        lines += pose_lines(coverage)
+    lines += _lacking_section(runs)
+    lines += _means_section(means, metrics)
+    if published is not None:
+        lines += published_lines(published)
+    lines += _hidden_section(runs)
+    lines += _resources_section(benchmarks, runs)
+    lines += ["", "## Quarantine", "", *markdown_quarantine(quarantine)]
     return "\n".join(lines) + "\n"
 
 
@@ -684,16 +720,12 @@ def run(
     runs = load_runs(metrics_paths)
     table = summary_table(runs, metrics)
     means = aggregate(table, metrics)
-    with atomic_path(out_dir / "summary.csv") as tmp:
-        table.to_csv(tmp, index=False, float_format="%.4f")
-    with atomic_path(out_dir / "aggregate.csv") as tmp:
-        means.to_csv(tmp, index=False, float_format="%.4f")
     quarantine = read_quarantine(quarantine_paths).drop_duplicates(ignore_index=True)
-    with atomic_path(out_dir / "quarantine.csv") as tmp:
-        quarantine.to_csv(tmp, index=False)
     benchmarks = benchmark_table(benchmark_paths, benchmark_root)
-    with atomic_path(out_dir / "benchmarks.csv") as tmp:
-        benchmarks.to_csv(tmp, index=False, float_format="%.2f")
+    _write_csv(out_dir / "summary.csv", table, "%.4f")
+    _write_csv(out_dir / "aggregate.csv", means, "%.4f")
+    _write_csv(out_dir / "quarantine.csv", quarantine)
+    _write_csv(out_dir / "benchmarks.csv", benchmarks, "%.2f")
     published = published or {}
     figures = published.get("figures", [])
     manifest = read_manifest(manifest_path) if manifest_path else None
@@ -710,8 +742,7 @@ def run(
         dataset_mismatch(published, layout, len(classes), n_samples),
         skipped,
     )
-    with atomic_path(out_dir / "published.csv") as tmp:
-        compared.to_csv(tmp, index=False, float_format="%.2f")
+    _write_csv(out_dir / "published.csv", compared, "%.2f")
     write_text(
         out_dir / "summary.md",
         markdown(
@@ -727,7 +758,17 @@ def run(
             classes,
         ),
     )
+    _figures(runs, means, classes, out_dir)
 
+
+def _write_csv(path: Path, table: pd.DataFrame, float_format: str | None = None) -> None:
+    with atomic_path(path) as tmp:
+        table.to_csv(tmp, index=False, float_format=float_format)
+
+
+def _figures(runs: Sequence[dict], means: pd.DataFrame, classes: list[str], out_dir: Path) -> None:
+    """The report's figures: confusion matrices, learning curves (the first split's full
+    runs), the variants' bars and, with a sweep, top-1 against the training-data ratio."""
     main = sorted(
         (r for r in runs if r["experiment"] == FULL), key=lambda r: (r["split"], r["variant"])
     )
