@@ -394,4 +394,4 @@ def test_a_run_without_samples_says_which_modality_its_stage_quarantined(tmp_pat
         "imu: 3 of the split's 3 samples have none (its stage quarantined them; the first "
         "reason: a.csv: unparseable); see the quarantine tables (harfuse inspect)",
     ]
-    assert issubclass(DataError, RuntimeError)
+    assert issubclass(DataError, ValueError)

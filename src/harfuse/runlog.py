@@ -59,7 +59,7 @@ def report_progress(
     _current["written"] = now
 
 
-class DataError(RuntimeError):
+class DataError(ValueError):
     """A job cannot do its work with the data it was given (e.g. every sample of a
     modality quarantined upstream); the message says what and what to do. The console
     shows the message alone (:func:`log_to`), the traceback stays in the job's log."""

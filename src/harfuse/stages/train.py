@@ -27,7 +27,7 @@ from harfuse.data.dataset import (
 from harfuse.device import resolve_device
 from harfuse.encoders.finetune import BackboneSpec, copy_backbone
 from harfuse.environment import describe
-from harfuse.fusion import create_model
+from harfuse.fusion import Classifier, create_model
 from harfuse.plan import merged_params
 from harfuse.predict import build_classifier, read_run
 from harfuse.runlog import DataError
@@ -281,6 +281,126 @@ def predictions_table(
     return predictions
 
 
+@dataclass(frozen=True)
+class Job:
+    """One training job: ``variant`` (``spec``) on ``split`` under ``experiment``."""
+
+    variant: str
+    spec: dict[str, Any]
+    split: str
+    experiment: dict[str, Any]
+
+    def __str__(self) -> str:
+        return f"{self.variant} on {self.split} ({self.experiment['name']})"
+
+    def described(self) -> dict[str, Any]:
+        """``model.json``'s keys about the job."""
+        return {
+            "variant": self.variant,
+            "model": self.spec["model"],
+            "modalities": self.spec["modalities"],
+            "features": self.spec.get("features"),
+            "split": self.split,
+            "experiment": self.experiment,
+        }
+
+    def metrics(
+        self,
+        metrics: dict[str, Any],
+        sizes: list[int],
+        dropped: int,
+        lacking: dict[str, dict[str, int]],
+        history: list[dict],
+        threads: int,
+    ) -> dict[str, Any]:
+        """``metrics.json``: the test ``metrics``, the job, the train / validation / test
+        ``sizes``, the split's test samples ``dropped`` for lacking a modality, ``lacking``
+        (:func:`lacking_in_test`), the training ``history`` and where it ran."""
+        experiment = self.experiment
+        return {
+            **metrics,
+            "variant": self.variant,
+            "modalities": self.spec["modalities"],
+            "split": self.split,
+            "experiment": experiment["name"],
+            # fraction of the training split used; None for hidden-class runs (not in the sweep)
+            "ratio": None if "hidden" in experiment else experiment.get("ratio", 1.0),
+            **dict(zip(("n_train", "n_val", "n_test"), sizes, strict=True)),
+            "n_test_dropped": dropped,
+            "test_lacking": lacking,
+            "history": history,
+            # floating-point results hold for this machine, these versions, this thread count
+            "environment": describe(),
+            "torch_threads": threads,
+        }
+
+
+def build_model(
+    job: Job,
+    shapes: dict[str, tuple[int, ...]],
+    num_classes: int,
+    rows: Rows,
+    params: TrainParams,
+    init: str | Path | None,
+) -> tuple[Classifier, dict[str, Any], list[int]]:
+    """The job's model (seeded; its backbone copied from the run ``init`` names), the
+    options it was built with (a hidden-class experiment's added) and the hidden classes.
+    :class:`DataError` when it tunes on held-out data but the job holds none out."""
+    hidden, hidden_option = hidden_experiment(rows, job.experiment, params.seed)
+    options = {**(job.spec.get("options") or {}), **hidden_option}
+    torch.manual_seed(params.seed)  # model init is part of the seeded run
+    model = create_model(job.spec["model"], shapes, num_classes, **options)
+    if init is not None:
+        copy_backbone(build_classifier(*read_run(Path(init).parent)), model)
+        log.info("%s: backbone starts from %s", job.variant, init)
+    if model.needs_validation and rows.val.empty:
+        raise DataError(
+            f"variant {job.variant} ({job.experiment['name']}) tunes on held-out predictions, "
+            f"but train.params.val_fraction {params.val_fraction} of its {len(rows.pool)} "
+            "training samples leaves no validation sample (a class's last sample stays in "
+            "training); raise val_fraction or use more training data"
+        )
+    return model, options, hidden
+
+
+def prepare_data(
+    job: Job,
+    manifest: pd.DataFrame,
+    shards: dict[str, list[str]],
+    inputs: dict[str, Any],
+    params: TrainParams,
+) -> tuple[Rows, dict, dict, tuple[MultiModalDataset, ...]]:
+    """The job's rows, what its test samples lack (:func:`lacking_in_test`), the IMU
+    normalisation (:func:`normalise_imu`) and its training, validation and test datasets;
+    :class:`DataError` when it has no training or no test sample."""
+    backbone = (job.spec.get("options") or {}).get("backbone")
+    sources = build_sources(shards, inputs, backbone)
+    rows = select_rows(manifest, sources, job.split, job.experiment, params)
+    if rows.train.empty or rows.test.empty:
+        raise DataError(no_samples_message(job.variant, job.split, manifest, rows, shards))
+    lacking = lacking_in_test(manifest, rows.test, sources, job.split)
+    normalisation = normalise_imu(sources, list(rows.train["sample_id"]))
+    return rows, lacking, normalisation, run_datasets(rows, sources, shards, backbone)
+
+
+def run_datasets(
+    rows: Rows,
+    sources: dict[str, Callable[[str], np.ndarray]],
+    shards: dict[str, list[str]],
+    backbone: dict[str, Any] | None,
+) -> tuple[MultiModalDataset, MultiModalDataset, MultiModalDataset]:
+    """The training, validation and test datasets of a run; with a fine-tuned
+    ``backbone``, training reads random clips and the others the centre ones."""
+    train_sources = sources
+    if backbone is not None:
+        train_sources = {**sources, "rgb": clip_source(shards["rgb"], backbone, train=True)}
+    train_data, val_data, test_data = (
+        MultiModalDataset(r["sample_id"], r["label_idx"], s)
+        for r, s in ((rows.train, train_sources), (rows.val, sources), (rows.test, sources))
+    )
+    return train_data, val_data, test_data
+
+
 def run(
     manifest_path: str | Path,
     classes_path: str | Path,
@@ -298,20 +418,13 @@ def run(
     """Train variant ``variant`` (``spec``: ``model``, ``modalities``, ``options``) on split
     ``split`` under ``experiment`` (``name``; ``ratio`` = fraction of the training split
     used; ``hidden`` + ``count`` = classes withheld from that modality's stage-1 training)
-    and write ``model.pt``, ``model.json``, ``metrics.json``, ``predictions.parquet`` and
-    ``quarantine.parquet`` (samples lacking a modality) under ``out_dir``. ``metrics.json``
-    holds the metrics, ``n_test`` (test samples evaluated), ``n_test_dropped`` (the split's
-    test samples left out for lacking a modality) and ``test_lacking``
-    (:func:`lacking_in_test`: ``{modality: {"missing": n, ["no_track": n]}}``). ``model.pt``
-    (state dict) and ``model.json`` (model, classes, input shapes, normalisation and the
-    preprocessing the input shards recorded, by config section) make a self-describing
-    model directory (:mod:`harfuse.predict`). ``init``: the ``model.pt`` of the run whose
-    fine-tuned backbone this one starts from (``options.backbone.init_from``).
-
-    A stratified ``val_fraction`` of the (experiment's) training rows is held out for
-    early stopping and for what late fusion tunes; the test rows are only predicted.
-    """
+    and write its run folder ``out_dir`` (:class:`~harfuse.store.run_dir.RunDir`;
+    ``metrics.json``: :meth:`Job.metrics`). ``init``: the ``model.pt`` of the run whose
+    fine-tuned backbone this one starts from (``options.backbone.init_from``). A stratified
+    ``val_fraction`` of the (experiment's) training rows is held out for early stopping and
+    for what late fusion tunes; the test rows are only predicted."""
     params = TrainParams(**merged_params(train, spec))  # the variant's own first
+    job = Job(variant, spec, split, experiment)
     shards = {m: shards[m] for m in spec["modalities"]}
     backbone = (spec.get("options") or {}).get("backbone")
     # what the model sees is what its input shards were made with (checked to agree)
@@ -319,99 +432,31 @@ def run(
         {"frames" if m == "rgb" and backbone else m: p for m, p in shards.items()}
     )
     torch.set_num_threads(params.threads)
-    out_dir = Path(out_dir)
     classes = json.loads(Path(classes_path).read_text())
-    sources = build_sources(shards, inputs, backbone)
     manifest = read_manifest(manifest_path)
-    rows = select_rows(manifest, sources, split, experiment, params)
-    if rows.train.empty or rows.test.empty:
-        raise DataError(no_samples_message(variant, split, manifest, rows, shards))
-    lacking = lacking_in_test(manifest, rows.test, sources, split)
-    normalisation = normalise_imu(sources, list(rows.train["sample_id"]))
-    train_sources = sources
-    if backbone is not None:  # random clips for training, the centre ones to evaluate
-        train_sources = {**sources, "rgb": clip_source(shards["rgb"], backbone, train=True)}
-    train_data, val_data, test_data = (
-        MultiModalDataset(r["sample_id"], r["label_idx"], s)
-        for r, s in ((rows.train, train_sources), (rows.val, sources), (rows.test, sources))
-    )
-    shapes = {m: tuple(v.shape) for m, v in train_data[0].items() if m != "label"}
-    hidden, hidden_option = hidden_experiment(rows, experiment, params.seed)
-    options = {**(spec.get("options") or {}), **hidden_option}
-    torch.manual_seed(params.seed)  # model init is part of the seeded run
-    model = create_model(spec["model"], shapes, len(classes), **options)
-    if init is not None:
-        copy_backbone(build_classifier(*read_run(Path(init).parent)), model)
-        log.info("%s: backbone starts from %s", variant, init)
-    if model.needs_validation and rows.val.empty:
-        raise ValueError(
-            f"variant {variant} ({experiment['name']}) tunes on held-out predictions, but "
-            f"train.params.val_fraction {params.val_fraction} of its {len(rows.pool)} training "
-            "samples leaves no validation sample (a class's last sample stays in training); "
-            "raise val_fraction or use more training data"
-        )
+    rows, lacking, normalisation, datasets = prepare_data(job, manifest, shards, inputs, params)
+    shapes = {m: tuple(v.shape) for m, v in datasets[0][0].items() if m != "label"}
+    model, options, hidden = build_model(job, shapes, len(classes), rows, params, init)
     dev = resolve_device(device)
     params = dataclasses.replace(params, workers=job_workers(params.workers, dev))
-    log.info(
-        "%s on %s (%s): %d train, %d validation, %d test samples, shapes %s",
-        variant,
-        split,
-        experiment["name"],
-        len(train_data),
-        len(val_data),
-        len(test_data),
-        shapes,
-    )
+    sizes = [len(d) for d in datasets]
+    log.info("%s: %d train, %d validation, %d test samples, shapes %s", job, *sizes, shapes)
+    train_data, val_data, test_data = datasets
     history = train_model(model, train_data, params, dev, val_data if len(val_data) else None)
     probs = predict(model, test_data, dev, workers=params.workers)
     metrics = evaluate(probs, rows.test["label_idx"].to_numpy(), hidden, classes)
     metrics.update(test_set_warnings(probs, manifest, rows.test, split, classes, variant))
-    log.info(
-        "%s on %s (%s): top1 %.3f macro-F1 %.3f",
-        variant,
-        split,
-        experiment["name"],
-        metrics["top1"],
-        metrics["macro_f1"],
-    )
-    description = {
-        "variant": variant,
-        "model": spec["model"],
-        "modalities": spec["modalities"],
-        "features": spec.get("features"),
-        "options": options,
-        "shapes": {m: list(s) for m, s in shapes.items()},
-        "classes": classes,
-        "inputs": inputs,
-        "preprocessing": preprocessing,
-        "split": split,
-        "experiment": experiment,
-        "train": dataclasses.asdict(params),  # with the variant's own values
-        "normalisation": normalisation,
-        "backbone_init": None if init is None else str(init),
-    }
+    log.info("%s: top1 %.3f macro-F1 %.3f", job, metrics["top1"], metrics["macro_f1"])
     run_dir = RunDir(out_dir)
     run_dir.write_model(model.cpu().state_dict())
-    run_dir.write_description(description)
+    run_dir.write_description(
+        job.described()
+        | {"options": options, "shapes": {m: list(s) for m, s in shapes.items()}}
+        | {"classes": classes, "inputs": inputs, "preprocessing": preprocessing}
+        | {"train": dataclasses.asdict(params), "normalisation": normalisation}
+        | {"backbone_init": None if init is None else str(init)}
+    )
     run_dir.write_predictions(predictions_table(rows.test, probs, classes))
     write_quarantine(run_dir.quarantine_path, rows.missing)
-    run_dir.write_metrics(
-        {
-            **metrics,
-            "variant": variant,
-            "modalities": spec["modalities"],
-            "split": split,
-            "experiment": experiment["name"],
-            # fraction of the training split used; None for hidden-class runs (not in the sweep)
-            "ratio": None if "hidden" in experiment else experiment.get("ratio", 1.0),
-            "n_train": len(train_data),
-            "n_val": len(val_data),
-            "n_test": len(test_data),
-            "n_test_dropped": int((manifest[split] == "test").sum()) - len(test_data),
-            "test_lacking": lacking,
-            "history": history,
-            # floating-point results hold for this machine, these versions, this thread count
-            "environment": describe(),
-            "torch_threads": params.threads,
-        },
-    )
+    dropped = int((manifest[split] == "test").sum()) - sizes[2]
+    run_dir.write_metrics(job.metrics(metrics, sizes, dropped, lacking, history, params.threads))
