@@ -123,8 +123,8 @@ def train_model(
     weights the phase kept: the lowest validation loss, or the last without validation).
     ``params.workers`` processes load the data (:func:`~harfuse.data.clips.clip_loader`:
     one loader per batch size, its workers kept across epochs and phases; the batches are
-    the same for any number of workers). A
-    phase's :meth:`Classifier.phase_params` replace ``params`` values for that phase.
+    the same for any number of workers). A phase's :meth:`Classifier.phase_params` replace
+    ``params`` values for that phase.
     """
     seed_everything(params.seed)
     params = dataclasses.replace(params, workers=job_workers(params.workers, device))
@@ -136,64 +136,88 @@ def train_model(
         p = dataclasses.replace(params, **model.phase_params(phase))
         if p.batch_size not in loaders:
             loaders[p.batch_size] = clip_loader(data, p.batch_size, device, True, p.seed, p.workers)
-        loader = loaders[p.batch_size]
-        opt = torch.optim.AdamW(model.param_groups(p.lr), lr=p.lr, weight_decay=p.weight_decay)
-        best_loss, best_state, stale = float("inf"), None, 0
-        first = len(history)  # this phase's first row
-        for epoch in range(1, p.epochs + 1):
-            model.train()
-            start, total, n = time.perf_counter(), 0.0, 0
-            for batch, labels in _on_device(loader, device):
-                report_progress(
-                    f"train {phase}",
-                    (epoch - 1) * len(data) + n,
-                    p.epochs * len(data),
-                    "samples",
-                    f"{phase} epoch {epoch}/{p.epochs}",
-                )
-                with autocast(device):
-                    loss = model.loss(batch, labels)
-                opt.zero_grad(set_to_none=True)
-                loss.backward()
-                opt.step()
-                total += float(loss.detach()) * len(labels)
-                n += len(labels)
-            row = {"phase": phase, "epoch": epoch, "train_loss": total / max(n, 1), "kept": False}
-            row["val_loss"], row["val_top1"] = (
-                evaluate(model, val_data, device, workers=params.workers)
-                if val_data
-                else (float("nan"), float("nan"))
-            )
-            history.append(row)
-            log.info(
-                "%s epoch %d/%d: train loss %.4f, val loss %.4f, val top-1 %.3f (%.1f samples/s)",
-                phase,
-                epoch,
-                p.epochs,
-                row["train_loss"],
-                row["val_loss"],
-                row["val_top1"],
-                n / (time.perf_counter() - start),
-            )
-            if not val_data:
-                continue
-            if row["val_loss"] < best_loss:
-                best_loss, best_state, stale = row["val_loss"], copy.deepcopy(model.state_dict()), 0
-                for kept in history[first:]:
-                    kept["kept"] = kept is row
-            else:
-                stale += 1
-                if p.patience is not None and stale >= p.patience:
-                    log.info("%s: early stop after epoch %d", phase, epoch)
-                    break
-        if best_state is not None:
-            model.load_state_dict(best_state)
-        elif len(history) > first:  # no validation: the last epoch's weights stay
-            history[-1]["kept"] = True
+        history += _train_phase(model, phase, p, loaders[p.batch_size], device, val_data)
     if val_data:
         model.eval()
         model.tune_on_validation(_batches(val_data, 64, device, params.workers))
     return history
+
+
+def _train_phase(
+    model: Classifier,
+    phase: str,
+    p: TrainParams,
+    loader: DataLoader,
+    device: torch.device,
+    val_data: Dataset | None,
+) -> list[dict]:
+    """One phase of :func:`train_model` (``p``: its parameters): its history rows, the
+    model left with the weights of the epoch it keeps."""
+    opt = torch.optim.AdamW(model.param_groups(p.lr), lr=p.lr, weight_decay=p.weight_decay)
+    best_loss, best_state, stale = float("inf"), None, 0
+    rows: list[dict] = []
+    for epoch in range(1, p.epochs + 1):
+        start = time.perf_counter()
+        train_loss, n = _train_epoch(model, loader, opt, device, phase, epoch, p.epochs)
+        row = {"phase": phase, "epoch": epoch, "train_loss": train_loss, "kept": False}
+        row["val_loss"], row["val_top1"] = (
+            evaluate(model, val_data, device, workers=p.workers)
+            if val_data
+            else (float("nan"), float("nan"))
+        )
+        rows.append(row)
+        log.info(
+            "%s epoch %d/%d: train loss %.4f, val loss %.4f, val top-1 %.3f (%.1f samples/s)",
+            phase,
+            epoch,
+            p.epochs,
+            row["train_loss"],
+            row["val_loss"],
+            row["val_top1"],
+            n / (time.perf_counter() - start),
+        )
+        if not val_data:
+            continue
+        if row["val_loss"] < best_loss:
+            best_loss, best_state, stale = row["val_loss"], copy.deepcopy(model.state_dict()), 0
+            for kept in rows:
+                kept["kept"] = kept is row
+        else:
+            stale += 1
+            if p.patience is not None and stale >= p.patience:
+                log.info("%s: early stop after epoch %d", phase, epoch)
+                break
+    if best_state is not None:
+        model.load_state_dict(best_state)
+    elif rows:  # no validation: the last epoch's weights stay
+        rows[-1]["kept"] = True
+    return rows
+
+
+def _train_epoch(
+    model: Classifier,
+    loader: DataLoader,
+    opt: torch.optim.Optimizer,
+    device: torch.device,
+    phase: str,
+    epoch: int,
+    epochs: int,
+) -> tuple[float, int]:
+    """One epoch: ``(mean training loss, samples seen)``, its progress reported."""
+    model.train()
+    total, n = 0.0, 0
+    size, position = len(loader.dataset), f"{phase} epoch {epoch}/{epochs}"
+    for batch, labels in _on_device(loader, device):
+        done = (epoch - 1) * size + n
+        report_progress(f"train {phase}", done, epochs * size, "samples", position)
+        with autocast(device):
+            loss = model.loss(batch, labels)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        total += float(loss.detach()) * len(labels)
+        n += len(labels)
+    return total / max(n, 1), n
 
 
 @torch.no_grad()
