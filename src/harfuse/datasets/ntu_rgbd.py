@@ -313,6 +313,54 @@ def absent_modalities(root: Path, rgb_dir: str, skeleton_dir: str) -> dict[str, 
     return absent
 
 
+def list_files(
+    folders: dict[str, Path], version: int
+) -> tuple[dict[str, dict[str, Path]], list[dict[str, str]], int]:
+    """``({sample name: {"rgb" | "skeleton": file}}, quarantine rows of files that are
+    not sample files, files of NTU RGB+D 120's additions left out of version 60)``."""
+    found: dict[str, dict[str, Path]] = {}
+    quarantine: list[dict[str, str]] = []
+    other_version = 0
+    for kind, folder in folders.items():
+        for path in sorted(folder.iterdir()):
+            m = _FILE[kind].match(path.name)
+            numbers = sample_numbers(m["name"]) if m else ()
+            if m and in_version(numbers, version):
+                found.setdefault(m["name"], {})[kind] = path
+            elif m and in_version(numbers, 120):
+                other_version += 1
+            else:
+                ranges = " within S001-S032, C001-C003, P001-P106, R001-R002, A001-A120"
+                reason = f"{path}: not an NTU RGB+D {_PATTERN[kind]} name{ranges if m else ''}"
+                quarantine.append(
+                    {"sample_id": safe_id(path.stem), "stage": "manifest", "reason": reason}
+                )
+    return found, quarantine, other_version
+
+
+def sample_row(name: str, files: dict[str, Path], skeleton: Path | None, version: int) -> dict:
+    """The manifest row of sample ``name`` (its video in ``files``, its ``skeleton``
+    unless set aside) with the version's official splits."""
+    s, c, p, r, a = sample_numbers(name)
+    train_subjects = TRAIN_SUBJECTS_60 if version == 60 else TRAIN_SUBJECTS_120
+    row = {
+        "sample_id": name,
+        "label": ACTIONS[a - 1],
+        "subject": p,
+        "session": s,
+        "trial": r,
+        "camera": c,
+        "video_path": str(files.get("rgb", "")),
+        "skeleton_path": str(skeleton or ""),
+        "cross_subject": "train" if p in train_subjects else "test",
+    }
+    if version == 60:
+        row["cross_view"] = "train" if c in TRAIN_CAMERAS_60 else "test"
+    else:
+        row["cross_setup"] = "train" if s % 2 == 0 else "test"
+    return row
+
+
 def scan(
     root: Path,
     version: int = 60,
@@ -328,84 +376,40 @@ def scan(
         listed = read_missing_list(list_path)
         source = "as published" if missing_skeletons == "official" else "your list"
         listed_reason = f"{LISTED_REASON} ({list_path.name}, {source})"
-    classes = list(ACTIONS[: LIMITS[version][4]])
-    found: dict[str, dict[str, Path]] = {}
-    quarantine: list[dict[str, str]] = []
-    other_version = 0
-    for kind, folder in folders.items():
-        for path in sorted(folder.iterdir()):
-            m = _FILE[kind].match(path.name)
-            numbers = sample_numbers(m["name"]) if m else ()
-            if not m or not in_version(numbers, 120):
-                quarantine.append(
-                    {
-                        "sample_id": safe_id(path.stem),
-                        "stage": "manifest",
-                        "reason": f"{path}: not an NTU RGB+D {_PATTERN[kind]} name"
-                        + (
-                            " within S001-S032, C001-C003, P001-P106, R001-R002, A001-A120"
-                            if m
-                            else ""
-                        ),
-                    }
-                )
-                continue
-            if not in_version(numbers, version):
-                other_version += 1
-                continue
-            found.setdefault(m["name"], {})[kind] = path
+    found, quarantine, other_version = list_files(folders, version)
     if other_version:
         log.info(
             "ntu_rgbd: %d files of NTU RGB+D 120's additions left out (dataset.options.version "
             "is 60)",
             other_version,
         )
-    train_subjects = TRAIN_SUBJECTS_60 if version == 60 else TRAIN_SUBJECTS_120
     rows = []
     for name, files in sorted(found.items()):
-        s, c, p, r, a = sample_numbers(name)
-        label = ACTIONS[a - 1]
-        skeleton = files.get("skeleton")
+        skeleton = None if name in listed else files.get("skeleton")
         problems = []
         if "rgb" in folders and "rgb" not in files:
             problems.append(f"{name}_rgb.avi not found under {folders['rgb']}")
         if name in listed:
-            skeleton = None
             problems.append(listed_reason)
         elif "skeleton" in folders and skeleton is None:
             problems.append(f"{name}.skeleton not found under {folders['skeleton']}")
+        label = ACTIONS[sample_numbers(name)[4] - 1]
         quarantine.extend(
             {"sample_id": name, "stage": "manifest", "reason": reason, "label": label}
             for reason in problems
         )
-        if "rgb" not in files and skeleton is None:
-            continue  # nothing left to use; the quarantine rows say why
-        row = {
-            "sample_id": name,
-            "label": label,
-            "subject": p,
-            "session": s,
-            "trial": r,
-            "camera": c,
-            "video_path": str(files.get("rgb", "")),
-            "skeleton_path": str(skeleton or ""),
-            "cross_subject": "train" if p in train_subjects else "test",
-        }
-        if version == 60:
-            row["cross_view"] = "train" if c in TRAIN_CAMERAS_60 else "test"
-        else:
-            row["cross_setup"] = "train" if s % 2 == 0 else "test"
-        rows.append(row)
+        if "rgb" in files or skeleton is not None:  # else nothing left: the rows say why
+            rows.append(sample_row(name, files, skeleton, version))
     if not rows and other_version:
         raise LayoutError(
             f"all {other_version} files under {root} are NTU RGB+D 120 additions "
             "(S018-S032 or A061-A120); set dataset.options.version: 120 (ntu_rgbd layout)"
         )
-    splits = SPLITS[version]
     notes = []
     if listed:  # said even when it matched nothing: the list was applied
         present = sum(name in listed for name in found)
         notes.append(f"{present} samples set aside up front, {listed_reason}")
+    classes, splits = list(ACTIONS[: LIMITS[version][4]]), SPLITS[version]
     return Scan(finish_rows(rows, classes, splits), splits, classes, quarantine, notes)
 
 
