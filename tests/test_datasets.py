@@ -251,6 +251,9 @@ def test_classes_by_name_keep_the_official_order_and_splits(fixtures):
 def test_classes_first_n_of_the_index_reindexed(fixtures):
     found = scan_dataset(fixtures["ucf101"], "ucf101", 2)
     assert found.classes == ["ApplyEyeMakeup", "Basketball"]
+    assert found.notes == [
+        "dataset.classes keeps 2 of the dataset's 3 classes: ApplyEyeMakeup, Basketball"
+    ]  # the report repeats it
     assert sorted(set(found.samples["label_idx"])) == [0, 1] and len(found.samples) == 16
     # UTD-MHAD's index holds all 27 actions: "first N" counts them, not what is on disk
     found = scan_dataset(fixtures["utd_mhad"], "utd_mhad", 2)

@@ -192,28 +192,7 @@ def select_classes(found: Scan, wanted: int | list[str] | None, where: str = "th
     """
     if wanted is None:
         return present_classes(found)
-    if isinstance(wanted, int) and not isinstance(wanted, bool):
-        if not 1 <= wanted <= len(found.classes):
-            raise ConfigError(
-                f"dataset.classes: the first {wanted} classes, but {where} has "
-                f"{len(found.classes)}: set it to 1..{len(found.classes)}, or to null for all"
-            )
-        chosen = found.classes[:wanted]
-    else:
-        problems = []
-        for name in wanted:
-            if name in found.classes:
-                continue
-            dropped = [q["reason"] for q in found.quarantine if q.get("label") == name]
-            problems.append(
-                f"dataset.classes: {name!r} is not a class of {where}"
-                f"{did_you_mean(name, found.classes)}"
-                + (f"; quarantined by the scan: {dropped[0]}" if dropped else "")
-                + f" ({_class_list(found.classes)})"
-            )
-        if problems:
-            raise ConfigError("\n".join(problems))
-        chosen = [c for c in found.classes if c in set(wanted)]
+    chosen = chosen_classes(found, wanted, where)
     df = found.samples
     keep = df["label"].isin(chosen)
     samples = df[keep].reset_index(drop=True)
@@ -243,7 +222,38 @@ def select_classes(found: Scan, wanted: int | list[str] | None, where: str = "th
     empty = sorted(set(chosen) - set(samples["label"]), key=chosen.index)
     if empty:
         log.warning("dataset.classes: no sample of %s", ", ".join(empty))
-    return Scan(samples, found.splits, chosen, quarantine, found.notes)
+    more = f", ... ({len(chosen) - 12} more)" if len(chosen) > 12 else ""
+    note = (
+        f"dataset.classes keeps {len(chosen)} of the dataset's {len(found.classes)} classes: "
+        f"{', '.join(chosen[:12])}{more}"
+    )
+    return Scan(samples, found.splits, chosen, quarantine, [*found.notes, note])
+
+
+def chosen_classes(found: Scan, wanted: int | list[str], where: str) -> list[str]:
+    """The classes ``dataset.classes`` (``wanted``) names among ``found``'s, in official
+    order; :class:`ConfigError` as :func:`select_classes` says."""
+    if isinstance(wanted, int) and not isinstance(wanted, bool):
+        if not 1 <= wanted <= len(found.classes):
+            raise ConfigError(
+                f"dataset.classes: the first {wanted} classes, but {where} has "
+                f"{len(found.classes)}: set it to 1..{len(found.classes)}, or to null for all"
+            )
+        return found.classes[:wanted]
+    problems = []
+    for name in wanted:
+        if name in found.classes:
+            continue
+        dropped = [q["reason"] for q in found.quarantine if q.get("label") == name]
+        problems.append(
+            f"dataset.classes: {name!r} is not a class of {where}"
+            f"{did_you_mean(name, found.classes)}"
+            + (f"; quarantined by the scan: {dropped[0]}" if dropped else "")
+            + f" ({_class_list(found.classes)})"
+        )
+    if problems:
+        raise ConfigError("\n".join(problems))
+    return [c for c in found.classes if c in set(wanted)]
 
 
 __all__ = [
