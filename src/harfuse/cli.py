@@ -71,6 +71,11 @@ def _predict_parser(sub: argparse._SubParsersAction) -> None:
         metavar="S",
         help="seconds between segment starts (default: --window; at most --window)",
     )
+    _predict_outputs(p)
+
+
+def _predict_outputs(p: argparse.ArgumentParser) -> None:
+    """``predict``'s arguments for what it writes besides the text answer."""
     p.add_argument(
         "--timeline",
         metavar="FILE",

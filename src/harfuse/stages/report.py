@@ -726,21 +726,12 @@ def run(
     _write_csv(out_dir / "aggregate.csv", means, "%.4f")
     _write_csv(out_dir / "quarantine.csv", quarantine)
     _write_csv(out_dir / "benchmarks.csv", benchmarks, "%.2f")
-    published = published or {}
-    figures = published.get("figures", [])
     manifest = read_manifest(manifest_path) if manifest_path else None
-    n_samples = len(manifest) if figures and manifest is not None else None
+    compared = _compared(published or {}, runs, model_paths, layout, classes, manifest, skipped)
     coverage = (
         pose_coverage(pose_paths, manifest, quarantine)
         if pose_paths and manifest is not None
         else None
-    )
-    compared = published_table(
-        figures,
-        runs,
-        random_rgb_runs(model_paths),
-        dataset_mismatch(published, layout, len(classes), n_samples),
-        skipped,
     )
     _write_csv(out_dir / "published.csv", compared, "%.2f")
     write_text(
@@ -759,6 +750,27 @@ def run(
         ),
     )
     _figures(runs, means, classes, out_dir)
+
+
+def _compared(
+    published: Mapping[str, Any],
+    runs: Sequence[dict],
+    model_paths: Sequence[str | Path],
+    layout: str | None,
+    classes: list[str],
+    manifest: pd.DataFrame | None,
+    skipped: Mapping[str, str] | None,
+) -> pd.DataFrame:
+    """``published.csv``: :func:`published_table` of the config's ``published`` block."""
+    figures = published.get("figures", [])
+    n_samples = len(manifest) if figures and manifest is not None else None
+    return published_table(
+        figures,
+        runs,
+        random_rgb_runs(model_paths),
+        dataset_mismatch(published, layout, len(classes), n_samples),
+        skipped,
+    )
 
 
 def _write_csv(path: Path, table: pd.DataFrame, float_format: str | None = None) -> None:
