@@ -250,11 +250,7 @@ def decode_audio(path: str | Path, rate: int) -> AudioTrack | None:
             return None
         stream = container.streams.audio[0]
         codec = stream.codec_context
-        start = None if stream.start_time is None else float(stream.start_time * stream.time_base)
-        end = None
-        if container.duration is not None:  # in 1 / av.time_base s, like start_time
-            end = (container.start_time or 0) / av.time_base + container.duration / av.time_base
-        out = _MonoWave(rate, start, end)
+        out = _MonoWave(rate, *_audio_span(container, stream))
         total = skipped = 0
         first_error = ""  # the message, not the exception: that would keep this frame,
         # its container and resampler (a filter graph with threads) alive in a reference
@@ -282,18 +278,24 @@ def decode_audio(path: str | Path, rate: int) -> AudioTrack | None:
         raise DecodeError(
             f"{path}: no audio packet decodes (all {total} failed; first: {first_error})"
         )
-    lost_s = out.silent_s
     if skipped:
         log.warning(
             "%s: skipped %d of %d audio packets that do not decode (%.3f s of silence in "
             "their place; first: %s)",
-            path,
-            skipped,
-            total,
-            lost_s,
-            first_error,
+            *(path, skipped, total, out.silent_s, first_error),
         )
-    return AudioTrack(wave, rate, total, skipped, lost_s)
+    return AudioTrack(wave, rate, total, skipped, out.silent_s)
+
+
+def _audio_span(container: Any, stream: Any) -> tuple[float | None, float | None]:
+    """``(start, end)`` s of an audio ``stream`` in its ``container`` (None: unknown)."""
+    import av
+
+    start = None if stream.start_time is None else float(stream.start_time * stream.time_base)
+    end = None
+    if container.duration is not None:  # in 1 / av.time_base s, like start_time
+        end = (container.start_time or 0) / av.time_base + container.duration / av.time_base
+    return start, end
 
 
 def read_audio(path: str | Path, rate: int) -> np.ndarray | None:
