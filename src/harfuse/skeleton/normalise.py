@@ -78,13 +78,19 @@ def normalise_track(
     out[..., spatial] = (joints[..., spatial] - origin) / scale
     out[~detected] = 0.0
 
-    keep = num_bodies if bodies is None else bodies
-    if keep < num_bodies:
-        out, detected = out[:, :keep], detected[:, :keep]
-    elif keep > num_bodies:
-        pad = keep - num_bodies
-        out = np.concatenate([out, np.zeros((num_frames, pad, *out.shape[2:]))], axis=1)
-        detected = np.concatenate([detected, np.zeros((num_frames, pad), dtype=bool)], axis=1)
-
+    out, detected = _fit_bodies(out, detected, num_bodies if bodies is None else bodies)
     idx = resample_indices(num_frames, length)
     return out[idx].astype(np.float32), detected[idx].copy()
+
+
+def _fit_bodies(
+    joints: np.ndarray, detected: np.ndarray, keep: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """The first ``keep`` bodies of ``joints`` ``(T, M, J, C)`` and ``detected`` ``(T, M)``,
+    padded with undetected bodies when there are fewer."""
+    frames, bodies = detected.shape
+    if keep <= bodies:
+        return joints[:, :keep], detected[:, :keep]
+    pad = keep - bodies
+    joints = np.concatenate([joints, np.zeros((frames, pad, *joints.shape[2:]))], axis=1)
+    return joints, np.concatenate([detected, np.zeros((frames, pad), dtype=bool)], axis=1)
