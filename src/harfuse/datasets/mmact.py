@@ -81,6 +81,25 @@ def stream_files(folder: Path) -> tuple[dict[str, Path], set[str]]:
     return files, invalid
 
 
+def sensor_files(
+    root: Path, sensors: dict[str, tuple[dict[str, Path], set[str]]], key: str
+) -> tuple[dict[str, str], list[str]]:
+    """``({stream: csv}, problems)`` of a sample's sensor files (``key``: :func:`_key`;
+    ``sensors``: :func:`stream_files` of each stream folder): a problem per stream whose
+    file is absent or listed in its ``invalid_files.txt``."""
+    found, problems = {}, []
+    for stream, (files, invalid) in sensors.items():
+        if key not in files:
+            problems.append(f"{root / stream / key} not found (any case)")
+        elif key in invalid:
+            problems.append(
+                f"{files[key]}: listed in {root / stream / INVALID_LIST} (no measurements)"
+            )
+        else:
+            found[stream.removesuffix("_clip")] = str(files[key])
+    return found, problems
+
+
 def scan(
     root: Path,
     video_dir: str = "trimmed",
@@ -110,16 +129,7 @@ def scan(
         s, x, y, action = int(m["s"]), int(m["x"]), int(m["y"]), m["action"].lower()
         sid = f"s{s}_{m['cam']}_sc{x}_se{y}_{action}"
         key = _key(f"subject{s}/scene{x}/session{y}/{action}.csv")
-        found, problems = {}, []
-        for stream, (files, invalid) in sensors.items():
-            if key not in files:
-                problems.append(f"{root / stream / key} not found (any case)")
-            elif key in invalid:
-                problems.append(
-                    f"{files[key]}: listed in {root / stream / INVALID_LIST} (no measurements)"
-                )
-            else:
-                found[stream.removesuffix("_clip")] = str(files[key])
+        found, problems = sensor_files(root, sensors, key)
         quarantine += [
             {"sample_id": sid, "stage": "manifest", "reason": f"IMU: {reason}", "label": action}
             for reason in problems

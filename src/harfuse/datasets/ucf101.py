@@ -59,6 +59,18 @@ def check_root(root: Path, video_dir: str, lists_dir: str) -> None:
         raise LayoutError(f"no {{class}}/{{video}} under {root / video_dir} (ucf101 layout)")
 
 
+def split_assignment(root: Path, lists_dir: str, splits: list[int]) -> dict[str, dict[str, str]]:
+    """``{relative video path: {"split{k}": "train" | "test"}}`` from the lists of
+    ``splits``."""
+    assignment: dict[str, dict[str, str]] = {}
+    for k in splits:
+        for part in ("train", "test"):
+            list_name = f"{part}list0{k}.txt"
+            for rel in read_list(require(root, f"{lists_dir}/{list_name}", "ucf101")):
+                assignment.setdefault(rel, {})[f"split{k}"] = part
+    return assignment
+
+
 def scan(root: Path, video_dir: str = "UCF-101", lists_dir: str = "ucfTrainTestlist") -> Scan:
     """Manifest rows of every listed video found under ``root/video_dir``; a split whose
     lists are absent is left out (a note says so), not an error."""
@@ -74,13 +86,8 @@ def scan(root: Path, video_dir: str = "UCF-101", lists_dir: str = "ucfTrainTestl
     ]
     for note in notes:
         log.warning("ucf101: %s", note)
-    assignment: dict[str, dict[str, str]] = {}
+    assignment = split_assignment(root, lists_dir, present)
     quarantine: list[dict[str, str]] = []
-    for k in present:
-        for part in ("train", "test"):
-            list_name = f"{part}list0{k}.txt"
-            for rel in read_list(require(root, f"{lists_dir}/{list_name}", "ucf101")):
-                assignment.setdefault(rel, {})[f"split{k}"] = part
     on_disk = {
         p.relative_to(videos_root).as_posix(): p
         for p in sorted(videos_root.glob("*/*"))
