@@ -118,3 +118,19 @@ def test_a_modality_stage_depends_on_its_own_modality_only():
     for stage, foreign in others.items():
         reached = closure(f"harfuse.stages.{stage}") & set(foreign)
         assert not reached, f"harfuse.stages.{stage} depends on {sorted(reached)}"
+
+
+#: the most lines a function in src/ may span, signature and docstring included
+MAX_FUNCTION_LINES = 60
+
+
+def test_no_function_in_the_package_is_over_60_lines():
+    long = []
+    for m in modules():
+        tree = ast.parse(module_path(m).read_text(encoding="utf-8"))
+        for node in ast.walk(tree):
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                lines = node.end_lineno - node.lineno + 1
+                if lines > MAX_FUNCTION_LINES:
+                    long.append(f"{m}.{node.name}: {lines} lines")
+    assert not long, "split these: " + "; ".join(long)

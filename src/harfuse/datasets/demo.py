@@ -375,6 +375,11 @@ def check_root(root: Path) -> None:
         require(root, required, "demo")
 
 
+def _quarantined(sample: str, reason: str, label: str) -> dict[str, str]:
+    """A manifest quarantine row."""
+    return {"sample_id": sample, "stage": "manifest", "reason": reason, "label": label}
+
+
 def scan(root: Path) -> Scan:
     """Manifest rows of a demo dataset: odd subjects train, even subjects test
     (split column ``cross_subject``). Videos without an IMU file are quarantined. With a
@@ -405,14 +410,7 @@ def scan(root: Path) -> Scan:
             else None
         )
         if problem:
-            quarantine.append(
-                {
-                    "sample_id": sid,
-                    "stage": "manifest",
-                    "reason": problem,
-                    "label": names.get(a, ""),
-                }
-            )
+            quarantine.append(_quarantined(sid, problem, names.get(a, "")))
             continue
         rows.append(
             {
@@ -428,14 +426,7 @@ def scan(root: Path) -> Scan:
             }
         )
         if has_skeletons and not skeleton.exists():
-            quarantine.append(
-                {
-                    "sample_id": sid,
-                    "stage": "manifest",
-                    "reason": f"{skeleton} not found",
-                    "label": names[a],
-                }
-            )
+            quarantine.append(_quarantined(sid, f"{skeleton} not found", names[a]))
     classes = list(actions["name"])
     return Scan(
         finish_rows(rows, classes, ["cross_subject"]), ["cross_subject"], classes, quarantine

@@ -59,6 +59,19 @@ def check_root(root: Path, video_dir: str, lists_dir: str) -> None:
         raise LayoutError(f"no {{class}}/{{video}} under {root / video_dir} (ucf101 layout)")
 
 
+def left_out_splits(root: Path, lists_dir: str, present: list[int]) -> list[str]:
+    """A note (and a warning) per official split whose lists are absent."""
+    notes = [
+        f"split{k} left out: trainlist0{k}.txt or testlist0{k}.txt not found under "
+        f"{root / lists_dir}"
+        for k in SPLITS
+        if k not in present
+    ]
+    for note in notes:
+        log.warning("ucf101: %s", note)
+    return notes
+
+
 def split_assignment(root: Path, lists_dir: str, splits: list[int]) -> dict[str, dict[str, str]]:
     """``{relative video path: {"split{k}": "train" | "test"}}`` from the lists of
     ``splits``."""
@@ -78,14 +91,7 @@ def scan(root: Path, video_dir: str = "UCF-101", lists_dir: str = "ucfTrainTestl
     videos_root = require(root, video_dir, "ucf101")
     classes = read_class_index(require(root, f"{lists_dir}/classInd.txt", "ucf101"))
     present = present_splits(root, lists_dir)
-    notes = [
-        f"split{k} left out: trainlist0{k}.txt or testlist0{k}.txt not found under "
-        f"{root / lists_dir}"
-        for k in SPLITS
-        if k not in present
-    ]
-    for note in notes:
-        log.warning("ucf101: %s", note)
+    notes = left_out_splits(root, lists_dir, present)
     assignment = split_assignment(root, lists_dir, present)
     quarantine: list[dict[str, str]] = []
     on_disk = {

@@ -728,27 +728,15 @@ def run(
     _write_csv(out_dir / "benchmarks.csv", benchmarks, "%.2f")
     manifest = read_manifest(manifest_path) if manifest_path else None
     compared = _compared(published or {}, runs, model_paths, layout, classes, manifest, skipped)
+    _write_csv(out_dir / "published.csv", compared, "%.2f")
     coverage = (
         pose_coverage(pose_paths, manifest, quarantine)
         if pose_paths and manifest is not None
         else None
     )
-    _write_csv(out_dir / "published.csv", compared, "%.2f")
-    write_text(
-        out_dir / "summary.md",
-        markdown(
-            table,
-            means,
-            runs,
-            quarantine,
-            notes,
-            benchmarks,
-            len(classes),
-            compared,
-            coverage,
-            classes,
-        ),
-    )
+    text = markdown(table, means, runs, quarantine, notes, benchmarks, len(classes), compared,
+                    coverage, classes)  # fmt: skip
+    write_text(out_dir / "summary.md", text)
     _figures(runs, means, classes, out_dir)
 
 
