@@ -255,13 +255,11 @@ def report_notes(wildcards) -> list[str]:
     run = {s for v in VARIANTS for s in variant_splits(config, v, splits)}
     left = [s for s in splits if s not in run]
     if left:
-        why = (
-            "smoke runs the first split"
-            if config["smoke"]
-            else "dataset.splits"
-            if config["dataset"].get("splits")
-            else "no variant's splits name them"
-        )
+        why = "no variant's splits name them"
+        if config["dataset"].get("splits"):
+            why = "dataset.splits"
+        if config["smoke"]:
+            why = "smoke runs the first split"
         notes.append(f"{', '.join(left)} not run ({why})")
     notes += list(manifest_of(wildcards).attrs.get("notes", []))
     return notes + [f"variant {v} {why}" for v, why in skipped.items() if why]
