@@ -63,13 +63,19 @@ wildcard_constraints:
 
 
 _DATA_CHECKED = set()
+# path -> (modification time, manifest): every input function asks for it, once per job
+_MANIFESTS = {}
 
 
 def manifest_of(wildcards):
-    """The manifest, once the build_manifest checkpoint has run; the first read checks
-    what depends on the data, so a problem stops the run before any shard job."""
+    """The manifest, once the build_manifest checkpoint has run (read once per version of
+    the file, not per call); the first read checks what depends on the data, so a problem
+    stops the run before any shard job."""
     path = checkpoints.build_manifest.get(dataset=wildcards.dataset).output.manifest
-    manifest = read_manifest(path)
+    stamp = Path(path).stat().st_mtime_ns
+    if _MANIFESTS.get(path, (None,))[0] != stamp:
+        _MANIFESTS[path] = (stamp, read_manifest(path))
+    manifest = _MANIFESTS[path][1]
     if path not in _DATA_CHECKED:
         check_data(config, manifest)
         _DATA_CHECKED.add(path)
