@@ -643,7 +643,7 @@ def section_features(check: Check, deadline: float) -> None:
 def demo_shards(check: Check, cfg: dict[str, Any]) -> dict[str, Path]:
     """The demo's frames, audio, imu, skeleton, flow and frame_cnn features shards, as the
     workflow makes them from config.yaml (one shard each)."""
-    from harfuse.stages import audio, features, flow, frames, imu, skeleton
+    from harfuse.stages import audio, features, flow, frames, sample_files
 
     demo = check.demo()
     out, m = demo["out"], demo["manifest"]
@@ -653,8 +653,8 @@ def demo_shards(check: Check, cfg: dict[str, Any]) -> dict[str, Path]:
         device = check.device.type
         frames.run(m, 0, paths["frames"], cfg["frames"], "skip")
         audio.run(m, 0, paths["audio"], cfg["audio"], "skip")
-        imu.run(m, 0, paths["imu"], cfg["imu"], "skip")
-        skeleton.run(m, 0, paths["skeleton"], cfg["skeleton"], "skip")
+        sample_files.run(m, 0, paths["imu"], "imu", cfg["imu"], "skip")
+        sample_files.run(m, 0, paths["skeleton"], "skeleton", cfg["skeleton"], "skip")
         flow.run(paths["frames"], paths["flow"], cfg["flow"], "skip", device=device)
         params = {
             **cfg["features"]["sets"]["frame_cnn"],

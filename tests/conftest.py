@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from harfuse.datasets.demo import DemoSpec, generate_demo
-from harfuse.stages import audio, features, flow, frames, imu, manifest
+from harfuse.stages import audio, features, flow, frames, manifest, sample_files
 
 REPO = Path(__file__).resolve().parents[1]
 #: 2 subjects x 6 actions x 1 trial = 12 samples; s1 trains, s2 tests
@@ -50,7 +50,7 @@ def run_stages(
     m = out / "manifest.parquet"
     frames.run(m, 0, out / "frames.h5", frames_cfg, "skip")
     audio.run(m, 0, out / "audio.h5", AUDIO, "skip")
-    imu.run(m, 0, out / "imu.h5", {"rate": 50.0, "window": 100}, "skip")
+    sample_files.run(m, 0, out / "imu.h5", "imu", {"rate": 50.0, "window": 100}, "skip")
     flow.run(out / "frames.h5", out / "flow.h5", flow_cfg, "skip")
     features.run(out / "frames.h5", out / "features.h5", FEATURES, "cpu")
     return out

@@ -12,7 +12,7 @@ from harfuse.media.decode import read_audio
 from harfuse.media.encode import write_video
 from harfuse.media.frames import FrameParams, extract_frames
 from harfuse.stages import frames as frames_stage
-from harfuse.stages import imu as imu_stage
+from harfuse.stages import sample_files
 from harfuse.store.manifest import assign_shards, write_manifest
 from harfuse.store.quarantine import quarantine_path, read_quarantine
 from harfuse.store.shards import ShardReader
@@ -123,7 +123,7 @@ def test_bad_imu_files_are_quarantined(tmp_path):
         tmp_path, [{"sample_id": k, "imu_path": str(tmp_path / v)} for k, v in names.items()]
     )
     out = tmp_path / "imu.h5"
-    imu_stage.run(manifest, 0, out, {"rate": 50.0, "window": 120}, "skip")
+    sample_files.run(manifest, 0, out, "imu", {"rate": 50.0, "window": 120}, "skip")
     reader = ShardReader(out)
     assert reader.sample_ids() == ["good"]
     assert int(reader.attrs("good", "imu")["valid_length"]) == 100  # 2 s at 50 Hz
@@ -135,7 +135,7 @@ def test_bad_imu_files_are_quarantined(tmp_path):
 
 
 def test_video_without_audio_is_recorded_not_an_error(tmp_path):
-    from harfuse.data.dataset import audio_source
+    from harfuse.modalities.audio import MODALITY as AUDIO
     from harfuse.stages import audio as audio_stage
 
     silent, loud = tmp_path / "silent.mp4", tmp_path / "loud.mp4"
@@ -157,7 +157,7 @@ def test_video_without_audio_is_recorded_not_an_error(tmp_path):
     assert reader.read("silent", "audio").shape == (32, 0)
     assert reader.attrs("loud", "audio")["has_audio"]
     assert reader.read("loud", "audio").shape[1] > 90
-    fitted = audio_source([out], frames=50)
+    fitted = AUDIO.source([out], {"audio_frames": 50})
     assert fitted("silent").shape == (32, 50) and not fitted("silent").any()
     assert read_quarantine([quarantine_path(out)]).empty
 

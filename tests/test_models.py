@@ -204,8 +204,8 @@ def test_model_errors():
         create_model("fancy", SHAPES, K)
     with pytest.raises(ValueError, match="takes one modality"):
         create_model("single", SHAPES, K)
-    with pytest.raises(ValueError, match="unknown modality 'depth'"):
-        create_model("single", {"depth": (3,)}, K)
+    with pytest.raises(ValueError, match="unknown modality 'thermal'"):
+        create_model("single", {"thermal": (3,)}, K)
     with pytest.raises(ValueError, match="model 'mid' has no option combine"):
         create_model("mid", SHAPES, K, combine="meta")
     with pytest.raises(ValueError, match="unknown merge 'sum'"):

@@ -332,24 +332,25 @@ def test_dataset_with_dataloader_workers(prepared):
 
 
 def test_imu_statistics_come_from_the_training_split_only(prepared, tmp_path):
-    from harfuse.data.dataset import imu_channel_stats, imu_source
+    from harfuse.modalities.imu import MODALITY as IMU
+    from harfuse.modalities.imu import imu_channel_stats, standardised
 
     df = read_manifest(prepared / "manifest.parquet")
     train_ids = list(df.loc[df["cross_subject"] == "train", "sample_id"])
     test_ids = list(df.loc[df["cross_subject"] == "test", "sample_id"])
-    shards = [prepared / "imu.h5"]
-    mean, std = imu_channel_stats(shards, train_ids)
+    raw = IMU.source([prepared / "imu.h5"], {})
+    mean, std = imu_channel_stats(raw, train_ids)
     assert mean.shape == std.shape == (6,)
-    assert not np.allclose(mean, imu_channel_stats(shards, test_ids)[0])
-    source = imu_source(shards, mean, std)
-    standardised = np.concatenate(
+    assert not np.allclose(mean, imu_channel_stats(raw, test_ids)[0])
+    source = standardised(raw, mean, std)
+    steps = np.concatenate(
         [
             source(s)[: int(ShardReader(prepared / "imu.h5").attrs(s, "imu")["valid_length"])]
             for s in train_ids
         ]
     )
-    np.testing.assert_allclose(standardised.mean(0), 0, atol=1e-4)
-    np.testing.assert_allclose(standardised.std(0), 1, atol=1e-3)
+    np.testing.assert_allclose(steps.mean(0), 0, atol=1e-4)
+    np.testing.assert_allclose(steps.std(0), 1, atol=1e-3)
     run_training(prepared, tmp_path, "imu", {"model": "single", "modalities": ["imu"]})
     saved = json.loads((tmp_path / "model.json").read_text())["normalisation"]["imu"]
     np.testing.assert_allclose(saved["mean"], mean, rtol=1e-6)

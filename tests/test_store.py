@@ -156,7 +156,7 @@ def test_jpeg_frames_round_trip(tmp_path):
 
 
 def test_fit_flow_covers_then_centre_crops_with_vectors_in_new_pixels():
-    from harfuse.data.dataset import fit_flow
+    from harfuse.modalities.flow import fit_flow
 
     flow = np.zeros((2, 10, 40, 2), np.float32)
     flow[..., 0], flow[..., 1] = 3.0, -1.0  # a uniform translation

@@ -49,6 +49,16 @@ def default(*keys: str) -> Any:
     return found["default"]
 
 
+def filled(values: dict[str, Any] | None, *keys: str) -> dict[str, Any]:
+    """A copy of config section ``keys`` (e.g. ``filled(cfg, "flow")``) with the schema's
+    default of every missing key set, recursively: what validation gives a whole config,
+    for a section that did not pass through it (a shard's recorded parameters, a test's
+    hand-written section). Code then indexes keys, never repeating a default."""
+    out = copy.deepcopy(dict(values or {}))
+    fill_defaults(out, node(*keys))
+    return out
+
+
 class ConfigError(ValueError):
     """A config the workflow cannot run: one line per problem, each naming the key (or
     file) and what to do."""

@@ -10,8 +10,9 @@ from typing import Any
 import h5py
 import pandas as pd
 
+from harfuse.modalities.registry import available_modalities
 from harfuse.plan import describe_backbone
-from harfuse.store.manifest import available_modalities, read_manifest
+from harfuse.store.manifest import read_manifest
 from harfuse.store.quarantine import COLUMNS as QUARANTINE_COLUMNS
 from harfuse.store.quarantine import quarantine_path, read_quarantine
 from harfuse.store.run_dir import RunDir, RunError

@@ -7,7 +7,7 @@ import logging
 import os
 from typing import Any
 
-from harfuse.config_schema import ConfigError, default
+from harfuse.config_schema import ConfigError, filled
 from harfuse.device import gpu_count, gpu_units
 from harfuse.flow.defaults import flow_backend
 
@@ -203,8 +203,8 @@ def describe_backbone(backbone: dict[str, Any]) -> str:
     """What a fine-tuned backbone (a variant's ``options.backbone``, as ``model.json``
     records it) starts from and trains, in words: the report, ``harfuse inspect`` and the
     README say it the same way."""
-    of = ("train", "variants", "*", "options", "backbone")
-    blocks = backbone.get("blocks", default(*of, "blocks"))
+    backbone = filled(backbone, "train", "variants", "*", "options", "backbone")
+    blocks = backbone["blocks"]
     trained = (
         {
             "all": "every block trained",
@@ -216,7 +216,7 @@ def describe_backbone(backbone: dict[str, Any]) -> str:
     if backbone.get("init_from"):
         start = f"the weights variant {backbone['init_from']} fine-tuned on the same split"
     else:
-        weights = backbone.get("weights", default(*of, "weights"))
+        weights = backbone["weights"]
         start = "random weights" if weights == "none" else f"weights {weights}"
     return f"{backbone['arch']} on the frames, from {start}, {trained}"
 

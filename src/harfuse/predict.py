@@ -21,26 +21,17 @@ from typing import Any
 import numpy as np
 import torch
 
-from harfuse.data.clips import eval_clips
-from harfuse.data.dataset import audio_input, flow_input
 from harfuse.device import resolve_device
-from harfuse.encoders.extract import clip, encode_clips, frozen_encoder
-from harfuse.encoders.finetune import BackboneSpec
+from harfuse.encoders.extract import frozen_encoder
 from harfuse.fusion import Classifier, create_model
 from harfuse.media.decode import DecodeError, iter_frames_at_fps, open_media, read_audio
 from harfuse.media.encode import write_video
+from harfuse.modalities.base import Context
+from harfuse.modalities.registry import MODALITIES
 from harfuse.pose.estimator import JOINT_FORMAT as POSE_JOINT_FORMAT
 from harfuse.pose.overlay import draw_skeleton
-from harfuse.preprocess.audio import log_mel_spectrogram
-from harfuse.preprocess.flow import flow_field
 from harfuse.preprocess.frames import as_stored, select_frames, video_frames
-from harfuse.preprocess.skeleton import (
-    LOW_COVERAGE,
-    estimated_skeleton,
-    estimator_params,
-    pose_frames,
-    skeleton_input,
-)
+from harfuse.preprocess.skeleton import LOW_COVERAGE, estimator_params, pose_frames
 from harfuse.skeleton.formats import format_for_joints, joint_format
 from harfuse.store.atomic import atomic_path
 from harfuse.store.run_dir import RunDir, RunError
@@ -89,11 +80,7 @@ class TrainedModel:
         description, state = read_run(directory)
         prep = description.get("preprocessing") or {}
         backbone = description["options"].get("backbone")
-        needed = {"rgb": ("frames", "features"), "flow": ("frames", "flow"), "audio": ("audio",)}
-        if backbone:  # a fine-tuned backbone reads the frames themselves
-            needed["rgb"] = ("frames",)
         if "skeleton" in description["modalities"]:
-            needed["skeleton"] = ("skeleton", "frames")
             source = (prep.get("skeleton") or {}).get("source")
             if source not in (None, "pose"):
                 joints = description["shapes"]["skeleton"][2]
@@ -104,7 +91,9 @@ class TrainedModel:
                     "with skeleton.source: pose to predict from videos"
                 )
         for m in description["modalities"]:
-            lacking = [s for s in needed.get(m, ()) if s not in prep]
+            modality = MODALITIES[m]
+            needed = modality.sections(description["options"]) if modality.video else ()
+            lacking = [s for s in needed if s not in prep]
             if lacking:
                 raise PredictError(
                     f"{directory / 'model.json'}: no {', '.join(lacking)} preprocessing "
@@ -164,23 +153,24 @@ def load_media(path: str | Path, trained: TrainedModel) -> Media:
     if not path.is_file():
         raise PredictError(f"{path}: no such file")
     prep = trained.preprocessing
-    if "imu" in trained.modalities:
+    decoded = {MODALITIES[m].video: m for m in trained.modalities}
+    if None in decoded:
         raise PredictError(
-            f"{path}: model {trained.description['variant']} needs imu, which a video file "
-            "does not have"
+            f"{path}: model {trained.description['variant']} needs {decoded[None]}, which a "
+            "video file does not have"
         )
     media = Media(path, 0.0)
     if "frames" in prep:
         cfg = prep["frames"]
         media.fps = float(cfg["fps"])
-        if {"rgb", "flow"} & set(trained.modalities):
+        if "frames" in decoded:
             frames, _ = video_frames(path, cfg, every_frame=True)  # num_frames: per segment
             media.frames = as_stored(frames, cfg)
-        if "skeleton" in trained.modalities:
+        if "pose_frames" in decoded:
             media.pose_frames = pose_frames(path, cfg, prep["skeleton"], every_frame=True)
-        decoded = media.frames if media.frames is not None else media.pose_frames
-        media.duration_s = len(decoded) / media.fps
-    if "audio" in trained.modalities:
+        seen = media.frames if media.frames is not None else media.pose_frames
+        media.duration_s = len(seen) / media.fps
+    if "wave" in decoded:
         rate = prep["audio"]["sample_rate"]
         wave = read_audio(path, rate)
         # no audio track is silence, as the audio stage stores it for training
@@ -201,7 +191,6 @@ def segment_inputs(
     then thinned to ``num_frames`` as the frames stage does; a segment reaching the end of
     the video takes the audio to its end."""
     prep, inputs = trained.preprocessing, trained.description["inputs"]
-    out: dict[str, np.ndarray] = {}
 
     def segment(frames: np.ndarray | None) -> np.ndarray | None:
         if frames is None:
@@ -212,41 +201,40 @@ def segment_inputs(
             frames = frames[a:b]
         return select_frames(frames, prep["frames"])
 
-    frames = segment(media.frames)
-    backbone = trained.description["options"].get("backbone")
-    if "rgb" in trained.modalities and backbone:
-        spec = BackboneSpec.from_options(backbone)
-        out["rgb"] = eval_clips(frames, spec.num_frames, spec.input_size, spec.test_clips)
-    elif "rgb" in trained.modalities:
-        feats = prep["features"]
-        clips = [clip(frames, feats["num_frames"], tuple(feats["input_size"]))]
-        out["rgb"] = encode_clips(trained.encoder, clips, 1, trained.device)[0]
-    if "flow" in trained.modalities:
-        stored, attrs = flow_field(frames, prep["flow"], str(trained.device), still=True)
-        out["flow"] = flow_input(
-            stored, attrs["bound"], inputs["flow_length"], inputs.get("flow_size")
-        )
+    raw = {"frames": segment(media.frames), "pose_frames": segment(media.pose_frames)}
+    if media.wave is not None:
+        raw["wave"] = wave_segment(media, prep["audio"]["sample_rate"], start_s, end_s)
+    context = Context(
+        device=str(trained.device),
+        source=str(media.path),
+        fps=media.fps,
+        encoder=trained.encoder,
+        backbone=trained.description["options"].get("backbone"),
+    )
+    out: dict[str, np.ndarray] = {}
     coverage = None
-    if "skeleton" in trained.modalities:
+    for m in trained.modalities:
+        modality = MODALITIES[m]
         try:
-            stored = estimated_skeleton(
-                segment(media.pose_frames), media.fps, prep["skeleton"], str(media.path)
-            )
-        except ValueError as exc:  # nobody in the segment
+            stored = modality.stored(raw[modality.video], prep, context)
+        except ValueError as exc:  # the pose estimator saw nobody in the segment
+            if m != "skeleton":
+                raise
             raise NoPersonError(str(exc)) from exc
-        (joints, attrs), (detected, _) = stored["skeleton"], stored["detected"]
-        out["skeleton"] = skeleton_input(joints, detected, attrs, inputs["skeleton_length"])
-        coverage = attrs["coverage"]
-    if "audio" in trained.modalities:
-        rate = prep["audio"]["sample_rate"]
-        wave = media.wave
-        if end_s is not None:
-            a = int(start_s * rate)
-            to_end = end_s >= media.duration_s - 1e-9
-            wave = wave[a:] if to_end else wave[a : max(int(end_s * rate), a + 1)]
-        mel, _ = log_mel_spectrogram(wave, prep["audio"])
-        out["audio"] = audio_input(mel, inputs["audio_frames"])
+        out[m] = modality.model_input(stored, inputs)
+        coverage = stored[m][1].get("coverage", coverage)
     return out, coverage
+
+
+def wave_segment(media: Media, rate: int, start_s: float, end_s: float | None) -> np.ndarray:
+    """The audio of ``[start_s, end_s)`` of ``media`` at ``rate`` Hz (``end_s=None``, or a
+    segment reaching the end of the video: to the end of the audio)."""
+    if end_s is None:
+        return media.wave
+    a = int(start_s * rate)
+    if end_s >= media.duration_s - 1e-9:
+        return media.wave[a:]
+    return media.wave[a : max(int(end_s * rate), a + 1)]
 
 
 @torch.no_grad()

@@ -21,9 +21,6 @@ import pandas as pd
 from harfuse.config_schema import ConfigError, did_you_mean
 from harfuse.plan import (
     experiments,
-    feature_set,
-    model_inputs,
-    reads_frames,
     reference_problems,
     train_params,
     variant_splits,
@@ -32,9 +29,6 @@ from harfuse.train.splits import stratified_pick
 
 log = logging.getLogger(__name__)
 
-#: IMU channels assumed for the dummy build (the real count is known from the data only;
-#: no model's options depend on it)
-DUMMY_IMU_CHANNELS = 6
 _BUILT: dict[str, Any] = {}
 
 
@@ -79,40 +73,12 @@ def dataset_problems(config: dict[str, Any]) -> list[str]:
 
 
 def dummy_shapes(config: dict[str, Any], variant: str) -> dict[str, tuple[int, ...]]:
-    """Per-sample input shapes of ``variant`` as the config fixes them (IMU channels:
-    :data:`DUMMY_IMU_CHANNELS`)."""
-    from harfuse.encoders.finetune import BackboneSpec
-    from harfuse.encoders.frozen import IMAGE_BACKBONES, VIDEO_BACKBONES
+    """Per-sample input shapes of ``variant`` as the config fixes them (each modality's
+    :meth:`~harfuse.modalities.base.Modality.dummy_shape`)."""
+    from harfuse.modalities.registry import MODALITIES
 
-    inputs = model_inputs(config)
-    feats = config["features"]["sets"][feature_set(config, variant)]
-    encoder = feats["encoder"]
-    per_frame = encoder in IMAGE_BACKBONES
-    dim = IMAGE_BACKBONES.get(encoder) or VIDEO_BACKBONES[encoder]
-    backbone = (config["train"]["variants"][variant].get("options") or {}).get("backbone")
-    shapes = {
-        "rgb": (
-            BackboneSpec.from_options(backbone).input_shape()
-            if backbone
-            else (feats["num_frames"] if per_frame else 1, dim)
-        ),
-        "flow": (inputs["flow_length"], *inputs["flow_size"], 2),
-        "audio": (config["audio"]["n_mels"], inputs["audio_frames"]),
-        "imu": (config["imu"]["window"], DUMMY_IMU_CHANNELS),
-        "skeleton": (inputs["skeleton_length"], *skeleton_sample_shape(config)),
-    }
-    return {m: shapes[m] for m in config["train"]["variants"][variant]["modalities"]}
-
-
-def skeleton_sample_shape(config: dict[str, Any]) -> tuple[int, int, int]:
-    """``(M, J, C)`` of the skeletons the config's source gives: MediaPipe's 33 joints
-    x (x, y, z, visibility) for ``pose``; NTU RGB+D's ``max_bodies`` x 25 Kinect v2 joints
-    and the other layouts' one body x 20 Kinect v1 joints (UTD-MHAD, the demo), x y z."""
-    if config["skeleton"]["source"] == "pose":
-        return (1, 33, 4)
-    if config["dataset"]["layout"] == "ntu_rgbd":
-        return (config["skeleton"]["max_bodies"], 25, 3)
-    return (1, 20, 3)
+    modalities = config["train"]["variants"][variant]["modalities"]
+    return {m: MODALITIES[m].dummy_shape(config, variant) for m in modalities}
 
 
 def dummy_model(config: dict[str, Any], variant: str, num_classes: int = 2):
@@ -185,48 +151,13 @@ def weights_problems(
     """Weights files of the frozen encoders the variants use (``features`` or ``train`` in
     ``stages``), of their fine-tuned backbones (``train``) and RAFT's (``flow``), but for the
     variants :func:`skipped_before_work`."""
-    from harfuse.weights import missing_weights
+    from harfuse.modalities.registry import modality_problems
 
     if not stages & {"train", "features", "flow"}:
         return []
     skipped = skipped_before_work(config)
     variants = {n: s for n, s in config["train"]["variants"].items() if n not in skipped}
-    used = {
-        feature_set(config, v)
-        for v, spec in variants.items()
-        if "rgb" in spec["modalities"] and not reads_frames(config, v)
-    }
-    allow = config["features"].get("allow_download", False)
-    problems = []
-    for name in sorted(used) if stages & {"train", "features"} else []:
-        feats = config["features"]["sets"][name]
-        why = missing_weights(feats["encoder"], feats["weights"], allow)
-        if why:
-            problems.append(f"features.sets.{name}.weights: {why}")
-    for name, spec in variants.items() if "train" in stages else {}:
-        backbone = (spec.get("options") or {}).get("backbone") or {}
-        why = (
-            backbone
-            and not backbone.get("init_from")
-            and missing_weights(
-                backbone.get("arch", ""),
-                backbone.get("weights", "none"),
-                backbone.get("allow_download", False),
-                f"train.variants.{name}.options.backbone.allow_download",
-            )
-        )
-        if why:
-            problems.append(f"train.variants.{name}.options.backbone.weights: {why}")
-    flow = config["flow"]
-    uses_flow = any("flow" in s["modalities"] for s in variants.values())
-    if flow["method"] == "raft" and uses_flow and stages & {"train", "flow"}:
-        from harfuse.flow.defaults import RAFT_DEFAULTS
-        from harfuse.flow.raft import missing_raft_weights
-
-        params = {**RAFT_DEFAULTS, **(flow.get("params") or {})}
-        why = missing_raft_weights(params["arch"], params["weights"])
-        problems += [why] if why else []
-    return problems
+    return modality_problems(config, variants, stages)
 
 
 def device_problems(config: dict[str, Any], local: bool) -> list[str]:
@@ -250,10 +181,10 @@ def data_problems(config: dict[str, Any], manifest: pd.DataFrame) -> list[str]:
     """Splits the variants name, each split's train and test samples, ``hidden_classes``
     against the classes with training and test samples, and the ratio sweep against the
     training split's size."""
-    from harfuse.store.manifest import available_modalities
+    from harfuse.modalities.registry import available_modalities
 
     splits = list(manifest.attrs["splits"])
-    available = available_modalities(manifest, config["skeleton"]["source"])
+    available = available_modalities(manifest, config)
     variants = {  # those the dataset can run (the others are reported as skipped)
         name: spec
         for name, spec in config["train"]["variants"].items()

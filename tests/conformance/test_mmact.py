@@ -25,7 +25,7 @@ import pytest
 
 from harfuse.datasets import scan_dataset
 from harfuse.media.imu import read_timestamped_csv
-from harfuse.stages import imu, manifest
+from harfuse.stages import manifest, sample_files
 from harfuse.store.quarantine import quarantine_path, read_quarantine
 from harfuse.store.shards import ShardReader
 
@@ -129,7 +129,9 @@ def test_a_release_tree_gives_imu_shards_for_valid_samples_and_quarantines_inval
         {"root": str(release), "layout": "mmact"},
         samples_per_shard=10,
     )
-    imu.run(out / "manifest.parquet", 0, out / "imu.h5", {"rate": 50.0, "window": 8}, "skip")
+    sample_files.run(
+        out / "manifest.parquet", 0, out / "imu.h5", "imu", {"rate": 50.0, "window": 8}, "skip"
+    )
     shard = ShardReader(out / "imu.h5")
     assert sorted(shard.sample_ids()) == ["s17_cam1_sc1_se2_waving_hand", "s1_cam1_sc1_se1_talking"]
     window = shard.read("s1_cam1_sc1_se1_talking", "imu")

@@ -6,8 +6,14 @@ from pathlib import Path
 from harfuse.config_schema import validate
 from harfuse.datasets import adapter_name
 from harfuse.device import gpu_units
+from harfuse.modalities.base import FILE_RULE
+from harfuse.modalities.registry import (
+    MODALITIES,
+    NAMES,
+    available_modalities,
+    file_modalities,
+)
 from harfuse.plan import (
-    describe_backbone,
     flow_resources,
     backbone_source,
     experiments,
@@ -20,8 +26,10 @@ from harfuse.plan import (
 )
 from harfuse.preflight import check_before_work, check_data
 from harfuse.provenance import code_version
-from harfuse.smoke import SMOKE_NOTE, smoke_config
-from harfuse.store.manifest import available_modalities, read_manifest, shard_ids
+from harfuse.report_notes import report_notes as notes_for_report
+from harfuse.smoke import smoke_config
+from harfuse.stages.sample_files import module_of
+from harfuse.store.manifest import read_manifest, shard_ids
 from harfuse.workflow_env import (
     export_src_on_pythonpath,
     reached_stages,
@@ -59,7 +67,7 @@ wildcard_constraints:
     features="|".join(re.escape(s) for s in config["features"]["sets"]),
     variant="|".join(re.escape(v) for v in VARIANTS),
     split=r"[A-Za-z0-9_]+",
-    experiment=r"full|ratio\d+|hidden\d+_(rgb|flow|audio|imu|skeleton)",
+    experiment=r"full|ratio\d+|hidden\d+_(" + "|".join(NAMES) + ")",
 
 
 _DATA_CHECKED = set()
@@ -84,23 +92,26 @@ def manifest_of(wildcards):
 
 def modality_shards(wildcards, modality: str, features: str) -> list[str]:
     """Every shard file of one model input modality (rgb = the cached frame features of
-    set ``features``)."""
-    pattern = {
-        "frames": rules.extract_frames.output.shard,
-        "rgb": rules.extract_features.output.shard,
-        "flow": rules.compute_flow.output.shard,
-        "audio": rules.extract_audio.output.shard,
-        "imu": rules.extract_imu.output.shard,
-        "skeleton": (
-            rules.estimate_pose.output.shard
-            if config["skeleton"]["source"] == "pose"
-            else rules.extract_skeleton.output.shard
-        ),
-    }[modality]
+    set ``features``; ``frames``: the frame shards)."""
+    writer = (
+        "extract_frames"
+        if modality == "frames"
+        else MODALITIES[modality].shard_rule(config)
+    )
+    return stage_files(wildcards, writer, "shard", modality, features)
+
+
+def stage_files(
+    wildcards, writer: str, output: str, modality: str, features: str = ""
+) -> list[str]:
+    """Output ``output`` of rule ``writer`` for every shard of the manifest (with the
+    wildcards of the rule that writes every per-file modality, and of the features
+    stage)."""
     return expand(
-        pattern,
+        getattr(getattr(rules, writer).output, output),
         dataset=wildcards.dataset,
         shard=shard_ids(manifest_of(wildcards)),
+        modality=modality,
         features=features,
         flow_method=config["flow"]["method"],
     )
@@ -129,9 +140,7 @@ def variant_inputs(wildcards) -> dict[str, list[str]]:
 
 def runnable_variants(wildcards) -> dict[str, str]:
     """Variants whose modalities the dataset has -> "", the others -> why they are skipped."""
-    available = available_modalities(
-        manifest_of(wildcards), config["skeleton"]["source"]
-    )
+    available = available_modalities(manifest_of(wildcards), config)
     status = {}
     for name, spec in VARIANTS.items():
         missing = sorted(set(spec["modalities"]) - available)
@@ -171,104 +180,42 @@ def used_modalities(wildcards) -> set[str]:
 def pose_shards(wildcards) -> list[str]:
     """The pose stage's shards when a runnable variant reads estimated skeletons (the
     report's pose coverage), else none."""
-    if config["skeleton"]["source"] != "pose" or "skeleton" not in used_modalities(
-        wildcards
-    ):
+    skeleton = MODALITIES["skeleton"]
+    if skeleton.shard_rule(
+        config
+    ) != "estimate_pose" or "skeleton" not in used_modalities(wildcards):
         return []
     return modality_shards(wildcards, "skeleton", "")
 
 
 def quarantine_tables(wildcards) -> list[str]:
-    """Every quarantine table: manifest, each shard stage, and each training run."""
-    shards = shard_ids(manifest_of(wildcards))
-    used = used_modalities(wildcards)
-    pose = config["skeleton"]["source"] == "pose"
-    skeleton = "skeleton" in used
-    stages = {
-        rules.extract_frames.output.quarantine: bool(used & {"rgb", "flow"}),
-        rules.compute_flow.output.quarantine: "flow" in used,
-        rules.extract_audio.output.quarantine: "audio" in used,
-        rules.extract_imu.output.quarantine: "imu" in used,
-        rules.estimate_pose.output.quarantine: skeleton and pose,
-        rules.extract_skeleton.output.quarantine: skeleton and not pose,
+    """Every quarantine table: manifest, each shard stage of a used modality, each frozen
+    features cache a runnable variant reads, and each training run."""
+    stages = {  # (rule, modality): the per-file rule writes one table per modality
+        (writer, m if writer == FILE_RULE else ""): m
+        for m in MODALITIES
+        if m in used_modalities(wildcards)
+        for writer in MODALITIES[m].stage_rules(config)
     }
-    per_shard = [pattern for pattern, needed in stages.items() if needed]
     tables = [rules.build_manifest.output.quarantine]
-    tables += expand(
-        per_shard,
-        dataset=wildcards.dataset,
-        shard=shards,
-        flow_method=config["flow"]["method"],
-    )
+    for writer, modality in stages:
+        tables += stage_files(wildcards, writer, "quarantine", modality)
+    status = runnable_variants(wildcards)
     feature_sets = {  # the frozen caches the runnable rgb variants read
         feature_set(config, v)
         for v, spec in VARIANTS.items()
-        if not runnable_variants(wildcards)[v]
-        and "rgb" in spec["modalities"]
-        and not reads_frames(config, v)
+        if not status[v] and "rgb" in spec["modalities"] and not reads_frames(config, v)
     }
-    tables += expand(
-        rules.extract_features.output.quarantine,
-        dataset=wildcards.dataset,
-        shard=shards,
-        features=sorted(feature_sets),
-    )
+    for name in sorted(feature_sets):
+        tables += stage_files(wildcards, "extract_features", "quarantine", "rgb", name)
     return tables + run_files(wildcards, "quarantine")
 
 
 def report_notes(wildcards) -> list[str]:
     """Provenance lines printed under the report table, and the skipped variants."""
-    skipped = runnable_variants(wildcards)
-    sets = sorted(
-        {
-            feature_set(config, v)
-            for v, spec in VARIANTS.items()
-            if not skipped[v]
-            and "rgb" in spec["modalities"]
-            and not reads_frames(config, v)
-        }
+    return notes_for_report(
+        config, runnable_variants(wildcards), manifest_of(wildcards).attrs
     )
-    notes = [SMOKE_NOTE] if config["smoke"] else []
-    for v, spec in VARIANTS.items():
-        if not skipped[v] and reads_frames(config, v):
-            notes.append(
-                f"rgb of variant {v} = {describe_backbone(spec['options']['backbone'])}"
-            )
-    for name in sets:
-        feats = config["features"]["sets"][name]
-        weights = (
-            "none (random init, frozen)"
-            if feats["weights"] == "none"
-            else feats["weights"]
-        )
-        notes.append(
-            f"rgb of set {name} = frozen {feats['encoder']} features, weights: {weights}"
-        )
-    if "flow" in used_modalities(wildcards):
-        backend = config["flow"]["backend"]
-        notes.append(
-            f"flow = {config['flow']['method']} (backend {backend}), "
-            f"stored as {config['flow']['storage']}"
-        )
-    if "skeleton" in used_modalities(wildcards):
-        notes.append(
-            "skeleton = body keypoints estimated from the videos (MediaPipe Pose, 33 "
-            f"joints; short side up to {config['skeleton']['pose']['size'] or 'the source'} px)"
-            if config["skeleton"]["source"] == "pose"
-            else "skeleton = the dataset's own skeleton files"
-        )
-    splits = manifest_of(wildcards).attrs["splits"]
-    run = {s for v in VARIANTS for s in variant_splits(config, v, splits)}
-    left = [s for s in splits if s not in run]
-    if left:
-        why = "no variant's splits name them"
-        if config["dataset"].get("splits"):
-            why = "dataset.splits"
-        if config["smoke"]:
-            why = "smoke runs the first split"
-        notes.append(f"{', '.join(left)} not run ({why})")
-    notes += list(manifest_of(wildcards).attrs.get("notes", []))
-    return notes + [f"variant {v} {why}" for v, why in skipped.items() if why]
 
 
 def get_final_output() -> list[str]:

@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from harfuse.config_schema import default
+from harfuse.config_schema import filled
 from harfuse.data.frame_feed import decoded_frames
 from harfuse.encoders.registry import create_encoder
 from harfuse.media.frames import resize
@@ -85,7 +85,7 @@ def frozen_encoder(params: dict[str, Any], device: torch.device) -> torch.nn.Mod
     encoder = create_encoder(
         params["encoder"],
         weights=params["weights"],
-        allow_download=params.get("allow_download", default("features", "allow_download")),
+        allow_download=filled(params, "features")["allow_download"],
     ).to(device)
     if device.type == "cuda":  # NHWC kernels: channels_last (2D) or channels_last_3d (video)
         encoder.backbone.to(memory_format=channels_last(encoder.backbone))

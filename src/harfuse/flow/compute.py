@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 
-from harfuse.config_schema import default
+from harfuse.config_schema import default, filled
 from harfuse.flow.defaults import (
     FARNEBACK_DEFAULTS,
     METHODS,
@@ -83,15 +83,16 @@ def flow_from_config(frames: np.ndarray, config: dict[str, Any], device: str) ->
     """:func:`compute_flow` with the workflow's ``flow:`` config section (method, backend,
     batch_size, mode, torch_compile, params), as the flow stage and ``harfuse predict``
     run it."""
+    config = filled(config, "flow")
     return compute_flow(
         frames,
         config["method"],
-        backend=config.get("backend", default("flow", "backend")),
+        backend=config["backend"],
         device=device,
-        batch_size=config.get("batch_size", default("flow", "batch_size")),
-        mode=config.get("mode", default("flow", "mode")),
-        torch_compile=config.get("torch_compile", default("flow", "torch_compile")),
-        **(config.get("params") or {}),
+        batch_size=config["batch_size"],
+        mode=config["mode"],
+        torch_compile=config["torch_compile"],
+        **config["params"],
     )
 
 

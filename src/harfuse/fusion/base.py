@@ -28,17 +28,11 @@ from torch import nn
 
 from harfuse.encoders import ENCODERS
 from harfuse.encoders.finetune import BackboneSpec, BackboneThen, TunedBackbone, lr_groups
+from harfuse.modalities.registry import MODALITIES as _REGISTRY
+from harfuse.modalities.registry import NAMES as MODALITIES
 
-MODALITIES = ("rgb", "flow", "audio", "imu", "skeleton")
-
-#: modality -> default trainable encoder
-DEFAULT_ENCODERS = {
-    "rgb": "feature_sequence",
-    "flow": "stacked_flow",
-    "audio": "logmel_cnn",
-    "imu": "imu_cnn1d",
-    "skeleton": "skeleton_gcn",
-}
+#: modality -> default trainable encoder (each modality's ``default_encoder``)
+DEFAULT_ENCODERS = {name: m.default_encoder for name, m in _REGISTRY.items()}
 Batch = dict[str, torch.Tensor]
 
 

@@ -8,7 +8,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from harfuse.fusion.base import MODALITIES, Batch, Classifier, mlp_head
+from harfuse.fusion.base import Batch, Classifier, mlp_head
 
 #: flow fields are average-pooled to this spatial grid before concatenation
 FLOW_GRID = 4
@@ -24,7 +24,10 @@ def low_level_channels(modality: str, shape: Sequence[int]) -> int:
         return shape[0]
     if modality == "imu":  # (T, C)
         return shape[-1]
-    raise ValueError(f"unknown modality {modality!r}; known: {MODALITIES}")
+    raise ValueError(
+        f"early fusion has no low-level sequence of {modality!r}; it takes rgb, flow, audio "
+        "and imu (use mid or late fusion)"
+    )
 
 
 def low_level_sequence(modality: str, x: torch.Tensor, steps: int) -> torch.Tensor:

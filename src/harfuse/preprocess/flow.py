@@ -6,7 +6,7 @@ from typing import Any
 
 import numpy as np
 
-from harfuse.config_schema import default
+from harfuse.config_schema import filled
 from harfuse.flow.compute import flow_from_config
 from harfuse.flow.quantize import flow_scale, quantize
 from harfuse.preprocess import Attrs
@@ -23,9 +23,9 @@ def flow_field(
     it quarantines ("flow needs at least 2 frames")."""
     if still and len(frames) == 1:
         frames = np.concatenate([frames, frames])
+    config = filled(config, "flow")
     flow = flow_from_config(frames, config, device)
-    bound = float(config.get("bound", default("flow", "bound")))
-    storage = config.get("storage", default("flow", "storage"))
+    bound, storage = float(config["bound"]), config["storage"]
     attrs: Attrs = {"method": config["method"], "bound": bound, "storage": storage}
     if storage == "uint8":
         return quantize(flow, bound), {**attrs, "scale": flow_scale(bound)}

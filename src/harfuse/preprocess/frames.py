@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 
-from harfuse.config_schema import default
+from harfuse.config_schema import filled
 from harfuse.media.frames import FrameParams, decode_frames, keep_frames
 from harfuse.preprocess import Attrs
 from harfuse.store.shards import decode_jpeg, encode_jpeg
@@ -15,20 +15,20 @@ from harfuse.store.shards import decode_jpeg, encode_jpeg
 
 def frame_params(config: dict[str, Any]) -> FrameParams:
     """The ``frames:`` section as :class:`FrameParams` (``size`` an int or ``(h, w)``)."""
+    config = filled(config, "frames")
     size = config["size"]
     return FrameParams(
         fps=config["fps"],
         size=size if isinstance(size, int) else tuple(size),
-        max_duration_s=config.get("max_duration_s", default("frames", "max_duration_s")),
-        num_frames=config.get("num_frames", default("frames", "num_frames")),
+        max_duration_s=config["max_duration_s"],
+        num_frames=config["num_frames"],
     )
 
 
 def jpeg_quality(config: dict[str, Any]) -> int | None:
     """The JPEG quality frames are stored at, or None for raw storage."""
-    if config.get("storage", default("frames", "storage")) != "jpeg":
-        return None
-    return int(config.get("jpeg_quality", default("frames", "jpeg_quality")))
+    config = filled(config, "frames")
+    return int(config["jpeg_quality"]) if config["storage"] == "jpeg" else None
 
 
 def video_frames(

@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from harfuse.config_schema import default
+from harfuse.config_schema import filled
 from harfuse.media.frames import FrameParams, decode_frames
 from harfuse.media.skeleton import SkeletonError, read_skeleton
 from harfuse.preprocess import Attrs
@@ -66,7 +66,7 @@ def pose_frame_params(
     that short side when larger (:func:`pose_frames` decodes without enlarging). The
     64-128 px training frames hide small people from the person detector."""
     p = frame_params(frames)
-    size = (skeleton.get("pose") or {}).get(POSE_SIZE, default("skeleton", "pose", POSE_SIZE))
+    size = filled(skeleton.get("pose"), "skeleton", "pose")[POSE_SIZE]
     return FrameParams(p.fps, size, p.max_duration_s, None if every_frame else p.num_frames)
 
 

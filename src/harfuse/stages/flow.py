@@ -7,7 +7,7 @@ from contextlib import closing
 from pathlib import Path
 from typing import Any
 
-from harfuse.config_schema import default
+from harfuse.config_schema import filled
 from harfuse.data.frame_feed import Fed, decoded_frames, feed
 from harfuse.device import resolve_device
 from harfuse.flow.defaults import flow_backend
@@ -77,5 +77,5 @@ def _runs_on_cuda(params: dict[str, Any], device: str) -> bool:
     (:func:`harfuse.flow.defaults.flow_backend`, as the rule's resources say)."""
     import torch
 
-    backend = params.get("backend", default("flow", "backend"))
+    backend = filled(params, "flow")["backend"]
     return flow_backend(params["method"], backend, device, torch.cuda.is_available())[1]

@@ -8,21 +8,18 @@ import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
-import numpy as np
-
 from harfuse.media.decode import DecodeError
 from harfuse.runlog import report_progress
 from harfuse.store.manifest import read_manifest
 from harfuse.store.quarantine import OnError, quarantine_path, write_quarantine
-from harfuse.store.shards import ShardWriter
+from harfuse.store.shards import SampleArrays, ShardWriter
 
 log = logging.getLogger(__name__)
 
 #: exceptions that mean "this input is bad", as opposed to a bug in harfuse (IMUError is a
 #: ValueError; naming it here would make every stage's code version depend on the IMU code)
 BAD_INPUT = (DecodeError, OSError, ValueError, KeyError)
-#: what a stage computes for one sample: ``{name: (array, attrs)}``
-SampleArrays = dict[str, tuple[np.ndarray, dict[str, Any]]]
+__all__ = ["SampleArrays", "shard_sources", "write_sample_shard"]
 
 
 def shard_sources(

@@ -14,20 +14,13 @@ import numpy as np
 import pandas as pd
 import torch
 
-from harfuse.data.clips import FrameClipSource
-from harfuse.data.dataset import (
-    FeatureSource,
-    MultiModalDataset,
-    SkeletonSource,
-    audio_source,
-    flow_source,
-    imu_channel_stats,
-    imu_source,
-)
+from harfuse.data.dataset import MultiModalDataset
 from harfuse.device import resolve_device
-from harfuse.encoders.finetune import BackboneSpec, copy_backbone
+from harfuse.encoders.finetune import copy_backbone
 from harfuse.environment import describe
 from harfuse.fusion import Classifier, create_model
+from harfuse.modalities.imu import imu_channel_stats, standardised
+from harfuse.modalities.registry import MODALITIES
 from harfuse.plan import merged_params
 from harfuse.predict import build_classifier, read_run
 from harfuse.runlog import DataError
@@ -48,27 +41,15 @@ def build_sources(
     backbone: dict[str, Any] | None = None,
     train: bool = False,
 ) -> dict[str, Callable[[str], np.ndarray]]:
-    """One source per modality from its shard paths and the ``inputs`` options (IMU
-    unnormalised: :func:`normalise_imu` standardises it once the training rows are known).
-    With ``backbone`` (``options.backbone``), rgb is clips from the frame shards: sampled
-    at random for training (``train``), the centre clip(s) otherwise."""
-    builders = {
-        "rgb": lambda paths: (
-            FeatureSource(paths) if backbone is None else clip_source(paths, backbone, train)
-        ),
-        "flow": lambda paths: flow_source(paths, inputs["flow_length"], inputs.get("flow_size")),
-        "audio": lambda paths: audio_source(paths, inputs["audio_frames"]),
-        "imu": lambda paths: imu_source(paths),
-        "skeleton": lambda paths: SkeletonSource(paths, inputs["skeleton_length"]),
+    """One source per modality (:meth:`~harfuse.modalities.base.Modality.source`) from its
+    shard paths and the ``inputs`` options (IMU unnormalised: :func:`normalise_imu`
+    standardises it once the training rows are known). With ``backbone``
+    (``options.backbone``), rgb is clips from the frame shards: sampled at random for
+    training (``train``), the centre clip(s) otherwise."""
+    return {
+        m: MODALITIES[m].source(paths, inputs, backbone, train)
+        for m, paths in sorted(shards.items())
     }
-    return {m: builders[m](paths) for m, paths in sorted(shards.items())}
-
-
-def clip_source(paths: list[str], backbone: dict[str, Any], train: bool) -> FrameClipSource:
-    """Clips for a fine-tuned backbone from the frame shards ``paths``."""
-    spec = BackboneSpec.from_options(backbone)
-    clips = 1 if train else spec.test_clips
-    return FrameClipSource(paths, spec.num_frames, spec.input_size, train=train, clips=clips)
 
 
 def experiment_rows(
@@ -167,7 +148,7 @@ def lacking_in_test(
     if "audio" in sources:
         audio = sources["audio"]  # a SampleShardSource: the attrs come with the array
         lacking["audio"]["no_track"] = sum(
-            not bool(audio.stored(s)[1].get("has_audio", True)) for s in test["sample_id"]
+            not bool(audio.stored(s)["audio"][1].get("has_audio", True)) for s in test["sample_id"]
         )
     return lacking
 
@@ -181,7 +162,7 @@ def normalise_imu(
     if "imu" not in sources:
         return {}
     mean, std = imu_channel_stats(sources["imu"], train_ids)
-    sources["imu"] = imu_source(sources["imu"], mean, std)
+    sources["imu"] = standardised(sources["imu"], mean, std)
     return {"imu": {"mean": mean.tolist(), "std": std.tolist()}}
 
 
@@ -383,6 +364,19 @@ def prepare_data(
     return rows, lacking, normalisation, run_datasets(rows, sources, shards, backbone)
 
 
+def input_preprocessing(
+    shards: dict[str, list[str]], backbone: dict[str, Any] | None
+) -> dict[str, dict[str, Any]]:
+    """What the model sees: the preprocessing its input shards (by modality) were made
+    with, by config section (checked to agree; a fine-tuned backbone reads the frames)."""
+    by_section = {
+        "frames" if m == "rgb" and backbone else MODALITIES[m].section: paths
+        for m, paths in shards.items()
+    }
+    frames_from = {MODALITIES[m].section for m in shards if MODALITIES[m].from_frames}
+    return recorded_preprocessing(by_section, frames_from)
+
+
 def run_datasets(
     rows: Rows,
     sources: dict[str, Callable[[str], np.ndarray]],
@@ -393,7 +387,8 @@ def run_datasets(
     ``backbone``, training reads random clips and the others the centre ones."""
     train_sources = sources
     if backbone is not None:
-        train_sources = {**sources, "rgb": clip_source(shards["rgb"], backbone, train=True)}
+        clips = MODALITIES["rgb"].source(shards["rgb"], {}, backbone, train=True)
+        train_sources = {**sources, "rgb": clips}
     train_data, val_data, test_data = (
         MultiModalDataset(r["sample_id"], r["label_idx"], s)
         for r, s in ((rows.train, train_sources), (rows.val, sources), (rows.test, sources))
@@ -427,10 +422,7 @@ def run(
     job = Job(variant, spec, split, experiment)
     shards = {m: shards[m] for m in spec["modalities"]}
     backbone = (spec.get("options") or {}).get("backbone")
-    # what the model sees is what its input shards were made with (checked to agree)
-    preprocessing = recorded_preprocessing(
-        {"frames" if m == "rgb" and backbone else m: p for m, p in shards.items()}
-    )
+    preprocessing = input_preprocessing(shards, backbone)
     torch.set_num_threads(params.threads)
     classes = json.loads(Path(classes_path).read_text())
     manifest = read_manifest(manifest_path)

@@ -89,26 +89,6 @@ def write_classes(classes: list[str], path: str | os.PathLike[str]) -> None:
     write_json(path, classes)
 
 
-def available_modalities(df: pd.DataFrame, skeleton_source: str = "dataset") -> set[str]:
-    """Model input modalities the manifest's sources can provide: ``rgb`` from videos or
-    images, ``flow`` from videos, ``audio`` and ``imu`` from their own columns,
-    ``skeleton`` from the ``skeleton_path`` column, or from videos when ``skeleton_source``
-    (config ``skeleton.source``) is ``pose``."""
-
-    def has(column: str) -> bool:
-        return column in df and bool(df[column].astype(bool).any())
-
-    found = set()
-    if has("video_path") or has("image_path"):
-        found.add("rgb")
-    if has("video_path"):
-        found.add("flow")
-    found.update(m for m in ("audio", "imu") if has(f"{m}_path"))
-    if has("video_path" if skeleton_source == "pose" else "skeleton_path"):
-        found.add("skeleton")
-    return found
-
-
 def shard_ids(df: pd.DataFrame) -> list[int]:
     """The shard indices present, sorted."""
     return sorted(int(s) for s in df["shard"].unique())

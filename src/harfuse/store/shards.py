@@ -29,6 +29,8 @@ import harfuse
 from harfuse.store.atomic import atomic_path
 
 _STR = h5py.string_dtype()
+#: one sample as a shard stores it: ``{array name: (array, attrs)}``
+SampleArrays = dict[str, tuple[np.ndarray, dict[str, Any]]]
 
 
 def _chunks(shape: tuple[int, ...], target_bytes: int, itemsize: int) -> tuple[int, ...] | None:
