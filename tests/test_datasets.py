@@ -11,8 +11,9 @@ import yaml
 
 from harfuse.datasets import LayoutError, adapter, scan_dataset
 from harfuse.datasets.common import safe_id, stratified_folds, stratified_test_mask, unique_ids
+from harfuse.modalities.registry import available_modalities
 from harfuse.plan import check_config
-from harfuse.store.manifest import available_modalities, read_manifest
+from harfuse.store.manifest import read_manifest
 
 from .helpers import REPO, snakemake, write_config
 

@@ -7,8 +7,14 @@ from harfuse.fusion.late import simplex_grid
 from harfuse.fusion.single import last_layers
 from harfuse.train.loop import TrainParams, predict, train_model
 
-SHAPES = {"rgb": (6, 16), "flow": (4, 16, 16, 2), "audio": (24, 30), "imu": (40, 6)}
-ALL = list(SHAPES)
+SHAPES = {
+    "rgb": (6, 16),
+    "flow": (4, 16, 16, 2),
+    "audio": (24, 30),
+    "imu": (40, 6),
+    "depth": (4, 16, 16),
+}
+ALL = ["rgb", "flow", "audio", "imu"]  # early fusion's low-level sequences
 #: (model, modalities, options): every model, every merge / combine, the CNN-LSTM
 CONFIGS = [
     ("single", ["rgb"], {}),
@@ -16,9 +22,11 @@ CONFIGS = [
     ("single", ["flow"], {}),
     ("single", ["audio"], {}),
     ("single", ["imu"], {}),
+    ("single", ["depth"], {}),
     ("early", ALL, {}),
     ("early", ["rgb", "imu"], {}),
     ("mid", ["rgb", "audio"], {}),
+    ("mid", ["depth", "imu"], {}),
     ("mid", ALL, {"merge": "gated"}),
     ("mid", ALL, {"merge": "attention"}),
     ("late", ["flow", "imu"], {"combine": "mean"}),
@@ -237,7 +245,7 @@ def test_trainable_encoders_build_from_a_sample_shape():
     from harfuse.fusion.base import DEFAULT_ENCODERS, modality_encoder
 
     trainable = sorted(n for n, c in ENCODERS.items() if hasattr(c, "from_shape"))
-    assert set(DEFAULT_ENCODERS.values()) <= set(trainable) and len(trainable) == 10
+    assert set(DEFAULT_ENCODERS.values()) <= set(trainable) and len(trainable) == 11
     imu = modality_encoder("imu", (100, 6))
     assert imu(torch.zeros(2, 100, 6)).shape == (2, imu.out_dim)
     narrow = {"skeleton": {"name": "skeleton_gcn", "channels": [8, 16], "temporal_kernel": 3}}

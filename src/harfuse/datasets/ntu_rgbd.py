@@ -1,11 +1,13 @@
-"""NTU RGB+D 60 and 120: ``nturgb+d_rgb/{name}_rgb.avi`` and
-``nturgb+d_skeletons/{name}.skeleton``, ``name`` = ``S{sss}C{ccc}P{ppp}R{rrr}A{aaa}``
-(setup, camera, performer, replication, action; 3 digits each).
+"""NTU RGB+D 60 and 120: ``nturgb+d_rgb/{name}_rgb.avi``,
+``nturgb+d_skeletons/{name}.skeleton`` and the masked depth maps
+``nturgb+d_depth_masked/{name}/MDepth-{n:08d}.png`` (one folder per sample, read by
+:mod:`harfuse.modalities.depth`), ``name`` = ``S{sss}C{ccc}P{ppp}R{rrr}A{aaa}`` (setup,
+camera, performer, replication, action; 3 digits each).
 
-Either folder may be absent (a skeleton-only or video-only copy); when a folder is present,
-a sample lacking its file there keeps the modality it has and gets a quarantine row for
-the missing one. ``.skeleton`` files are only listed here; the skeleton stage reads them
-(:func:`harfuse.media.skeleton.read_ntu_skeleton`).
+Any of the folders may be absent (a skeleton-only or video-only copy), not all; when a
+folder is present, a sample lacking its file there keeps the modalities it has and gets a
+quarantine row for the missing one. ``.skeleton`` files are only listed here; the skeleton
+stage reads them (:func:`harfuse.media.skeleton.read_ntu_skeleton`).
 
 ``version: 60`` takes setups S001-S017, actions A001-A060 and performers P001-P040;
 files of NTU RGB+D 120's additions in the same folders (its release unpacks into the same
@@ -206,10 +208,12 @@ _NAME = re.compile(rf"^(?P<name>{_SAMPLE})$")
 _FILE = {
     "rgb": re.compile(rf"^(?P<name>{_SAMPLE})_rgb\.avi$"),
     "skeleton": re.compile(rf"^(?P<name>{_SAMPLE})\.skeleton$"),
+    "depth": re.compile(rf"^(?P<name>{_SAMPLE})$"),
 }
 _PATTERN = {
     "rgb": "S{sss}C{ccc}P{ppp}R{rrr}A{aaa}_rgb.avi",
     "skeleton": "S{sss}C{ccc}P{ppp}R{rrr}A{aaa}.skeleton",
+    "depth": "S{sss}C{ccc}P{ppp}R{rrr}A{aaa} depth folder",
 }
 
 
@@ -278,20 +282,18 @@ def check_root(
     rgb_dir: str,
     skeleton_dir: str,
     missing_skeletons: str | None,
+    depth_dir: str = "nturgb+d_depth_masked",
 ) -> dict[str, Path]:
-    """``{"rgb": folder, "skeleton": folder}`` for the folders present (at least one), or
-    :class:`LayoutError` (neither folder, the missing-skeleton list not found) /
+    """``{"rgb" | "skeleton" | "depth": folder}`` for the folders present (at least one),
+    or :class:`LayoutError` (no folder, the missing-skeleton list not found) /
     :class:`ConfigError` (``version`` not 60 or 120)."""
     if version not in LIMITS:
         raise ConfigError(f"dataset.options.version: {version!r}; NTU RGB+D is 60 or 120")
-    folders = {
-        kind: root / name
-        for kind, name in (("rgb", rgb_dir), ("skeleton", skeleton_dir))
-        if (root / name).is_dir()
-    }
+    named = (("rgb", rgb_dir), ("skeleton", skeleton_dir), ("depth", depth_dir))
+    folders = {kind: root / name for kind, name in named if (root / name).is_dir()}
     if not folders:
         raise LayoutError(
-            f"neither {rgb_dir} nor {skeleton_dir} found under {root} (ntu_rgbd layout)"
+            f"none of {rgb_dir}, {skeleton_dir}, {depth_dir} found under {root} (ntu_rgbd layout)"
         )
     listed = missing_list_path(root, version, missing_skeletons)
     if listed is not None and not listed.is_file():
@@ -302,22 +304,26 @@ def check_root(
     return folders
 
 
-def absent_modalities(root: Path, rgb_dir: str, skeleton_dir: str) -> dict[str, str]:
-    """The modalities a copy without one of the two folders cannot give, and why (known
+def absent_modalities(
+    root: Path, rgb_dir: str, skeleton_dir: str, depth_dir: str
+) -> dict[str, str]:
+    """The modalities a copy without one of the folders cannot give, and why (known
     before the manifest: the variants reading them will be skipped)."""
     absent = {}
     if not (root / rgb_dir).is_dir():
         absent["rgb"] = absent["flow"] = f"{rgb_dir}/ not found under {root}"
-    if not (root / skeleton_dir).is_dir():
-        absent["skeleton"] = f"{skeleton_dir}/ not found under {root}"
+    for modality, folder in (("skeleton", skeleton_dir), ("depth", depth_dir)):
+        if not (root / folder).is_dir():
+            absent[modality] = f"{folder}/ not found under {root}"
     return absent
 
 
 def list_files(
     folders: dict[str, Path], version: int
 ) -> tuple[dict[str, dict[str, Path]], list[dict[str, str]], int]:
-    """``({sample name: {"rgb" | "skeleton": file}}, quarantine rows of files that are
-    not sample files, files of NTU RGB+D 120's additions left out of version 60)``."""
+    """``({sample name: {"rgb" | "skeleton" | "depth": file or folder}}, quarantine rows
+    of entries that are not sample files, files of NTU RGB+D 120's additions left out of
+    version 60)``."""
     found: dict[str, dict[str, Path]] = {}
     quarantine: list[dict[str, str]] = []
     other_version = 0
@@ -352,6 +358,7 @@ def sample_row(name: str, files: dict[str, Path], skeleton: Path | None, version
         "camera": c,
         "video_path": str(files.get("rgb", "")),
         "skeleton_path": str(skeleton or ""),
+        "depth_path": str(files.get("depth", "")),
         "cross_subject": "train" if p in train_subjects else "test",
     }
     if version == 60:
@@ -367,9 +374,10 @@ def scan(
     rgb_dir: str = "nturgb+d_rgb",
     skeleton_dir: str = "nturgb+d_skeletons",
     missing_skeletons: str | None = "official",
+    depth_dir: str = "nturgb+d_depth_masked",
 ) -> Scan:
-    """Manifest rows pairing each sample's video and skeleton file."""
-    folders = check_root(root, version, rgb_dir, skeleton_dir, missing_skeletons)
+    """Manifest rows pairing each sample's video, skeleton file and depth folder."""
+    folders = check_root(root, version, rgb_dir, skeleton_dir, missing_skeletons, depth_dir)
     list_path = missing_list_path(root, version, missing_skeletons)
     listed: set[str] = set()
     if list_path and "skeleton" in folders:  # a copy without skeletons has none to set aside
@@ -393,12 +401,14 @@ def scan(
             problems.append(listed_reason)
         elif "skeleton" in folders and skeleton is None:
             problems.append(f"{name}.skeleton not found under {folders['skeleton']}")
+        if "depth" in folders and "depth" not in files:
+            problems.append(f"{name}/ (depth maps) not found under {folders['depth']}")
         label = ACTIONS[sample_numbers(name)[4] - 1]
         quarantine.extend(
             {"sample_id": name, "stage": "manifest", "reason": reason, "label": label}
             for reason in problems
         )
-        if "rgb" in files or skeleton is not None:  # else nothing left: the rows say why
+        if "rgb" in files or "depth" in files or skeleton is not None:  # else the rows say why
             rows.append(sample_row(name, files, skeleton, version))
     if not rows and other_version:
         raise LayoutError(

@@ -1,13 +1,14 @@
 """UTD-MHAD: ``RGB/a{A}_s{S}_t{T}_color.avi``, ``Inertial/a{A}_s{S}_t{T}_inertial.mat`` and,
-optionally, ``Skeleton/a{A}_s{S}_t{T}_skeleton.mat``.
+optionally, ``Skeleton/a{A}_s{S}_t{T}_skeleton.mat`` and ``Depth/a{A}_s{S}_t{T}_depth.mat``
+(``d_depth``, read by :mod:`harfuse.modalities.depth`).
 
 The inertial ``.mat`` files hold ``d_iner``, N x 6: accelerometer xyz (g) and gyroscope xyz
 (deg/s) at 50 Hz; the skeleton ``.mat`` files ``d_skel``, 20 Kinect v1 joints x 3 (metres)
 x T frames at 30 Hz (read by :func:`harfuse.media.skeleton.read_utd_skeleton`). 27 actions,
 8 subjects, 4 trials; odd subjects train, even subjects test (``cross_subject``). A sample
 lacking one of its files keeps the modalities it has and gets a quarantine row for the
-missing one; without a ``Skeleton`` folder every ``skeleton_path`` is empty and nothing is
-quarantined for it.
+missing one; without a ``Skeleton`` (``Depth``) folder every ``skeleton_path``
+(``depth_path``) is empty and nothing is quarantined for it.
 """
 
 from __future__ import annotations
@@ -59,7 +60,7 @@ ACTIONS = (
 )
 IMU_RATE_HZ = 50.0
 _NAME = re.compile(
-    r"^a(?P<a>\d+)_s(?P<s>\d+)_t(?P<t>\d+)_(?P<kind>color|inertial|skeleton)\.(avi|mat)$"
+    r"^a(?P<a>\d+)_s(?P<s>\d+)_t(?P<t>\d+)_(?P<kind>color|inertial|skeleton|depth)\.(avi|mat)$"
 )
 
 
@@ -69,26 +70,35 @@ def check_root(root: Path, rgb_dir: str, inertial_dir: str) -> list[Path]:
     return [require(root, rgb_dir, "utd_mhad"), require(root, inertial_dir, "utd_mhad")]
 
 
-def absent_modalities(root: Path, skeleton_dir: str) -> dict[str, str]:
-    """The dataset skeletons of a copy without the ``Skeleton`` folder, and why (known
-    before the manifest: the variants reading them will be skipped)."""
-    if (root / skeleton_dir).is_dir():
-        return {}
-    return {"skeleton": f"{skeleton_dir}/ not found under {root}"}
+def absent_modalities(root: Path, skeleton_dir: str, depth_dir: str) -> dict[str, str]:
+    """The dataset skeletons (depth maps) of a copy without the ``Skeleton`` (``Depth``)
+    folder, and why (known before the manifest: the variants reading them will be
+    skipped)."""
+    optional = {"skeleton": skeleton_dir, "depth": depth_dir}
+    return {
+        m: f"{folder}/ not found under {root}"
+        for m, folder in optional.items()
+        if not (root / folder).is_dir()
+    }
 
 
 def scan(
-    root: Path, rgb_dir: str = "RGB", inertial_dir: str = "Inertial", skeleton_dir: str = "Skeleton"
+    root: Path,
+    rgb_dir: str = "RGB",
+    inertial_dir: str = "Inertial",
+    skeleton_dir: str = "Skeleton",
+    depth_dir: str = "Depth",
 ) -> Scan:
     """Manifest rows pairing each sample's video, inertial file and, when ``root/skeleton_dir``
-    exists, skeleton file."""
+    (``root/depth_dir``) exists, skeleton (depth) file."""
     found: dict[tuple[int, int, int], dict[str, Path]] = {}
     quarantine = []
     kinds = [("color", rgb_dir), ("inertial", inertial_dir)]
     folders = check_root(root, rgb_dir, inertial_dir)
-    if (root / skeleton_dir).is_dir():
-        kinds.append(("skeleton", skeleton_dir))
-        folders.append(root / skeleton_dir)
+    for kind, folder in (("skeleton", skeleton_dir), ("depth", depth_dir)):
+        if (root / folder).is_dir():
+            kinds.append((kind, folder))
+            folders.append(root / folder)
     for folder in folders:
         for path in sorted(folder.iterdir()):
             m = _NAME.match(path.name)
@@ -98,7 +108,7 @@ def scan(
                         "sample_id": path.stem,
                         "stage": "manifest",
                         "reason": f"{path}: not a{{1..27}}_s{{S}}_t{{T}}_color.avi, "
-                        "_inertial.mat or _skeleton.mat",
+                        "_inertial.mat, _skeleton.mat or _depth.mat",
                     }
                 )
                 continue
@@ -125,6 +135,7 @@ def scan(
                 "video_path": str(files.get("color", "")),
                 "imu_path": str(files.get("inertial", "")),
                 "skeleton_path": str(files.get("skeleton", "")),
+                "depth_path": str(files.get("depth", "")),
                 "cross_subject": "train" if s % 2 else "test",
             }
         )

@@ -7,6 +7,7 @@ from functools import partial
 
 from torch import nn
 
+from harfuse.encoders.depth import DepthCNNEncoder
 from harfuse.encoders.frozen import IMAGE_BACKBONES, VIDEO_BACKBONES, ClipEncoder, FrameEncoder
 from harfuse.encoders.skeleton import SkeletonGCNEncoder, SkeletonTCNEncoder
 from harfuse.encoders.trainable import (
@@ -34,6 +35,7 @@ ENCODERS: dict[str, Callable[..., nn.Module]] = {
     "imu_cnn1d": IMUEncoder,
     "skeleton_gcn": SkeletonGCNEncoder,
     "skeleton_tcn": SkeletonTCNEncoder,
+    "depth_cnn": DepthCNNEncoder,
 }
 
 

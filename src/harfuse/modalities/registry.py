@@ -7,13 +7,20 @@ from typing import Any
 import pandas as pd
 
 from harfuse.config_schema import filled
-from harfuse.modalities import audio, flow, imu, rgb, skeleton
+from harfuse.modalities import audio, depth, flow, imu, rgb, skeleton
 from harfuse.modalities.base import FILE_RULE, Modality
 
 #: name -> modality, in the order models, reports and checks list them
 MODALITIES: dict[str, Modality] = {
     m.name: m
-    for m in (rgb.MODALITY, flow.MODALITY, audio.MODALITY, imu.MODALITY, skeleton.MODALITY)
+    for m in (
+        rgb.MODALITY,
+        flow.MODALITY,
+        audio.MODALITY,
+        imu.MODALITY,
+        skeleton.MODALITY,
+        depth.MODALITY,
+    )
 }
 #: the modality names a variant's ``modalities`` may list
 NAMES: tuple[str, ...] = tuple(MODALITIES)
