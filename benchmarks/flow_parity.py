@@ -4,7 +4,7 @@ and what each TV-L1 mode costs.
     .venv/bin/python benchmarks/flow_parity.py [--seeds 5] [--size 128x96] [--device cpu]
         [--modes parity,fast] [--threads N]
 
-For every synthetic pair of ``harfuse.flow.synthetic.cases`` and texture
+For every synthetic pair of ``benchmarks/flow_cases.py``'s ``cases`` and texture
 seed: cv2's flow with OpenCV's defaults; the torch port's flow in each ``--modes`` mode;
 and cv2's flow on the same frames plus uniform noise below 1e-4 grey levels (fed as
 float32, which cv2 scales by 255 like its uint8 path). The last is cv2's own sensitivity
@@ -32,11 +32,11 @@ import time
 
 import numpy as np
 import torch
+from flow_cases import cases
+from opencv_pin import NOISE_FLOOR, bit_exact_blocker
 
 from harfuse.environment import describe
 from harfuse.flow import compute_flow, quantize
-from harfuse.flow.opencv_version import NOISE_FLOOR, bit_exact_blocker
-from harfuse.flow.synthetic import cases
 from harfuse.flow.tvl1_torch import tvl1
 
 #: true flow (px) of the translation cases

@@ -15,7 +15,7 @@ section leaves over goes to the next):
   which has no project option) and a CUDA graph of one whole call, replayed (or
   "not capturable: <reason>").
 - ``parity``: the torch ports on the device against cv2 on the pairs of
-  ``harfuse.flow.synthetic`` (TV-L1 in ``parity`` mode): pairs bit-equal to cv2.
+  ``benchmarks/flow_cases.py`` (TV-L1 in ``parity`` mode): pairs bit-equal to cv2.
 - ``features``: clips/s of frozen encoders through ``encode_clips``, fp32 against the
   pipeline's bf16 autocast with a channels_last encoder (``frozen_encoder``).
 - ``train``: the demo's training jobs (``harfuse.stages.train.run`` with ``config.yaml``'s
@@ -484,11 +484,11 @@ def section_graphs(check: Check, deadline: float) -> None:
 def section_parity(check: Check, deadline: float) -> None:
     """The ports on the device against cv2 on the synthetic pairs, batched."""
     import cv2
+    from flow_cases import cases
+    from opencv_pin import bit_exact_blocker
 
     from harfuse.flow import compute_flow, quantize
     from harfuse.flow.farneback_torch import farneback
-    from harfuse.flow.opencv_version import bit_exact_blocker
-    from harfuse.flow.synthetic import cases
     from harfuse.flow.tvl1_torch import tvl1
 
     h, w = check.sizes.parity_hw

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import pytest
@@ -10,6 +11,8 @@ from harfuse.datasets.demo import DemoSpec, generate_demo
 from harfuse.stages import audio, features, flow, frames, manifest, sample_files
 
 REPO = Path(__file__).resolve().parents[1]
+# the benchmarks' support modules (flow_cases, opencv_pin) are not part of the package
+sys.path.append(str(REPO / "benchmarks"))
 #: 2 subjects x 6 actions x 1 trial = 12 samples; s1 trains, s2 tests
 TINY_DEMO = DemoSpec(seed=3, subjects=2, trials=1, size=48)
 

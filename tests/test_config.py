@@ -6,8 +6,10 @@ import yaml
 from snakemake.exceptions import WorkflowError
 from snakemake.utils import validate
 
+from harfuse.config_schema import ConfigError
 from harfuse.config_schema import validate as validate_config
-from harfuse.plan import ConfigError, check_config, experiments, feature_params, feature_set
+from harfuse.plan import experiments, feature_params, feature_set, reference_problems
+from harfuse.preflight import raise_problems
 
 from .conftest import REPO
 
@@ -38,8 +40,8 @@ def test_default_config_is_valid_and_defaults_fill_in():
         (lambda c: c["imu"].update(window=0), ["0 is less than the minimum", "['imu']['window']"]),
         (lambda c: c.pop("features"), ["'features' is a required property"]),
         (
-            lambda c: c["train"]["variants"]["rgb"].update(modalities=["depth"]),
-            ["'depth' is not one of", "['train']['variants']['rgb']['modalities'][0]"],
+            lambda c: c["train"]["variants"]["rgb"].update(modalities=["thermal"]),
+            ["'thermal' is not one of", "['train']['variants']['rgb']['modalities'][0]"],
         ),
     ],
 )
@@ -88,7 +90,7 @@ def test_config_references_are_checked(edit, message):
     cfg = copy.deepcopy(default_config())
     edit(cfg)
     with pytest.raises(ConfigError, match=re.escape(message)):
-        check_config(cfg)
+        raise_problems(reference_problems(cfg))
 
 
 #: a recipe's ``published:`` block (on the demo's variants)
@@ -115,7 +117,7 @@ def test_published_figures_are_validated_and_their_references_checked():
     validate(cfg, SCHEMA)
     assert cfg["published"]["figures"][0]["metric"] == "top1"
     assert cfg["published"]["figures"][0]["experiment"] == "full"
-    check_config(cfg)
+    raise_problems(reference_problems(cfg))
     bad = copy.deepcopy(cfg)
     bad["published"]["figures"][0]["metric"] = "top3"
     with pytest.raises(WorkflowError, match=re.escape("'top3' is not one of")):
@@ -127,7 +129,7 @@ def test_published_figures_are_validated_and_their_references_checked():
     cfg["train"]["variants"]["imu"]["splits"] = ["cross_subject"]
     figures.append(dict(figures[1]))
     with pytest.raises(ConfigError) as err:
-        check_config(cfg)
+        raise_problems(reference_problems(cfg))
     assert str(err.value).splitlines() == [
         "published.figures.0.variant: 's3d_imu' is not in train.variants ("
         + ", ".join(cfg["train"]["variants"])
@@ -146,26 +148,26 @@ def test_backbone_init_from_names_a_variant_that_runs_every_run_of_this_one():
     variants = cfg["train"]["variants"]
     variants["lstm"] = copy.deepcopy(variants["rgb_finetuned"])
     variants["lstm"]["options"]["backbone"]["init_from"] = "rgb_finetuned"
-    check_config(cfg)
+    raise_problems(reference_problems(cfg))
     variants["lstm"]["options"]["backbone"]["init_from"] = "rgb_finetunde"
     with pytest.raises(ConfigError, match=r"init_from: 'rgb_finetunde' is not in train\.variants"):
-        check_config(cfg)
+        raise_problems(reference_problems(cfg))
     variants["lstm"]["options"]["backbone"].update(init_from="rgb_finetuned", arch="resnet50")
     with pytest.raises(ConfigError, match="rgb_finetuned does not fine-tune a resnet50"):
-        check_config(cfg)
+        raise_problems(reference_problems(cfg))
     variants["lstm"]["options"]["backbone"]["arch"] = "resnet18"
     variants["lstm"]["options"]["backbone"]["init_from"] = "lstm"
     with pytest.raises(ConfigError, match=r"a cycle \(lstm -> lstm\)"):
-        check_config(cfg)
+        raise_problems(reference_problems(cfg))
     variants["lstm"]["options"]["backbone"]["init_from"] = "rgb_finetuned"
     cfg["experiments"]["ratio_variants"].append("lstm")
     with pytest.raises(ConfigError, match="rgb_finetuned runs no ratio25, ratio50, which lstm"):
-        check_config(cfg)
+        raise_problems(reference_problems(cfg))
 
 
 def test_experiments_of_each_variant():
     cfg = default_config()
-    check_config(cfg)
+    raise_problems(reference_problems(cfg))
     assert list(experiments(cfg, "rgb")) == ["full"]
     assert list(experiments(cfg, "imu")) == ["full", "ratio25", "ratio50"]
     assert experiments(cfg, "two_stage")["hidden2_imu"] == {
@@ -174,7 +176,7 @@ def test_experiments_of_each_variant():
         "count": 2,
     }
     cfg["experiments"]["hidden_classes"] = [1, 5]
-    check_config(cfg)
+    raise_problems(reference_problems(cfg))
     assert [e for e in experiments(cfg, "two_stage") if "hidden" in e] == [
         "hidden1_rgb",
         "hidden1_imu",

@@ -12,7 +12,8 @@ import yaml
 from harfuse.datasets import LayoutError, adapter, scan_dataset
 from harfuse.datasets.common import safe_id, stratified_folds, stratified_test_mask, unique_ids
 from harfuse.modalities.registry import available_modalities
-from harfuse.plan import check_config
+from harfuse.plan import reference_problems
+from harfuse.preflight import raise_problems
 from harfuse.store.manifest import read_manifest
 
 from .helpers import REPO, snakemake, write_config
@@ -393,7 +394,7 @@ def test_example_configs_are_valid():
     for layout in [*LAYOUTS]:
         cfg = yaml.safe_load((REPO / "configs" / f"{layout}.yaml").read_text())
         validate(cfg, str(REPO / "src/harfuse/config.schema.yaml"))
-        check_config(cfg)
+        raise_problems(reference_problems(cfg))
         assert cfg["dataset"]["layout"] == layout
 
 

@@ -52,8 +52,9 @@ def test_quantization_convention():
 
 
 def test_flow_from_config_forwards_every_key():
+    from flow_cases import affine, affine_pair
+
     from harfuse.flow.compute import flow_from_config
-    from harfuse.flow.synthetic import affine, affine_pair
 
     frames = affine_pair(affine(1.5, -0.75), h=41, w=57)
     config = {"method": "tvl1", "backend": "torch", "batch_size": 1, "params": {"warps": 1}}

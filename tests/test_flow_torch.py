@@ -6,13 +6,14 @@ from __future__ import annotations
 import functools
 import shutil
 
+import flow_cases as synthetic
 import numpy as np
 import pytest
 import torch
+from opencv_pin import NOISE_FLOOR, bit_exact_blocker, version_blocker
 
-from harfuse.flow import compute_flow, quantize, synthetic
+from harfuse.flow import compute_flow, quantize
 from harfuse.flow.farneback_torch import farneback
-from harfuse.flow.opencv_version import NOISE_FLOOR, bit_exact_blocker, version_blocker
 
 from .conftest import REPO
 
@@ -407,8 +408,8 @@ def test_bit_exactness_is_claimed_only_for_the_followed_opencv(monkeypatch):
     """The lock pins the release the port follows; any other release is held to the noise
     floor, and the reason names both versions."""
     import cv2
+    import opencv_pin as opencv_version
 
-    from harfuse.flow import opencv_version
     from tools.lockcheck import read_lock
 
     lock = read_lock(REPO / "requirements" / "lock-py3.11-linux-x86_64.txt")

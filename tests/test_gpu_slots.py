@@ -43,11 +43,18 @@ def holder(locks: Path, visible: list[str], timeout: float = 5.0) -> subprocess.
     )
 
 
+def release_process_slot() -> None:
+    """Give this process's slot back (each test claims its own)."""
+    if gpu_slots._held is not None:
+        gpu_slots._held.release()
+        gpu_slots._held = None
+
+
 @pytest.fixture(autouse=True)
 def _no_process_slot():
-    gpu_slots.release_process_slot()
+    release_process_slot()
     yield
-    gpu_slots.release_process_slot()
+    release_process_slot()
 
 
 def test_visible_devices_from_env_or_count():

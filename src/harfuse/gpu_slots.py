@@ -177,11 +177,3 @@ def process_slot() -> Slot:
             _held.path,
         )
     return _held
-
-
-def release_process_slot() -> None:
-    """Give this process's slot back early (tests; a process done with its GPU)."""
-    global _held
-    if _held is not None:
-        _held.release()
-        _held = None

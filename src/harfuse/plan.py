@@ -7,7 +7,7 @@ import logging
 import os
 from typing import Any
 
-from harfuse.config_schema import ConfigError, filled
+from harfuse.config_schema import filled
 from harfuse.device import gpu_count, gpu_units
 from harfuse.flow.defaults import flow_backend
 
@@ -135,13 +135,6 @@ def published_problems(config: dict[str, Any]) -> list[str]:
             problems.append(f"{where}: the same figure as published.figures.{seen[key]}")
         seen.setdefault(key, i)
     return problems
-
-
-def check_config(config: dict[str, Any]) -> None:
-    """Raise :class:`ConfigError` naming the key when a reference does not resolve."""
-    problems = reference_problems(config)
-    if problems:
-        raise ConfigError("\n".join(problems))
 
 
 def merged_params(train: dict[str, Any], spec: dict[str, Any]) -> dict[str, Any]:

@@ -25,7 +25,7 @@ from harfuse.plan import (
     train_params,
     variant_splits,
 )
-from harfuse.train.splits import stratified_pick
+from harfuse.train.splits import ratio_pick
 
 log = logging.getLogger(__name__)
 
@@ -253,7 +253,7 @@ def ratio_problems(
     problems = []
     for name, run in runs.items():
         ratio = run.get("ratio", 1.0)
-        picked = train_labels[stratified_pick(train_labels, ratio, seed, False)]
+        picked = train_labels[ratio_pick(train_labels, ratio, seed)]
         if ratio < 1.0 and len(picked) == len(train_labels):
             problems.append(
                 f"experiments.ratios: {ratio} of split {split}'s {len(train_labels)} training "

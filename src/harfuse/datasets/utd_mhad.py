@@ -82,6 +82,28 @@ def absent_modalities(root: Path, skeleton_dir: str, depth_dir: str) -> dict[str
     }
 
 
+def list_files(
+    folders: list[Path],
+) -> tuple[dict[tuple[int, int, int], dict[str, Path]], list[dict[str, str]]]:
+    """``({(action, subject, trial): {kind: file}}, quarantine rows of the files whose
+    names are not a sample's)`` over ``folders``."""
+    found: dict[tuple[int, int, int], dict[str, Path]] = {}
+    quarantine = []
+    for folder in folders:
+        for path in sorted(folder.iterdir()):
+            m = _NAME.match(path.name)
+            if not m or not 1 <= int(m["a"]) <= len(ACTIONS):
+                reason = (
+                    f"{path}: not a{{1..27}}_s{{S}}_t{{T}}_color.avi, _inertial.mat, "
+                    "_skeleton.mat or _depth.mat"
+                )
+                quarantine.append({"sample_id": path.stem, "stage": "manifest", "reason": reason})
+                continue
+            key = (int(m["a"]), int(m["s"]), int(m["t"]))
+            found.setdefault(key, {})[m["kind"]] = path
+    return found, quarantine
+
+
 def scan(
     root: Path,
     rgb_dir: str = "RGB",
@@ -91,29 +113,13 @@ def scan(
 ) -> Scan:
     """Manifest rows pairing each sample's video, inertial file and, when ``root/skeleton_dir``
     (``root/depth_dir``) exists, skeleton (depth) file."""
-    found: dict[tuple[int, int, int], dict[str, Path]] = {}
-    quarantine = []
     kinds = [("color", rgb_dir), ("inertial", inertial_dir)]
     folders = check_root(root, rgb_dir, inertial_dir)
     for kind, folder in (("skeleton", skeleton_dir), ("depth", depth_dir)):
         if (root / folder).is_dir():
             kinds.append((kind, folder))
             folders.append(root / folder)
-    for folder in folders:
-        for path in sorted(folder.iterdir()):
-            m = _NAME.match(path.name)
-            if not m or not 1 <= int(m["a"]) <= len(ACTIONS):
-                quarantine.append(
-                    {
-                        "sample_id": path.stem,
-                        "stage": "manifest",
-                        "reason": f"{path}: not a{{1..27}}_s{{S}}_t{{T}}_color.avi, "
-                        "_inertial.mat, _skeleton.mat or _depth.mat",
-                    }
-                )
-                continue
-            key = (int(m["a"]), int(m["s"]), int(m["t"]))
-            found.setdefault(key, {})[m["kind"]] = path
+    found, quarantine = list_files(folders)
     rows = []
     for (a, s, t), files in sorted(found.items()):
         sid = f"a{a}_s{s}_t{t}"

@@ -6,7 +6,7 @@ that file's order. Each pair stops on its own convergence test (an
 ``active`` mask), so a batch gives what cv2 gives pair by pair.
 
 Every step follows the arithmetic cv2 5.1 runs on an x86 CPU with FMA3
-(``harfuse.flow.opencv_version``): OpenCV's float32
+(``benchmarks/opencv_pin.py``): OpenCV's float32
 operation order in the iteration (constants rounded to float, the ``rho`` and divergence
 associations, ``hypot`` in float64), the IPP kernel behind ``cv::resize`` (float64
 coordinates, ``a + (b − a)·t`` as a fused multiply-add; 5.1's 2x2 mean for an exact

@@ -30,7 +30,7 @@ from harfuse.store.recorded import recorded_preprocessing
 from harfuse.store.run_dir import RunDir
 from harfuse.train.loop import TrainParams, job_workers, predict, train_model
 from harfuse.train.metrics import classification_metrics, top_k_accuracy
-from harfuse.train.splits import hidden_classes, stratified_pick
+from harfuse.train.splits import hidden_classes, ratio_pick, stratified_pick
 
 log = logging.getLogger(__name__)
 
@@ -57,9 +57,7 @@ def experiment_rows(
 ) -> pd.DataFrame:
     """The training rows an experiment uses: all of them, or a stratified ``ratio``."""
     ratio = experiment.get("ratio", 1.0)
-    if ratio >= 1.0:
-        return train_rows
-    return train_rows[stratified_pick(train_rows["label_idx"].to_numpy(), ratio, seed, False)]
+    return train_rows[ratio_pick(train_rows["label_idx"].to_numpy(), ratio, seed)]
 
 
 @dataclass(frozen=True)

@@ -23,6 +23,15 @@ def stratified_pick(labels: np.ndarray, fraction: float, seed: int, keep_one: bo
     return picked
 
 
+def ratio_pick(labels: np.ndarray, ratio: float, seed: int) -> np.ndarray:
+    """The training rows an experiment of training-data ``ratio`` keeps, as a boolean mask
+    ``(N,)`` over the training split's ``labels``: all of them at 1.0, else a stratified
+    ``ratio`` (at least one per class). The train job and the check before work share it."""
+    if ratio >= 1.0:
+        return np.ones(len(labels), bool)
+    return stratified_pick(labels, ratio, seed, False)
+
+
 def hidden_classes(candidates: list[int], count: int, seed: int) -> list[int]:
     """``count`` of the class indices ``candidates`` drawn at random (``seed``), sorted."""
     candidates = sorted(set(candidates))

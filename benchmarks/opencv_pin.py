@@ -7,7 +7,7 @@ computes differently (5.0.0 shrinks by one half through the linear kernel, so cv
 gives other bits there). There the port can only be held to cv2's
 own noise floor: how far cv2's flow moves when its input moves by less than 1e-4 grey
 levels, as ``benchmarks/flow_parity.py`` measures it on the synthetic pairs of
-``harfuse.flow.synthetic``.
+``benchmarks/flow_cases.py``.
 """
 
 from __future__ import annotations
