@@ -30,6 +30,7 @@ CASES = {
     "imu_cnn1d": ({"channels": 6}, torch.randn(2, 50, 6), (2, 64), 64),
     "skeleton_gcn": (SKELETON, torch.randn(2, 16, 2, 25, 3), (2, 64), 64),
     "skeleton_tcn": (SKELETON, torch.randn(2, 16, 2, 25, 3), (2, 64), 64),
+    "depth_cnn": ({}, torch.rand(2, 6, 32, 32) * 3, (2, 64), 64),
 }
 
 
@@ -49,7 +50,15 @@ def test_encoder_forward_shape_and_finite(name):
 
 @pytest.mark.parametrize(
     "name",
-    ["flow_resnet18", "flow_3dcnn", "audio_resnet18", "imu_cnn1d", "skeleton_gcn", "skeleton_tcn"],
+    [
+        "flow_resnet18",
+        "flow_3dcnn",
+        "audio_resnet18",
+        "imu_cnn1d",
+        "skeleton_gcn",
+        "skeleton_tcn",
+        "depth_cnn",
+    ],
 )
 def test_trainable_encoders_train(name):
     torch.manual_seed(0)

@@ -42,6 +42,33 @@ def test_shard_writer_leaves_nothing_on_error(tmp_path):
     assert list(tmp_path.iterdir()) == []
 
 
+def test_chunks_compressed_by_threads_read_back_through_plain_h5py(tmp_path):
+    """compress_threads: chunks deflated off the caller's thread and written directly are
+    the gzip (and shuffle) chunks h5py's own filters read: whole and edge chunks, uint8
+    and float16, the same values as the serial writer's file."""
+    rng = np.random.default_rng(1)
+    arrays = {
+        "codes": rng.integers(0, 255, (37, 64, 85, 2), dtype=np.uint8),  # 6 steps a chunk
+        "px": rng.standard_normal((5, 30, 40, 2)).astype(np.float16),
+        "tiny": np.arange(3, dtype=np.float32),
+    }
+    for threads in (0, 3):
+        path = tmp_path / f"shard-{threads}.h5"
+        with ShardWriter(path, "flow", {}, compress_threads=threads) as w:
+            for name, array in arrays.items():
+                w.write("s", name, array, {"bound": 20.0})
+        with h5py.File(path) as f:
+            for name, array in arrays.items():
+                ds = f["s"][name]
+                assert ds.compression == "gzip" and ds.shuffle == (array.dtype.itemsize > 1)
+                np.testing.assert_array_equal(ds[()], array)
+                assert ds.attrs["bound"] == 20.0
+    with pytest.raises(RuntimeError), ShardWriter(tmp_path / "x.h5", "flow", {}, 2) as w:
+        w.write("s", "codes", arrays["codes"])
+        raise RuntimeError("killed mid-write")
+    assert not (tmp_path / "x.h5").exists()
+
+
 def test_feature_shard_round_trip(tmp_path):
     path = tmp_path / "f.h5"
     temporal = np.arange(24, dtype=np.float32).reshape(2, 3, 4)

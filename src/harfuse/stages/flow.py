@@ -30,7 +30,9 @@ def run(
 
     ``threads`` (the rule's) is OpenCV's thread count for the flow and, unless
     ``workers`` says otherwise, the number of threads decoding frames ahead of it
-    (:func:`frame_feed`); the output does not depend on either.
+    (:func:`frame_feed`). When the flow runs on CUDA, as many threads compress the shard's
+    chunks while the GPU computes the next sample (on the CPU the flow itself uses the
+    job's threads). The output does not depend on any of them.
     """
     import cv2
 
@@ -53,6 +55,7 @@ def run(
             compute,
             on_error,
             root_attrs={FRAMES_PARAMS: encode_params(frames.params)},
+            compress_threads=max(1, threads) if _runs_on_cuda(params, device) else 0,
         )
 
 

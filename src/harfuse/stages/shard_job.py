@@ -45,20 +45,22 @@ def write_sample_shard(
     on_error: str = OnError.SKIP,
     jpeg_quality: dict[str, int] | None = None,
     root_attrs: dict[str, Any] | None = None,
+    compress_threads: int = 0,
 ) -> int:
     """Compute every sample into one shard; bad inputs go to the quarantine sidecar.
 
     With ``on_error="fail"`` the first bad input stops the job (no shard is written).
     ``jpeg_quality`` maps array names to store as JPEG frames to their quality;
-    ``root_attrs`` are set on the shard's root (provenance besides ``params``).
-    Returns the number of samples stored.
+    ``root_attrs`` are set on the shard's root (provenance besides ``params``);
+    ``compress_threads`` compress the arrays while the next sample is computed
+    (:class:`~harfuse.store.shards.ShardWriter`). Returns the number of samples stored.
     """
     if on_error not in (OnError.SKIP, OnError.FAIL):
         raise ValueError(f"on_error must be skip or fail, got {on_error!r}")
     quarantine: list[dict[str, str]] = []
     start = last = time.perf_counter()
     stored = 0
-    with ShardWriter(out_path, stage, params) as writer:
+    with ShardWriter(out_path, stage, params, compress_threads) as writer:
         for key, value in (root_attrs or {}).items():
             writer.set_attr(key, value)
         for i, sid in enumerate(sample_ids, 1):

@@ -17,7 +17,10 @@ from __future__ import annotations
 
 import json
 import os
+import zlib
+from collections import deque
 from collections.abc import Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -92,13 +95,44 @@ def _read_jpeg(ds: h5py.Dataset) -> np.ndarray:
     return np.stack([decode_jpeg(buf) for buf in ds[()]])
 
 
+#: gzip level of every compressed array (BENCHMARKS.md: level 1 is the knee)
+GZIP_LEVEL = 1
+
+
+def deflated_chunk(block: np.ndarray, chunk_steps: int, shuffle: bool) -> bytes:
+    """One chunk as HDF5's filter pipeline stores it with ``shuffle`` (byte-shuffle) then
+    ``gzip`` (zlib's deflate) at :data:`GZIP_LEVEL`: ``block`` (up to ``chunk_steps`` time
+    steps) padded with zeros to a whole chunk, as HDF5 stores an edge chunk. Plain h5py
+    reads it back through its own gzip filter. zlib releases the GIL, so threads compress
+    chunks side by side."""
+    if len(block) < chunk_steps:
+        pad = np.zeros((chunk_steps - len(block), *block.shape[1:]), block.dtype)
+        block = np.concatenate([block, pad])
+    raw = np.ascontiguousarray(block)
+    if shuffle:  # byte k of every element together, for k = 0..itemsize-1
+        data = raw.view(np.uint8).reshape(-1, raw.dtype.itemsize).T.tobytes()
+    else:
+        data = raw.tobytes()
+    return zlib.compress(data, GZIP_LEVEL)
+
+
 class ShardWriter:
     """Write a shard atomically: nothing appears under ``path`` until :meth:`close`.
 
     Use as a context manager; an exception inside the block discards the shard.
+    With ``compress_threads``, the chunks of gzip-compressed arrays are compressed by that
+    many threads while the caller goes on (:func:`deflated_chunk`), and written as they
+    finish (``write_direct_chunk``): h5py serialises its calls under one lock, so its own
+    filter would compress one chunk at a time, on the caller's thread.
     """
 
-    def __init__(self, path: str | os.PathLike[str], stage: str, params: dict[str, Any]):
+    def __init__(
+        self,
+        path: str | os.PathLike[str],
+        stage: str,
+        params: dict[str, Any],
+        compress_threads: int = 0,
+    ):
         self.path = Path(path)
         self._ctx = atomic_path(self.path)
         self._tmp = self._ctx.__enter__()
@@ -106,6 +140,11 @@ class ShardWriter:
         self._file.attrs["stage"] = stage
         self._file.attrs["params"] = encode_params(params)
         self._file.attrs["harfuse_version"] = harfuse.__version__
+        self._pool = ThreadPoolExecutor(compress_threads) if compress_threads > 0 else None
+        #: chunks being compressed, oldest first: (dataset, offset, compressed bytes)
+        self._pending: deque[tuple[h5py.Dataset, tuple[int, ...], Future[bytes]]] = deque()
+        #: how many chunks may wait compressed or compressing (bounds the memory held)
+        self._max_pending = 8 * max(compress_threads, 1)
 
     def write(
         self,
@@ -126,16 +165,38 @@ class ShardWriter:
             ds = _write_jpeg(group, name, array, jpeg_quality)
         else:
             chunks = _chunks(array.shape, 1 << 20, array.dtype.itemsize)
+            shuffle = bool(chunks) and array.dtype.itemsize > 1
             ds = group.create_dataset(
                 name,
-                data=array,
+                shape=array.shape,
+                dtype=array.dtype,
+                data=None if chunks and self._pool else array,
                 chunks=chunks,
                 compression="gzip" if chunks else None,
-                compression_opts=1 if chunks else None,
-                shuffle=bool(chunks) and array.dtype.itemsize > 1,
+                compression_opts=GZIP_LEVEL if chunks else None,
+                shuffle=shuffle,
             )
+            if chunks and self._pool:
+                self._compress(ds, array, chunks[0], shuffle)
         for key, value in (attrs or {}).items():
             ds.attrs[key] = value
+
+    def _compress(self, ds: h5py.Dataset, array: np.ndarray, steps: int, shuffle: bool) -> None:
+        """Queue ``array``'s chunks of ``steps`` time steps for the compressing threads,
+        writing those already done; waits only when too many are pending."""
+        zeros = (0,) * (array.ndim - 1)
+        for start in range(0, len(array), steps):
+            block = array[start : start + steps]
+            job = self._pool.submit(deflated_chunk, block, steps, shuffle)
+            self._pending.append((ds, (start, *zeros), job))
+        self._flush(self._max_pending)
+
+    def _flush(self, keep: int = 0) -> None:
+        """Write compressed chunks, oldest first: every finished one, and as many more
+        (waiting for them) as leaves at most ``keep`` pending."""
+        while self._pending and (len(self._pending) > keep or self._pending[0][2].done()):
+            ds, offset, job = self._pending.popleft()
+            ds.id.write_direct_chunk(offset, job.result())
 
     def write_stacked(self, name: str, array: np.ndarray) -> None:
         """Store a whole ``(N, ...)`` array (feature shards)."""
@@ -152,6 +213,12 @@ class ShardWriter:
         """Finish the file and move it onto its final name; a file that cannot be
         finished (its last writes fail: a full disk) is discarded."""
         try:
+            self._flush()
+            self._stop_pool()
+        except BaseException as exc:  # a chunk that failed to compress or write
+            self.abort(exc)
+            raise
+        try:
             self._file.close()
         except BaseException as exc:
             self._ctx.__exit__(type(exc), exc, exc.__traceback__)
@@ -160,10 +227,17 @@ class ShardWriter:
 
     def abort(self, exc: BaseException) -> None:
         """Discard the partial file (even when closing it fails as well)."""
+        self._pending.clear()
         try:
+            self._stop_pool()
             self._file.close()
         finally:
             self._ctx.__exit__(type(exc), exc, exc.__traceback__)
+
+    def _stop_pool(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=True, cancel_futures=True)
+            self._pool = None
 
     def __enter__(self) -> ShardWriter:
         return self
