@@ -13,7 +13,13 @@ PYVER ?= 3.11
 LOCK := requirements/lock-py$(PYVER)-linux-x86_64.txt
 UV_VERSION := 0.13.9
 
-.PHONY: demo test lint venv lock check-lock clean
+# make image-env: .venv-image, the GPU node's image imitated for a CPU check (Python 3.12,
+# torch 2.11; 2.5 GB of wheels from PyPI): tests/test_image_env.py runs in it when present.
+PYTHON312 ?= python3.12
+IMAGE_ENV := .venv-image
+IMAGE_REQS := requirements/image-py3.12-cpu.txt
+
+.PHONY: demo test lint venv lock check-lock clean image-env
 
 venv: $(STAMP)
 
@@ -60,6 +66,15 @@ lint: $(STAMP)
 
 test: lint
 	$(BIN)/pytest
+
+image-env: $(IMAGE_ENV)/.harfuse-installed
+
+# --isolated: this machine's pip config (mirrors, constraints) must not change what the
+# image has; --no-deps: the list is complete (see its header)
+$(IMAGE_ENV)/.harfuse-installed: $(IMAGE_REQS)
+	test -x $(IMAGE_ENV)/bin/python || $(PYTHON312) -m venv $(IMAGE_ENV)
+	$(IMAGE_ENV)/bin/python -m pip install --isolated --quiet --no-deps -r $(IMAGE_REQS)
+	touch $@
 
 clean:
 	rm -rf results logs .snakemake

@@ -1,14 +1,11 @@
 #!/usr/bin/env bash
-# One prepared GPU check (issue 19 item 4): on a fresh machine with one CUDA GPU (H100,
-# H200), install from the lock and measure everything the CUDA figures of BENCHMARKS.md
-# still lack, in under 8 minutes in all, install included. Prints one markdown table
-# (device, driver, torch / CUDA versions, peak memory; pytest -m cuda, flow pairs/s eager
-# vs compile vs CUDA graphs, parity on CUDA, features fp32 vs bf16, training CUDA vs CPU,
-# flow stage vs bare kernel) and writes it to $OUT/gpu_check.md (else
-# results/gpu_check/gpu_check.md).
+# One prepared GPU check: every CUDA figure BENCHMARKS.md lacks, in one markdown table and
+# its JSON ($OUT/gpu_check.md, gpu_check.json; else results/gpu_check/).
 #
-#   bash benchmarks/gpu_check.sh [gpu_check.py options]
+#   bash benchmarks/gpu_check.sh [gpu_check.py options]          # a networked machine
+#   bash benchmarks/gpu_check.sh --image [gpu_check.py options]  # an offline GPU node
 #
+# Default mode (8 minutes in all, install included):
 # 1. .venv exactly as `make venv` makes it: CPython 3.11, every package at the version and
 #    hash of requirements/lock-py3.11-linux-x86_64.txt (torch 2.14.1 with its CUDA 13
 #    wheels), then harfuse itself; a no-op when .venv is already at the lock. Needs the
@@ -16,17 +13,35 @@
 # 2. benchmarks/gpu_check.py in what is left of the budget: pytest -m cuda first, then each
 #    section with its share of the time; sections that run out say "skipped: budget".
 #
-# Environment: BUDGET_S (seconds in all, default 480 = 8 minutes), OUT (results folder),
-# PYTHON (the interpreter for the venv), GPU_CHECK_PYTHON (skip step 1 and run with this
-# interpreter and src/ on PYTHONPATH: a machine whose image already holds torch and the
-# other dependencies, and no network to install from).
+# --image (7 minutes in all): a node with its own Python and torch and no network, given
+# this tree and the bundle `make gpu-bundle` wrote here (.gpu-bundle/: the demo's shards
+# and cv2's reference flows, which that image cannot make, and any wheels it lacks).
+# 1. The bundle's wheels, if any, installed with pip --no-index --target .gpu-bundle/site.
+# 2. gpu_check.py --image with the image's python3 (GPU_CHECK_PYTHON to name another) and
+#    src/ (and .gpu-bundle/site) on PYTHONPATH; no step needs the network or a compiler.
+#
+# Environment: BUDGET_S (seconds in all; default 480, --image 420), OUT (results folder),
+# PYTHON (the interpreter for the venv), GPU_CHECK_PYTHON (default mode: skip step 1 and
+# run with this interpreter and src/ on PYTHONPATH).
+# Rerun one section alone, e.g. after a fix: BUDGET_S=150 bash benchmarks/gpu_check.sh
+# --image --sections parity
 # The dry run on a CPU, which tests/test_gpu_check.py runs:
 #   .venv/bin/python benchmarks/gpu_check.py --device cpu --tiny --out /tmp/gpucheck
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-BUDGET_S=${BUDGET_S:-480}
+IMAGE=0
+if [ "${1:-}" = "--image" ]; then
+	IMAGE=1
+	shift
+fi
+if [ "$IMAGE" = 1 ]; then
+	BUDGET_S=${BUDGET_S:-420}
+else
+	BUDGET_S=${BUDGET_S:-480}
+fi
 LOCK=requirements/lock-py3.11-linux-x86_64.txt
+BUNDLE=.gpu-bundle
 OUT_DIR=${OUT:-results/gpu_check}
 start=$SECONDS
 
@@ -35,7 +50,24 @@ step() {
 }
 
 # --- 1. install ------------------------------------------------------------------------
-if [ -n "${GPU_CHECK_PYTHON:-}" ]; then
+extra=()
+if [ "$IMAGE" = 1 ]; then
+	py=${GPU_CHECK_PYTHON:-python3}
+	if [ ! -d "$BUNDLE/full" ]; then
+		echo "no $BUNDLE/ here: run \`make gpu-bundle\` where the lock is installed, and" \
+			"copy $BUNDLE with the tree" >&2
+		exit 2
+	fi
+	site=""
+	if compgen -G "$BUNDLE/wheels/*.whl" >/dev/null; then
+		step "install: the bundle's wheels into $BUNDLE/site (no index)"
+		"$py" -m pip install --quiet --no-index --no-deps --target "$BUNDLE/site" "$BUNDLE"/wheels/*.whl
+		site="$PWD/$BUNDLE/site:"
+	fi
+	export PYTHONPATH="${site}$PWD/src${PYTHONPATH:+:$PYTHONPATH}"
+	extra=(--image --bundle "$BUNDLE")
+	step "image: $("$py" -c 'import sys, torch; print(sys.version.split()[0], "torch", torch.__version__)')"
+elif [ -n "${GPU_CHECK_PYTHON:-}" ]; then
 	py=$GPU_CHECK_PYTHON
 	export PYTHONPATH="$PWD/src${PYTHONPATH:+:$PYTHONPATH}"
 	step "no install: $py with src/ on PYTHONPATH (GPU_CHECK_PYTHON)"
@@ -77,7 +109,7 @@ rc=0
 # SIGINT first: gpu_check.py then stops the section it is in and prints what it has
 timeout --signal=INT --kill-after=15 $((left + 25)) \
 	env PYTHONUNBUFFERED=1 "$py" benchmarks/gpu_check.py --device cuda --budget "$left" \
-	--out "$OUT_DIR" "$@" || rc=$?
+	--out "$OUT_DIR" "${extra[@]}" "$@" || rc=$?
 step "done (exit ${rc}); table in ${OUT_DIR}/gpu_check.md"
 if [ "$rc" -ne 0 ] && [ -f "$OUT_DIR/gpu_check.md" ]; then
 	echo "gpu_check.py did not finish; the table as of its last finished section:"

@@ -72,3 +72,46 @@ def test_shell_script_stops_without_cuda(tmp_path):
     )
     assert proc.returncode == 1
     assert "--device cpu --tiny" in proc.stderr
+
+
+IMAGE_PYTHON = REPO / ".venv-image" / "bin" / "python"
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(
+    not IMAGE_PYTHON.exists(),
+    reason="no .venv-image (the GPU node's image imitated: `make image-env`, 2.5 GB from PyPI)",
+)
+def test_image_mode_runs_every_section_on_the_images_package_set(tmp_path):
+    """The check as it runs on the offline node: Python 3.12, torch 2.11, numpy 2.5,
+    opencv-python-headless, no PyAV, librosa, snakemake or jsonschema; harfuse from src/,
+    the inputs from a bundle made here. Every section imports and measures."""
+    bundle, out = tmp_path / "bundle", tmp_path / "out"
+    script = str(REPO / "benchmarks" / "gpu_check.py")
+    subprocess.run(
+        [sys.executable, script, "--tiny", "--make-bundle", str(bundle)], check=True, timeout=600
+    )
+    env = {**os.environ, "PYTHONPATH": str(REPO / "src")}
+    args = ["--device", "cpu", "--tiny", "--image", "--bundle", str(bundle), "--out", str(out)]
+    proc = subprocess.run(
+        [str(IMAGE_PYTHON), script, *args],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        cwd=tmp_path,
+        env=env,
+    )
+    assert proc.returncode == 0, proc.stderr[-4000:]
+    versions = subprocess.run(
+        [str(IMAGE_PYTHON), "-c", "import sys, torch, cv2; print(sys.version_info[:2], "
+         "torch.__version__, hasattr(cv2, 'optflow'))"],
+        capture_output=True, text=True, check=True,
+    ).stdout  # fmt: skip
+    assert "(3, 12) 2.11.0" in versions and versions.strip().endswith("False")
+    rows = [line.split(" | ") for line in (out / "gpu_check.md").read_text().splitlines()]
+    body = [(r[0].removeprefix("| "), r[1], r[2]) for r in rows if r[0].startswith("| ")][1:]
+    bad = [r for r in body if r[2] == "error" or ("skipped: " in r[2] and "CUDA" not in r[2])]
+    assert not bad, bad
+    measured = {s for s, _, value in body if re.fullmatch(r"[\d.]+|\d+/\d+", value)}
+    assert measured == {"flow", "parity", "features", "train", "stage"}
+    assert "real 64x48" in (out / "gpu_check.md").read_text()  # the bundle's references

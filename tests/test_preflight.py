@@ -47,8 +47,8 @@ def test_schema_errors_are_one_line_each_with_a_suggestion():
         "frames.fsp: unknown key; did you mean fps? (allowed: fps, size, max_duration_s, "
         "num_frames, storage, jpeg_quality)",
         "frames: 'fps' is required",
-        "train.variants.rgb.modalities.0: 'rbg' is not one of rgb, flow, audio, imu, skeleton; "
-        "did you mean rgb?",
+        "train.variants.rgb.modalities.0: 'rbg' is not one of rgb, flow, audio, imu, skeleton, "
+        "depth; did you mean rgb?",
     ]  # one line per problem, no schema dump
 
 

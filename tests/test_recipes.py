@@ -353,12 +353,13 @@ FULL_SIZE = {
         6766,
         {"extract_frames": 106, "compute_flow": 106, "train_variant": 9},
     ),
-    # ceil(861 / 64) = 14 shards of frames and of IMU; one split: imu and video 1 + 3
-    # ratios, two_stage 1 + 3 ratios + 4 hidden-class runs (1 and 5 classes x 2 modalities)
+    # ceil(861 / 64) = 14 shards of frames and of IMU (extract_sample_files); one split: imu
+    # and video 1 + 3 ratios, two_stage 1 + 3 ratios + 4 hidden-class runs (1 and 5 classes
+    # x 2 modalities)
     "utd_mhad_s3d_imu_two_stage": (
         official_utd_mhad,
         861,
-        {"extract_frames": 14, "extract_imu": 14, "train_variant": 16},
+        {"extract_frames": 14, "extract_sample_files": 14, "train_variant": 16},
     ),
     # the cam1 videos (dataset.options.cameras), 20 x 4 x 5 x 37 = 14800: ceil(14800 / 64)
     # = 232 shards of frames and of IMU (the rgb streams fine-tune from the frames); 2
@@ -367,7 +368,7 @@ FULL_SIZE = {
     "mmact_s3d_imu_two_stage": (
         official_mmact,
         14800,
-        {"extract_frames": 232, "extract_imu": 232, "train_variant": 32},
+        {"extract_frames": 232, "extract_sample_files": 232, "train_variant": 32},
     ),
     # the videos of the 51 classes with sound (odd_classes_have_audio): class c of the
     # listing has 129 + [c <= 46] + [c <= 60] + [c <= 87] + [c <= 98] (each band's extra

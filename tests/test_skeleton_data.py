@@ -270,7 +270,9 @@ def test_ntu_missing_files_lists_and_options(ntu60, tmp_path):
         check_dataset(root, "ntu_rgbd", {"missing_skeletons": "nope.txt"})
     with pytest.raises(ConfigError, match=r"dataset\.options\.version: 90; NTU RGB\+D is 60 or"):
         check_dataset(root, "ntu_rgbd", {"version": 90})
-    with pytest.raises(LayoutError, match=r"neither nturgb\+d_rgb nor skel found under"):
+    with pytest.raises(
+        LayoutError, match=r"none of nturgb\+d_rgb, skel, nturgb\+d_depth_masked found under"
+    ):
         check_dataset(root, "ntu_rgbd", {"skeleton_dir": "skel"})
 
 

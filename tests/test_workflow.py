@@ -155,7 +155,7 @@ SECTIONS = {
     ),
     "imu": (
         lambda cfg: cfg["imu"].update(window=90),
-        {"extract_imu": 2},
+        {"extract_sample_files": 2},  # the imu shards only (modality=imu)
         lambda cfg, v, spec: "imu" in spec["modalities"],
     ),
     "flow": (
@@ -170,7 +170,7 @@ SECTIONS = {
     ),
     "skeleton": (
         lambda cfg: cfg["skeleton"].update(max_bodies=1),
-        {"extract_skeleton": 2},
+        {"extract_sample_files": 2},  # the skeleton shards only
         lambda cfg, v, spec: "skeleton" in spec["modalities"],
     ),
     "train": (
