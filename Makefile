@@ -19,7 +19,7 @@ PYTHON312 ?= python3.12
 IMAGE_ENV := .venv-image
 IMAGE_REQS := requirements/image-py3.12-cpu.txt
 
-.PHONY: demo test lint venv lock check-lock clean image-env
+.PHONY: demo test lint venv lock check-lock clean image-env gpu-bundle
 
 venv: $(STAMP)
 
@@ -66,6 +66,11 @@ lint: $(STAMP)
 
 test: lint
 	$(BIN)/pytest
+
+# make gpu-bundle: .gpu-bundle/, what the GPU check needs on an offline node that its
+# image cannot make (benchmarks/gpu_bundle.py; BENCHMARKS.md says how to run it there)
+gpu-bundle: $(STAMP)
+	$(BIN)/python benchmarks/gpu_bundle.py .gpu-bundle
 
 image-env: $(IMAGE_ENV)/.harfuse-installed
 
