@@ -22,7 +22,11 @@
 #
 # Environment: BUDGET_S (seconds in all; default 480, --image 420), OUT (results folder),
 # PYTHON (the interpreter for the venv), GPU_CHECK_PYTHON (default mode: skip step 1 and
-# run with this interpreter and src/ on PYTHONPATH).
+# run with this interpreter and src/ on PYTHONPATH; --image: the image's interpreter),
+# GPU_BUNDLE (the bundle's folder, default .gpu-bundle), GPU_CHECK_DEVICE (default cuda;
+# cpu: a dry run without a GPU, e.g. in `make image-env`'s imitation of the image:
+#   GPU_CHECK_DEVICE=cpu GPU_CHECK_PYTHON=.venv-image/bin/python \
+#     bash benchmarks/gpu_check.sh --image --tiny   # with a bundle made by --tiny too)
 # Rerun one section alone, e.g. after a fix: BUDGET_S=150 bash benchmarks/gpu_check.sh
 # --image --sections parity
 # The dry run on a CPU, which tests/test_gpu_check.py runs:
@@ -41,7 +45,8 @@ else
 	BUDGET_S=${BUDGET_S:-480}
 fi
 LOCK=requirements/lock-py3.11-linux-x86_64.txt
-BUNDLE=.gpu-bundle
+BUNDLE=${GPU_BUNDLE:-.gpu-bundle}
+DEVICE=${GPU_CHECK_DEVICE:-cuda}
 OUT_DIR=${OUT:-results/gpu_check}
 start=$SECONDS
 
@@ -53,7 +58,7 @@ step() {
 extra=()
 if [ "$IMAGE" = 1 ]; then
 	py=${GPU_CHECK_PYTHON:-python3}
-	if [ ! -d "$BUNDLE/full" ]; then
+	if [ ! -d "$BUNDLE/full" ] && [ ! -d "$BUNDLE/tiny" ]; then
 		echo "no $BUNDLE/ here: run \`make gpu-bundle\` where the lock is installed, and" \
 			"copy $BUNDLE with the tree" >&2
 		exit 2
@@ -62,7 +67,7 @@ if [ "$IMAGE" = 1 ]; then
 	if compgen -G "$BUNDLE/wheels/*.whl" >/dev/null; then
 		step "install: the bundle's wheels into $BUNDLE/site (no index)"
 		"$py" -m pip install --quiet --no-index --no-deps --target "$BUNDLE/site" "$BUNDLE"/wheels/*.whl
-		site="$PWD/$BUNDLE/site:"
+		site="$(cd "$BUNDLE/site" && pwd):"
 	fi
 	export PYTHONPATH="${site}$PWD/src${PYTHONPATH:+:$PYTHONPATH}"
 	extra=(--image --bundle "$BUNDLE")
@@ -89,7 +94,9 @@ else
 	step "install done"
 fi
 
-if ! "$py" -c 'import sys, torch; sys.exit(not torch.cuda.is_available())'; then
+if [ "$DEVICE" != cuda ]; then
+	step "dry run on $DEVICE (GPU_CHECK_DEVICE): CUDA-only rows say skipped"
+elif ! "$py" -c 'import sys, torch; sys.exit(not torch.cuda.is_available())'; then
 	echo "torch sees no CUDA device here; for a dry run on the CPU:" \
 		"$py benchmarks/gpu_check.py --device cpu --tiny" >&2
 	exit 1
@@ -108,7 +115,7 @@ mkdir -p "$OUT_DIR"
 rc=0
 # SIGINT first: gpu_check.py then stops the section it is in and prints what it has
 timeout --signal=INT --kill-after=15 $((left + 25)) \
-	env PYTHONUNBUFFERED=1 "$py" benchmarks/gpu_check.py --device cuda --budget "$left" \
+	env PYTHONUNBUFFERED=1 "$py" benchmarks/gpu_check.py --device "$DEVICE" --budget "$left" \
 	--out "$OUT_DIR" "${extra[@]}" "$@" || rc=$?
 step "done (exit ${rc}); table in ${OUT_DIR}/gpu_check.md"
 if [ "$rc" -ne 0 ] && [ -f "$OUT_DIR/gpu_check.md" ]; then

@@ -20,7 +20,6 @@ Sources of the formats (typed from them, not from harfuse):
 from __future__ import annotations
 
 import json
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import cv2
@@ -40,7 +39,7 @@ from harfuse.store.quarantine import quarantine_path, read_quarantine
 from harfuse.store.shards import ShardReader
 
 from .conformance.test_utd_mhad import mat_file
-from .helpers import REPO, snakemake, write_config
+from .helpers import REPO, run_configs
 
 NTU_NAME = "S001C002P003R002A013"  # the README's example name
 
@@ -252,14 +251,7 @@ def finished(tmp_path_factory) -> dict[str, Path]:
             },
         ),
     }
-    workdirs = {}
-    for name, cfg in runs.items():
-        workdirs[name] = base / f"run-{name}"
-        workdirs[name].mkdir()
-        write_config(workdirs[name], cfg)
-    with ThreadPoolExecutor(2) as pool:
-        list(pool.map(snakemake, workdirs.values()))
-    return workdirs
+    return run_configs(base, runs)
 
 
 @pytest.mark.slow

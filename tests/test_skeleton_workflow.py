@@ -4,7 +4,6 @@ reason while the other samples go on. (RGB + skeleton fusion runs in the demo.)"
 
 from __future__ import annotations
 
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import h5py
@@ -17,7 +16,7 @@ from harfuse.datasets import adapter
 from harfuse.datasets.ntu_rgbd import FIXTURE_EMPTY
 from harfuse.plan import experiments
 
-from .helpers import REPO, snakemake, write_config
+from .helpers import REPO, run_configs
 
 pytestmark = pytest.mark.slow
 TRUNCATED = "S001C001P001R001A001"  # its .skeleton file is cut in the middle of a frame
@@ -63,14 +62,7 @@ def finished(tmp_path_factory) -> dict[str, Path]:
             },
         ),
     }
-    workdirs = {}
-    for name, cfg in runs.items():
-        workdirs[name] = base / f"run-{name}"
-        workdirs[name].mkdir()
-        write_config(workdirs[name], cfg)
-    with ThreadPoolExecutor(2) as pool:
-        list(pool.map(snakemake, workdirs.values()))
-    return workdirs
+    return run_configs(base, runs)
 
 
 def test_ntu_rgbd_skeletons_on_both_official_protocols(finished):

@@ -7,7 +7,8 @@ order, each with its own optimiser over :meth:`Classifier.param_groups`, minimis
 :meth:`Classifier.loss`; afterwards :meth:`Classifier.tune_on_validation` may fit what is
 tuned on held-out data (late-fusion weights, a meta-classifier).
 
-Modality inputs (per sample, without the batch axis):
+Modality inputs (per sample, without the batch axis; each is its modality module's
+``model_input``, :mod:`harfuse.modalities`):
 
 - ``rgb``: frozen-encoder frame features ``(T, D)``
 - ``flow``: optical flow ``(L, H, W, 2)`` in px
@@ -15,6 +16,7 @@ Modality inputs (per sample, without the batch axis):
 - ``imu``: IMU window ``(T, C)``
 - ``skeleton``: joints ``(T, M, J, C)`` in torso lengths, hip-centred (``M`` bodies, ``J``
   joints of the sample's joint format)
+- ``depth``: depth maps ``(L, H, W)`` in metres
 """
 
 from __future__ import annotations
