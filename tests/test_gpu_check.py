@@ -77,13 +77,21 @@ def test_shell_script_stops_without_cuda(tmp_path):
 IMAGE_PYTHON = REPO / ".venv-image" / "bin" / "python"
 
 
+def network_off() -> list[str]:
+    """A command prefix that runs its command without a network (a new network namespace
+    with only a loopback that is down), or ``[]`` where this machine cannot make one."""
+    probe = subprocess.run(["unshare", "-rn", "true"], capture_output=True)
+    return ["unshare", "-rn"] if probe.returncode == 0 else []
+
+
 @pytest.mark.slow
 @pytest.mark.skipif(
     not IMAGE_PYTHON.exists(),
     reason="no .venv-image (the GPU node's image imitated: `make image-env`, 2.5 GB from PyPI)",
 )
 def test_image_mode_runs_every_section_on_the_images_package_set(tmp_path):
-    """The check as it runs on the offline node: Python 3.12, torch 2.11, numpy 2.5,
+    """The check as it runs on the offline node, through ``gpu_check.sh --image`` with the
+    network off (where the machine can switch it off): Python 3.12, torch 2.11, numpy 2.5,
     opencv-python-headless, no PyAV, librosa, snakemake or jsonschema; harfuse from src/,
     the inputs from a bundle made here. Every section imports and measures."""
     bundle, out = tmp_path / "bundle", tmp_path / "out"
@@ -91,14 +99,18 @@ def test_image_mode_runs_every_section_on_the_images_package_set(tmp_path):
     subprocess.run(
         [sys.executable, script, "--tiny", "--make-bundle", str(bundle)], check=True, timeout=600
     )
-    env = {**os.environ, "PYTHONPATH": str(REPO / "src")}
-    args = ["--device", "cpu", "--tiny", "--image", "--bundle", str(bundle), "--out", str(out)]
+    env = {
+        **os.environ,
+        "GPU_CHECK_PYTHON": str(IMAGE_PYTHON),
+        "GPU_CHECK_DEVICE": "cpu",
+        "GPU_BUNDLE": str(bundle),
+        "OUT": str(out),
+    }
     proc = subprocess.run(
-        [str(IMAGE_PYTHON), script, *args],
+        [*network_off(), "bash", str(SCRIPT), "--image", "--tiny"],
         capture_output=True,
         text=True,
         timeout=600,
-        cwd=tmp_path,
         env=env,
     )
     assert proc.returncode == 0, proc.stderr[-4000:]
