@@ -382,8 +382,8 @@ def test_id_and_split_helpers():
 
 
 def test_unknown_layout_and_missing_root(tmp_path):
-    with pytest.raises(ValueError, match="unknown dataset layout 'kinetics'"):
-        scan_dataset(tmp_path, "kinetics")
+    with pytest.raises(ValueError, match="unknown dataset layout 'no_such_layout'"):
+        scan_dataset(tmp_path, "no_such_layout")
     with pytest.raises(LayoutError, match="is not a folder"):
         scan_dataset(tmp_path / "nope", "ucf101")
 

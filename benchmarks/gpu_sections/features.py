@@ -10,6 +10,7 @@ from collections.abc import Callable
 
 import numpy as np
 import torch
+
 from gpu_sections.runner import Check, empty_cache, error_text
 
 

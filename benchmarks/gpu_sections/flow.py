@@ -11,6 +11,7 @@ import time
 from collections.abc import Callable, Iterator
 
 import torch
+
 from gpu_sections.runner import Check, empty_cache, error_text, moving_texture
 
 FLOW_METHODS = ("farneback", "tvl1 fast")

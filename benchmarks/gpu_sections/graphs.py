@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
+
 from gpu_sections.flow import FLOW_METHODS, flow_frames, flow_kernel
 from gpu_sections.runner import Check, empty_cache, error_text
 

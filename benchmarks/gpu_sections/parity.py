@@ -17,6 +17,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+
 from gpu_sections.runner import Check, error_text
 
 REFERENCES = "parity.npz"

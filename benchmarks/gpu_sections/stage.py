@@ -11,6 +11,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+
 from gpu_sections.flow import flow_kernel
 from gpu_sections.runner import Check, config, empty_cache, error_text
 

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
+
 from gpu_sections.runner import Check, config, error_text, log
 
 

@@ -1,5 +1,6 @@
-"""The ``harfuse`` command: ``predict`` (name the activity in video files) and
-``inspect`` (summarise a shard or a manifest). The workflow itself runs with snakemake."""
+"""The ``harfuse`` command: ``predict`` (name the activity in video files), ``inspect``
+(summarise a shard or a manifest), ``progress`` (what running jobs do) and ``plan`` (the
+bytes each stage will write). The workflow itself runs with snakemake."""
 
 from __future__ import annotations
 
@@ -26,6 +27,7 @@ def _parser() -> argparse.ArgumentParser:
     _predict_parser(sub)
     _inspect_parser(sub)
     _progress_parser(sub)
+    _plan_parser(sub)
     return parser
 
 
@@ -141,6 +143,48 @@ def _progress_parser(sub: argparse._SubParsersAction) -> None:
         "the jobs whose process is gone)",
     )
     g.add_argument("--json", action="store_true", help="print JSON instead of text")
+
+
+def _plan_parser(sub: argparse._SubParsersAction) -> None:
+    from harfuse.disk_estimate import MEASURE_SOURCES, PROBE_SOURCES
+
+    p = sub.add_parser(
+        "plan",
+        help="estimate the bytes each stage will write, before the run",
+        description="Print, per stage of the workflow, the items it will write (frames, "
+        "flow pairs, samples, runs), the bytes per item and the estimated total, against "
+        "the free space where results/ lives (a WARNING line when it is short). Durations "
+        "come from a seeded sample of the videos; frames, flow, audio and per-file "
+        "modalities are measured by storing some of them as the stages do; features and "
+        "model files are exact. Run it from the workflow's folder. Exit status 2 when the "
+        "config or the dataset cannot be read.",
+    )
+    p.add_argument(
+        "--configfile", default="config.yaml", metavar="FILE", help="default: config.yaml"
+    )
+    p.add_argument(
+        "--config",
+        nargs="*",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override top-level config keys, as snakemake --config does",
+    )
+    p.add_argument(
+        "--sample",
+        type=int,
+        default=PROBE_SOURCES,
+        metavar="N",
+        help=f"videos whose durations are probed (default: {PROBE_SOURCES})",
+    )
+    p.add_argument(
+        "--measure",
+        type=int,
+        default=MEASURE_SOURCES,
+        metavar="N",
+        help=f"of them, videos stored to measure bytes per item (default: {MEASURE_SOURCES})",
+    )
+    p.add_argument("--seed", type=int, default=0, help="seed of the sample (default: 0)")
+    p.add_argument("--json", action="store_true", help="print JSON instead of text")
 
 
 def _error(message: str) -> None:
@@ -343,12 +387,58 @@ def progress_command(args: argparse.Namespace) -> int:
     return OK
 
 
+def load_config(configfile: str | Path, overrides: Sequence[str] = ()) -> dict[str, Any]:
+    """The config the workflow would run: ``configfile`` with ``overrides`` (``KEY=VALUE``,
+    parsed and merged as ``snakemake --config`` does), validated with its defaults filled,
+    and as a smoke run takes it (``smoke: true``). :class:`ConfigError` (or ``OSError``,
+    ``ValueError``) says what is wrong."""
+    import yaml
+    from snakemake.cli import parse_config
+    from snakemake.utils import update_config
+
+    from harfuse.config_schema import validate
+    from harfuse.plan import reference_problems
+    from harfuse.preflight import raise_problems
+    from harfuse.smoke import smoke_config
+
+    config = yaml.safe_load(Path(configfile).read_text(encoding="utf-8")) or {}
+    update_config(config, parse_config(list(overrides)))
+    validate(config)
+    raise_problems(reference_problems(config))
+    return smoke_config(config) if config["smoke"] else config
+
+
+def plan_command(args: argparse.Namespace) -> int:
+    from dataclasses import asdict
+
+    from harfuse.config_schema import ConfigError
+    from harfuse.datasets import LayoutError
+    from harfuse.disk_estimate import estimate_disk, render
+
+    try:
+        config = load_config(args.configfile, args.config)
+        estimate = estimate_disk(config, None, None, args.sample, args.measure, args.seed)
+    except (ConfigError, LayoutError, OSError, ValueError) as exc:
+        _error(f"{args.configfile}: {exc}")
+        return USAGE
+    if args.json:
+        print(
+            json.dumps(
+                {**asdict(estimate), "total": estimate.total, "needed": estimate.needed}, indent=1
+            )
+        )
+    else:
+        print(render(estimate), end="")
+    return OK
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     command = {
         "predict": predict_command,
         "inspect": inspect_command,
         "progress": progress_command,
+        "plan": plan_command,
     }[args.command]
     return command(args)
 

@@ -5,14 +5,18 @@ and what to do.
 job: the config's cross-references, the dataset root and ``dataset.options``, every
 variant's model built on inputs of the configured shapes, the weights file of every frozen
 encoder, and the device. :func:`check_data` runs once the manifest exists, before any shard
-job: what depends on the data (splits, classes, sizes).
+job: what depends on the data (splits, classes, sizes), and, when jobs will run, a warning
+when the bytes the stages will write exceed the free space (:func:`warn_disk`).
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import os
+import sys
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -26,6 +30,7 @@ from harfuse.plan import (
     variant_splits,
 )
 from harfuse.train.splits import ratio_pick
+from harfuse.workflow_env import runs_jobs
 
 log = logging.getLogger(__name__)
 
@@ -173,8 +178,64 @@ def device_problems(config: dict[str, Any], local: bool) -> list[str]:
 
 def check_data(config: dict[str, Any], manifest: pd.DataFrame) -> None:
     """What depends on the data, right after the manifest: raise :class:`ConfigError`
-    listing every problem."""
+    listing every problem; then, in a Snakemake run that will run jobs, warn when the
+    disk is short (:func:`warn_disk`)."""
     raise_problems(data_problems(config, manifest))
+    if disk_check_wanted(sys.argv):
+        warn_disk(config, manifest)
+
+
+#: environment variable: ``0`` skips the disk estimate before the shard jobs
+DISK_CHECK_ENV = "HARFUSE_DISK_CHECK"
+#: the probe of the check before the jobs: videos whose durations are read, videos decoded
+#: and stored, seconds per measurement at most (2 s on the demo, within 10 % of its bytes;
+#: fewer measured videos left the frames 24 % over). ``harfuse plan`` probes more
+DISK_PROBE = {"sample": 16, "measure": 8, "budget_s": 3.0}
+
+
+def disk_check_wanted(argv: Sequence[str]) -> bool:
+    """Whether ``argv`` is a Snakemake command (``snakemake`` or ``python -m snakemake``)
+    that will run jobs here and now: not a dry run, nor a job of a cluster executor, nor
+    ``--unlock`` and the like, nor with ``HARFUSE_DISK_CHECK=0``."""
+    program = Path(argv[0]) if argv else Path()
+    snakemake = program.name == "snakemake" or program.parent.name == "snakemake"
+    if os.environ.get(DISK_CHECK_ENV) == "0" or not snakemake or not runs_jobs(list(argv)):
+        return False
+    from snakemake.cli import get_argument_parser
+
+    try:
+        args, _ = get_argument_parser().parse_known_args(list(argv[1:]))
+    except (SystemExit, Exception):  # a command Snakemake itself rejects says why
+        return False
+    mode = getattr(args.mode, "name", str(args.mode)).lower()
+    return not args.dryrun and mode == "default" and not args.target_jobs
+
+
+def warn_disk(config: dict[str, Any], manifest: pd.DataFrame) -> None:
+    """Log a warning when the bytes the stages will write (a quick
+    :func:`harfuse.disk_estimate.estimate_disk`: :data:`DISK_PROBE`) exceed the free space
+    where ``results/`` lives. Advisory: an estimate that fails is logged, never raised."""
+    from harfuse.disk_estimate import estimate_disk, human_bytes, shortfall
+
+    try:
+        estimate = estimate_disk(config, manifest, **DISK_PROBE)
+    except Exception as exc:  # advisory: whatever fails, the run goes on
+        log.warning(
+            "disk estimate skipped (%s: %s); harfuse plan prints it", type(exc).__name__, exc
+        )
+        return
+    warning = shortfall(estimate)
+    if warning:
+        log.warning(
+            "%s (harfuse plan prints the table; %s=0 skips this check)", warning, DISK_CHECK_ENV
+        )
+    else:
+        log.info(
+            "disk: about %s still to write under %s, %s free",
+            human_bytes(estimate.needed),
+            estimate.results,
+            human_bytes(estimate.free),
+        )
 
 
 def data_problems(config: dict[str, Any], manifest: pd.DataFrame) -> list[str]:

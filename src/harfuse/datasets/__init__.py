@@ -33,6 +33,7 @@ LAYOUTS = {
     "ntu_rgbd": "ntu_rgbd",
     "image_csv": "image_csv",
     "folder": "folder",
+    "kinetics": "kinetics",
 }
 
 

@@ -57,6 +57,8 @@ def experiment_rows(
 ) -> pd.DataFrame:
     """The training rows an experiment uses: all of them, or a stratified ``ratio``."""
     ratio = experiment.get("ratio", 1.0)
+    if ratio >= 1.0:
+        return train_rows
     return train_rows[ratio_pick(train_rows["label_idx"].to_numpy(), ratio, seed)]
 
 
