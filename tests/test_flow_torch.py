@@ -376,11 +376,17 @@ def test_tvl1_resampling_follows_opencv():
 
     from harfuse.flow.tvl1_torch import _downscale, _upscale, _warp_bicubic
 
-    def same(ours: torch.Tensor, ref: np.ndarray, atol: float) -> None:
+    # cv2's exact-half resize of an odd output width rounds differently (6 of 544 values,
+    # 1.5e-5 apart) where IPP dispatches its AVX2 kernels (l9) without AVX-512: seen on an
+    # AMD EPYC on 2026-12-06; the whole flow stays bit-equal there (the parity tests)
+    avx2_only = " l9)" in cv2.ipp.getIppVersion() or "(l9)" in cv2.ipp.getIppVersion()
+    half_blocker = BLOCKER or ("IPP's AVX2 (l9) exact-half resize" if avx2_only else None)
+
+    def same(ours: torch.Tensor, ref: np.ndarray, atol: float, blocker=BLOCKER) -> None:
         ours = ours[0, 0].numpy()
-        if BLOCKER is None:
+        if blocker is None:
             np.testing.assert_array_equal(ours, ref)
-        np.testing.assert_allclose(ours, ref, rtol=0, atol=atol, err_msg=str(BLOCKER))
+        np.testing.assert_allclose(ours, ref, rtol=0, atol=atol, err_msg=str(blocker))
 
     rng = np.random.default_rng(0)
     # random (not whole-number) values, so that every rounding shows
@@ -388,7 +394,8 @@ def test_tvl1_resampling_follows_opencv():
         image = (rng.random((h, w)) * 255).astype(np.float32)
         for factor in (0.8, 0.5):
             small = _downscale(torch.from_numpy(image)[None, None], factor)
-            same(small, cv2.resize(image, None, fx=factor, fy=factor), atol=1e-4)
+            blocker = half_blocker if factor == 0.5 else BLOCKER
+            same(small, cv2.resize(image, None, fx=factor, fy=factor), 1e-4, blocker)
         coarse = (rng.standard_normal((h * 4 // 5, w * 4 // 5 + 1)) * 3).astype(np.float32)
         same(
             _upscale(torch.from_numpy(coarse)[None, None], (h, w)), cv2.resize(coarse, (w, h)), 1e-5
