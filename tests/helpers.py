@@ -19,10 +19,11 @@ REPO = Path(__file__).resolve().parents[1]
 SNAKEMAKE = str(Path(sys.executable).parent / "snakemake")
 
 
-def snakemake(workdir: Path, *args: str, config: str = "config.yaml", succeed: bool = True) -> str:
-    """Run the workflow in ``workdir`` with ``workdir/config``; returns its output, after
-    asserting that it succeeded (``succeed``) or failed."""
-    cmd = [
+def snakemake_command(
+    workdir: Path, *args: str, config: str = "config.yaml", cores: int = 2
+) -> list[str]:
+    """The command line of the workflow in ``workdir`` with ``workdir/config``."""
+    return [
         SNAKEMAKE,
         "--snakefile",
         str(REPO / "Snakefile"),
@@ -31,9 +32,15 @@ def snakemake(workdir: Path, *args: str, config: str = "config.yaml", succeed: b
         "--configfile",
         str(workdir / config),
         "--cores",
-        "2",
+        str(cores),
         *args,
     ]
+
+
+def snakemake(workdir: Path, *args: str, config: str = "config.yaml", succeed: bool = True) -> str:
+    """Run the workflow in ``workdir`` with ``workdir/config``; returns its output, after
+    asserting that it succeeded (``succeed``) or failed."""
+    cmd = snakemake_command(workdir, *args, config=config)
     # the disk estimate before the shard jobs (2-4 s a run) has tests of its own
     env = {**os.environ, "HARFUSE_DISK_CHECK": os.environ.get("HARFUSE_DISK_CHECK", "0")}
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=900, env=env)

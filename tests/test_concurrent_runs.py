@@ -40,7 +40,7 @@ import pytest
 from harfuse.datasets import adapter
 from harfuse.store.manifest import read_manifest
 
-from .helpers import REPO, SNAKEMAKE, snakemake, write_config
+from .helpers import snakemake, snakemake_command, write_config
 from .test_datasets import tiny_config
 
 pytestmark = pytest.mark.slow
@@ -58,18 +58,7 @@ def targets(stage: str) -> list[str]:
 def start(workdir: Path, stage: str) -> subprocess.Popen:
     """Snakemake on one core making ``stage``'s shards; its output goes to
     ``workdir/{stage}.out``."""
-    cmd = [
-        SNAKEMAKE,
-        "--snakefile",
-        str(REPO / "Snakefile"),
-        "--directory",
-        str(workdir),
-        "--configfile",
-        str(workdir / "config.yaml"),
-        "--cores",
-        "1",
-        *targets(stage),
-    ]
+    cmd = snakemake_command(workdir, *targets(stage), cores=1)
     with open(workdir / f"{stage}.out", "w") as out:
         return subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, text=True)
 
