@@ -72,6 +72,17 @@ def flow_frames(check: Check) -> torch.Tensor:
     return torch.from_numpy(moving_texture(n, h, w)).to(check.device)
 
 
+def vs_eager(check: Check, method_index: int, batch: int, rate: float) -> str:
+    """``"x{ratio} vs eager"``: ``rate`` (pairs/s) against the flow section's eager row of
+    the method and batch, or "" when that row has no figure."""
+    eager = [
+        r
+        for r in check.rows
+        if r.section == "flow" and r.key == (method_index, batch, 0) and r.unit
+    ]
+    return f"x{rate / float(eager[0].value):.2f} vs eager" if eager else ""
+
+
 def run(check: Check, deadline: float) -> None:
     """Eager and compiled pairs/s of both ports at every batch size."""
     frames = flow_frames(check)
@@ -100,13 +111,7 @@ def run(check: Check, deadline: float) -> None:
             per_pair = statistics.median(times) / b
             check.per_pair[method, variant, b] = per_pair
             rate = b / statistics.median(times)
-            vs = ""
-            if variant != "eager":
-                eager = [
-                    r for r in check.rows if r.section == "flow" and r.key == (mi, b, 0) and r.unit
-                ]
-                if eager:
-                    vs = f"x{rate / float(eager[0].value):.2f} vs eager"
+            vs = vs_eager(check, mi, b, rate) if variant != "eager" else ""
             check.add(
                 "flow",
                 setting,

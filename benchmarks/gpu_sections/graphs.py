@@ -14,7 +14,7 @@ from typing import Any
 
 import torch
 
-from gpu_sections.flow import FLOW_METHODS, flow_frames, flow_kernel
+from gpu_sections.flow import FLOW_METHODS, flow_frames, flow_kernel, vs_eager
 from gpu_sections.runner import Check, empty_cache, error_text
 
 
@@ -96,10 +96,7 @@ def run(check: Check, deadline: float) -> None:
                 empty_cache(check)
                 continue
             rate = b / statistics.median(times)
-            eager = [
-                r for r in check.rows if r.section == "flow" and r.key == (mi, b, 0) and r.unit
-            ]
-            vs = f"x{rate / float(eager[0].value):.2f} vs eager" if eager else ""
+            vs = vs_eager(check, mi, b, rate)
             check.add(
                 "graphs",
                 setting,
