@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 
 import pytest
 
+from harfuse.check_memo import CACHE_ENV
 from harfuse.datasets.demo import DemoSpec, generate_demo
 from harfuse.stages import audio, features, flow, frames, manifest, sample_files
 
@@ -15,6 +17,15 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.append(str(REPO / "benchmarks"))
 #: 2 subjects x 6 actions x 1 trial = 12 samples; s1 trains, s2 tests
 TINY_DEMO = DemoSpec(seed=3, subjects=2, trials=1, size=48)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def check_memo_folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The parse-time checks' memo (:mod:`harfuse.check_memo`) of this session, shared by
+    its Snakemake commands (they inherit the environment), never the user's."""
+    folder = tmp_path_factory.mktemp("check-memo")
+    os.environ[CACHE_ENV] = str(folder)
+    return folder
 
 
 @pytest.fixture(scope="session")

@@ -345,7 +345,7 @@ def test_every_default_is_the_schemas():
 def test_schema_enums_are_the_registries():
     from harfuse.config_schema import node
     from harfuse.datasets import LAYOUTS
-    from harfuse.encoders.frozen import IMAGE_BACKBONES, VIDEO_BACKBONES
+    from harfuse.encoders.backbones import IMAGE_BACKBONES, VIDEO_BACKBONES
     from harfuse.flow.compute import METHODS
     from harfuse.fusion import MODELS
     from harfuse.fusion.base import MODALITIES

@@ -7,7 +7,8 @@ import dataclasses
 import pytest
 import torch
 
-from harfuse.encoders.finetune import BackboneSpec, TunedBackbone, copy_backbone, named_blocks
+from harfuse.encoders.backbones import BackboneSpec
+from harfuse.encoders.finetune import TunedBackbone, copy_backbone, named_blocks
 from harfuse.fusion import create_model
 
 CLIP = (4, 32, 32, 3)

@@ -445,7 +445,7 @@ def used_outputs(config: dict[str, Any], df: pd.DataFrame) -> tuple[set[str], se
 def feature_dims(encoder: str, num_frames: int) -> tuple[int, int]:
     """``(T', D)`` of a frozen encoder's features: one step per frame of an image
     backbone, one per clip of a video one (the encoders' declared sizes)."""
-    from harfuse.encoders.frozen import IMAGE_BACKBONES, VIDEO_BACKBONES
+    from harfuse.encoders.backbones import IMAGE_BACKBONES, VIDEO_BACKBONES
 
     if encoder in IMAGE_BACKBONES:
         return num_frames, IMAGE_BACKBONES[encoder]

@@ -11,17 +11,18 @@ when the bytes the stages will write exceed the free space (:func:`warn_disk`).
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import sys
 from collections.abc import Sequence
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from harfuse.check_memo import memo_key, recall, remember
 from harfuse.config_schema import ConfigError, did_you_mean
 from harfuse.plan import (
     experiments,
@@ -34,7 +35,8 @@ from harfuse.workflow_env import runs_jobs
 
 log = logging.getLogger(__name__)
 
-_BUILT: dict[str, Any] = {}
+#: memo key -> answer, for this process (parse time and the data checks ask twice)
+_CHECKED: dict[str, ModelCheck] = {}
 
 
 def raise_problems(problems: Sequence[str]) -> None:
@@ -94,34 +96,68 @@ def dummy_model(config: dict[str, Any], variant: str, num_classes: int = 2):
 
     from harfuse.fusion import create_model
 
+    name, options, shapes = _model_spec(config, variant)
+    # on the meta device: shapes and dtypes propagate, no weight is initialised and no
+    # arithmetic runs (an S3D on a 16 x 224 x 224 clip takes 15 s on the CPU, 0.5 s here)
+    with torch.device("meta"):
+        return create_model(name, shapes, num_classes, **options), shapes
+
+
+def _model_spec(config: dict[str, Any], variant: str):
+    """(model name, options, :func:`dummy_shapes`) of ``variant``, its backbone's weights
+    ``none`` (they are checked on their own, :func:`weights_problems`)."""
     options = dict(config["train"]["variants"][variant].get("options") or {})
-    if "backbone" in options:  # weights are checked on their own (weights_problems)
+    if "backbone" in options:
         options["backbone"] = {**options["backbone"], "weights": "none"}
-    shapes = dummy_shapes(config, variant)
-    name = config["train"]["variants"][variant]["model"]
-    key = json.dumps([name, options, shapes, num_classes], sort_keys=True, default=str)
-    if key not in _BUILT:  # parse time and the data checks build each model once
-        # on the meta device: shapes and dtypes propagate, no weight is initialised and no
-        # arithmetic runs (an S3D on a 16 x 224 x 224 clip takes 15 s on the CPU, 0.5 s here)
-        with torch.device("meta"):
-            _BUILT[key] = create_model(name, shapes, num_classes, **options)
-    return _BUILT[key], shapes
+    return config["train"]["variants"][variant]["model"], options, dummy_shapes(config, variant)
+
+
+@dataclass(frozen=True)
+class ModelCheck:
+    """What building ``variant``'s model and passing it one dummy sample told."""
+
+    #: why it cannot be built or cannot take the sample; None when it can
+    problem: str | None
+    #: whether it tunes on held-out predictions (``needs_validation``; False if unbuilt)
+    needs_validation: bool
+
+
+#: what the model check runs: its answer changes only with these modules and packages
+_CHECKED_BY = (["harfuse.fusion", "harfuse.preflight"], ["torch", "torchvision"])
+
+
+def check_model(config: dict[str, Any], variant: str) -> ModelCheck:
+    """:class:`ModelCheck` of ``variant``: :func:`dummy_model` and one sample through it,
+    or the answer kept from an earlier command with the same model, shapes, code and
+    packages (:mod:`harfuse.check_memo`: 5 s of torch imports saved a command)."""
+    key = memo_key("model-check", _model_spec(config, variant), *_CHECKED_BY)
+    if key not in _CHECKED:
+        kept = recall("model-check", key)
+        _CHECKED[key] = (
+            ModelCheck(**kept) if kept is not None else _run_model_check(config, variant)
+        )
+        if kept is None:
+            remember("model-check", key, asdict(_CHECKED[key]))
+    return _CHECKED[key]
+
+
+def _run_model_check(config: dict[str, Any], variant: str) -> ModelCheck:
+    import torch
+
+    try:
+        model, shapes = dummy_model(config, variant)
+        with torch.no_grad():
+            model.eval()({m: torch.zeros((1, *s), device="meta") for m, s in shapes.items()})
+    except (ValueError, TypeError, KeyError, RuntimeError) as err:
+        return ModelCheck(str(err), False)
+    return ModelCheck(None, bool(model.needs_validation))
 
 
 def model_problems(config: dict[str, Any]) -> list[str]:
     """Every variant whose model cannot be built from its ``options``, or cannot take one
     sample of the configured shapes (a clip too short or small for a backbone)."""
-    import torch
-
-    problems = []
-    for name in config["train"]["variants"]:
-        try:
-            model, shapes = dummy_model(config, name)
-            with torch.no_grad():
-                model.eval()({m: torch.zeros((1, *s), device="meta") for m, s in shapes.items()})
-        except (ValueError, TypeError, KeyError, RuntimeError) as err:
-            problems.append(f"train.variants.{name}.options: {err}")
-    return problems
+    checks = {name: check_model(config, name) for name in config["train"]["variants"]}
+    return [f"train.variants.{n}.options: {c.problem}" for n, c in checks.items() if c.problem]
 
 
 def skipped_before_work(config: dict[str, Any]) -> dict[str, str]:
@@ -267,12 +303,7 @@ def data_problems(config: dict[str, Any], manifest: pd.DataFrame) -> list[str]:
                 )
     if problems:
         return problems
-    needs_val = {}
-    for name in variants:
-        try:
-            needs_val[name] = dummy_model(config, name)[0].needs_validation
-        except (ValueError, TypeError, KeyError, RuntimeError):
-            needs_val[name] = False  # reported at parse time
+    needs_val = {name: check_model(config, name).needs_validation for name in variants}
     used = {s for v in variants for s in variant_splits(config, v, splits)}
     for split in sorted(used, key=splits.index):
         train = manifest.loc[manifest[split] == "train", "label_idx"].to_numpy()

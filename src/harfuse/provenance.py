@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import ast
 import hashlib
+from functools import lru_cache
 from pathlib import Path
 
 PACKAGE = "harfuse"
@@ -41,6 +42,13 @@ def imported_modules(source: str) -> set[str]:
     return found | parents
 
 
+@lru_cache(maxsize=1024)
+def _imports_of(source: str) -> frozenset[str]:
+    """:func:`imported_modules`, remembered by source text: a Snakefile asks for the same
+    modules' versions once per rule and per job, and parsing them is most of the cost."""
+    return frozenset(imported_modules(source))
+
+
 def code_version(module: str, root: Path = _ROOT) -> str:
     """12 hex digits of SHA-256 over ``module``'s source and its harfuse imports'."""
     digest = hashlib.sha256()
@@ -54,8 +62,7 @@ def code_version(module: str, root: Path = _ROOT) -> str:
         path = module_path(name, root)
         if path is None:  # a name imported from a module, not a module itself
             continue
-        source = path.read_text(encoding="utf-8")
-        stack.extend(imported_modules(source) - seen)
+        stack.extend(_imports_of(path.read_text(encoding="utf-8")) - seen)
     for name in sorted(seen):
         path = module_path(name, root)
         if path is not None:

@@ -15,23 +15,20 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field
-from typing import Any
 
 import torch
 from torch import nn
 from torch.utils.checkpoint import checkpoint
 
-from harfuse.config_schema import default
-from harfuse.encoders.frozen import (
-    IMAGE_BACKBONES,
+from harfuse.encoders.backbones import (
+    BACKBONE_DIMS,
     IMAGENET_MEAN,
     IMAGENET_STD,
     KINETICS_MEAN,
     KINETICS_STD,
-    VIDEO_BACKBONES,
-    headless,
+    BackboneSpec,
 )
+from harfuse.encoders.frozen import headless
 
 _RESNET = ["stem", "layer1", "layer2", "layer3", "layer4"]
 _S3D = [  # the S3D paper's names for torchvision's ``features[i]`` (pools hold no weights)
@@ -62,63 +59,6 @@ def named_blocks(arch: str, net: nn.Module) -> dict[str, list[nn.Module]]:
         blocks["fc7"] = list(net.classifier[3:])
         return blocks
     raise ValueError(f"unknown backbone {arch!r}; known: {sorted(BACKBONE_DIMS)}")
-
-
-BACKBONE_DIMS = {**IMAGE_BACKBONES, **VIDEO_BACKBONES}
-
-
-def _default(key: str) -> Any:
-    return default("train", "variants", "*", "options", "backbone", key)
-
-
-@dataclass(frozen=True)
-class BackboneSpec:
-    """A variant's ``options.backbone``. ``blocks``: ``all``, ``none`` or block names
-    (:func:`named_blocks`); ``lr_scale`` multiplies the learning rate of those blocks;
-    ``num_frames`` and ``input_size`` ``[h, w]`` px are the clips it reads; ``test_clips``
-    clips spread over a test video are averaged; ``checkpointing`` recomputes the trained
-    blocks' activations in the backward pass (less memory, ~1/3 more compute);
-    ``init_from`` names the variant whose fine-tuned backbone this one starts from
-    (:func:`copy_backbone`; ``weights`` is then not read)."""
-
-    arch: str
-    weights: str = _default("weights")
-    blocks: str | Sequence[str] = _default("blocks")
-    lr_scale: float = _default("lr_scale")
-    num_frames: int = _default("num_frames")
-    input_size: tuple[int, int] = tuple(_default("input_size"))
-    test_clips: int = _default("test_clips")
-    checkpointing: bool = _default("checkpointing")
-    init_from: str | None = _default("init_from")
-    allow_download: bool = field(default=_default("allow_download"), compare=False)
-
-    @classmethod
-    def from_options(cls, options: dict[str, Any]) -> BackboneSpec:
-        """From config: unknown keys are an error naming the valid ones."""
-        known = set(cls.__dataclass_fields__)
-        unknown = sorted(set(options) - known)
-        if unknown:
-            raise ValueError(
-                f"backbone has no option {', '.join(unknown)} (options: {', '.join(sorted(known))})"
-            )
-        if "arch" not in options:
-            raise ValueError(f"backbone needs arch: one of {', '.join(sorted(BACKBONE_DIMS))}")
-        values = dict(options)
-        if "input_size" in values:
-            values["input_size"] = tuple(values["input_size"])
-        return cls(**values)
-
-    @property
-    def per_frame(self) -> bool:
-        return self.arch in IMAGE_BACKBONES
-
-    def input_shape(self) -> tuple[int, int, int, int]:
-        """One sample's clip ``(T, h, w, 3)`` (one test clip)."""
-        return (self.num_frames, *self.input_size, 3)
-
-    def output_shape(self) -> tuple[int, int]:
-        """One sample's features ``(T', D)``."""
-        return (self.num_frames if self.per_frame else 1, BACKBONE_DIMS[self.arch])
 
 
 def _freeze(module: nn.Module) -> None:

@@ -10,16 +10,15 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from harfuse.encoders.backbones import (
+    IMAGE_BACKBONES,
+    IMAGENET_MEAN,
+    IMAGENET_STD,
+    KINETICS_MEAN,
+    KINETICS_STD,
+    VIDEO_BACKBONES,
+)
 from harfuse.weights import resolve_state_dict
-
-IMAGENET_MEAN = (0.485, 0.456, 0.406)
-IMAGENET_STD = (0.229, 0.224, 0.225)
-KINETICS_MEAN = (0.43216, 0.394666, 0.37645)
-KINETICS_STD = (0.22803, 0.22145, 0.216989)
-#: image backbone -> feature size (ResNets: pooled last stage; VGG16: fc7)
-IMAGE_BACKBONES = {"resnet18": 512, "resnet50": 2048, "vgg16": 4096}
-#: video backbone -> feature size (pooled last stage, before the classifier)
-VIDEO_BACKBONES = {"r3d_18": 512, "r2plus1d_18": 512, "s3d": 1024}
 
 
 def headless(arch: str, weights: str, allow_download: bool) -> nn.Module:

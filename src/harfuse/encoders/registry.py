@@ -7,8 +7,9 @@ from functools import partial
 
 from torch import nn
 
+from harfuse.encoders.backbones import IMAGE_BACKBONES, VIDEO_BACKBONES
 from harfuse.encoders.depth import DepthCNNEncoder
-from harfuse.encoders.frozen import IMAGE_BACKBONES, VIDEO_BACKBONES, ClipEncoder, FrameEncoder
+from harfuse.encoders.frozen import ClipEncoder, FrameEncoder
 from harfuse.encoders.skeleton import SkeletonGCNEncoder, SkeletonTCNEncoder
 from harfuse.encoders.trainable import (
     AudioResNetEncoder,

@@ -29,7 +29,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from harfuse.encoders import ENCODERS
-from harfuse.encoders.finetune import BackboneSpec, BackboneThen, TunedBackbone, lr_groups
+from harfuse.encoders.backbones import BackboneSpec
+from harfuse.encoders.finetune import BackboneThen, TunedBackbone, lr_groups
 from harfuse.modalities.registry import MODALITIES as _REGISTRY
 from harfuse.modalities.registry import NAMES as MODALITIES
 

@@ -39,7 +39,7 @@ class Rgb(Modality):
         ``(clips, T, h, w, 3)`` (what the model reads)."""
         if context.backbone:
             from harfuse.data.clips import eval_clips
-            from harfuse.encoders.finetune import BackboneSpec
+            from harfuse.encoders.backbones import BackboneSpec
 
             spec = BackboneSpec.from_options(context.backbone)
             return {"rgb": (eval_clips(raw, spec.num_frames, spec.input_size, spec.test_clips), {})}
@@ -70,7 +70,7 @@ class Rgb(Modality):
 
             return FeatureSource(paths)
         from harfuse.data.clips import FrameClipSource
-        from harfuse.encoders.finetune import BackboneSpec
+        from harfuse.encoders.backbones import BackboneSpec
 
         spec = BackboneSpec.from_options(backbone)
         clips = 1 if train else spec.test_clips
@@ -79,8 +79,7 @@ class Rgb(Modality):
     def dummy_shape(self, config: dict[str, Any], variant: str) -> tuple[int, ...]:
         """Clips ``(T, h, w, 3)`` of a fine-tuned backbone, else the features set's
         ``(T, D)``: one step per frame of an image encoder, one per clip of a video one."""
-        from harfuse.encoders.finetune import BackboneSpec
-        from harfuse.encoders.frozen import IMAGE_BACKBONES, VIDEO_BACKBONES
+        from harfuse.encoders.backbones import IMAGE_BACKBONES, VIDEO_BACKBONES, BackboneSpec
         from harfuse.plan import feature_set
 
         backbone = (config["train"]["variants"][variant].get("options") or {}).get("backbone")

@@ -1,0 +1,99 @@
+"""What a parse-time check found, remembered on disk between Snakemake commands.
+
+Checking a variant's model (built on torch's ``meta`` device, one dummy sample through
+it) means importing torch and torchvision: about 5 s of every ``snakemake`` command,
+dry runs included, on a 2-core machine. Its answer depends only on the check's inputs
+and on the code and packages that compute it, so :func:`recall` / :func:`remember` keep it
+under a digest of all of these: the inputs, :func:`harfuse.provenance.code_version` of
+the modules it runs, and the installed versions of the packages named. A change to any
+of them is another key, so a stale answer is never read.
+
+Where: ``$HARFUSE_CACHE`` when set (``off``: nothing is kept), else
+``$XDG_CACHE_HOME/harfuse`` or ``~/.cache/harfuse``, one small JSON file per answer. The
+memo is best effort: a folder that cannot be written, or a file that cannot be read,
+only means the check runs again.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import sys
+from collections.abc import Sequence
+from functools import cache
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+from harfuse.provenance import code_version
+from harfuse.store.atomic import write_json
+
+#: environment variable: the memo's folder, or ``off``
+CACHE_ENV = "HARFUSE_CACHE"
+
+
+def cache_dir() -> Path | None:
+    """The memo's folder (not created here), or None when ``$HARFUSE_CACHE`` is ``off``."""
+    chosen = os.environ.get(CACHE_ENV, "")
+    if chosen == "off":
+        return None
+    if chosen:
+        return Path(chosen)
+    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(base) / "harfuse"
+
+
+def _version(package: str) -> str:
+    try:
+        return metadata.version(package)
+    except metadata.PackageNotFoundError:
+        return "absent"
+
+
+@cache
+def _made_by(modules: tuple[str, ...], packages: tuple[str, ...]) -> dict[str, Any]:
+    """Code versions of ``modules``, versions of ``packages`` and Python's: read once a
+    process (a Snakefile asks once per variant; a process runs the code it imported)."""
+    return {
+        "code": {m: code_version(m) for m in modules},
+        "packages": {p: _version(p) for p in packages},
+        "python": list(sys.version_info[:2]),
+    }
+
+
+def memo_key(kind: str, inputs: Any, modules: Sequence[str], packages: Sequence[str]) -> str:
+    """64 hex digits naming the answer of check ``kind`` on ``inputs`` (JSON-able), as
+    computed by harfuse ``modules`` (their code versions, transitively) with ``packages``
+    (their installed versions) on this Python."""
+    made_by = _made_by(tuple(modules), tuple(packages))
+    blob = json.dumps({"kind": kind, "inputs": inputs, **made_by}, sort_keys=True, default=str)
+    return hashlib.sha256(blob.encode()).hexdigest()
+
+
+def _path(kind: str, key: str) -> Path | None:
+    folder = cache_dir()
+    return None if folder is None else folder / kind / f"{key}.json"
+
+
+def recall(kind: str, key: str) -> dict[str, Any] | None:
+    """The answer kept under ``key`` (:func:`memo_key`), or None."""
+    path = _path(kind, key)
+    if path is None:
+        return None
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+
+
+def remember(kind: str, key: str, answer: dict[str, Any]) -> None:
+    """Keep ``answer`` (JSON-able) under ``key``; written whole or not at all (a rename),
+    and silently not at all where the folder cannot be written."""
+    path = _path(kind, key)
+    if path is None:
+        return
+    try:
+        write_json(path, answer)
+    except OSError:
+        return

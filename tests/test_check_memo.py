@@ -1,0 +1,91 @@
+"""The parse-time model check's memo: kept answers are read back, a change of the code,
+the packages or the inputs is another key, and a memo that cannot be written is no error."""
+
+from __future__ import annotations
+
+import copy
+
+import pytest
+import yaml
+
+from harfuse import check_memo, preflight
+from harfuse.check_memo import memo_key, recall, remember
+from harfuse.config_schema import validate
+
+from .helpers import REPO
+
+
+@pytest.fixture
+def memo(tmp_path, monkeypatch):
+    """An empty memo folder; the process's remembered code versions and checks forgotten."""
+    monkeypatch.setenv(check_memo.CACHE_ENV, str(tmp_path / "memo"))
+    monkeypatch.setattr(preflight, "_CHECKED", {})
+    check_memo._made_by.cache_clear()
+    yield tmp_path / "memo"
+    check_memo._made_by.cache_clear()
+
+
+def demo_config() -> dict:
+    cfg = yaml.safe_load((REPO / "config.yaml").read_text())
+    validate(cfg)  # fills the defaults in place
+    return cfg
+
+
+def test_an_answer_is_kept_and_read_back_whole(memo):
+    key = memo_key("kind", {"a": [1, 2]}, ["harfuse.plan"], ["numpy"])
+    assert recall("kind", key) is None
+    remember("kind", key, {"problem": None, "n": 3})
+    assert recall("kind", key) == {"problem": None, "n": 3}
+    assert [p.name for p in (memo / "kind").iterdir()] == [f"{key}.json"]  # no temporary left
+
+
+def test_the_code_the_packages_and_the_inputs_are_in_the_key(memo, monkeypatch):
+    def key(inputs=None):
+        check_memo._made_by.cache_clear()
+        return memo_key("kind", inputs or {"a": 1}, ["harfuse.plan"], ["numpy"])
+
+    first = key()
+    assert key() == first
+    assert key({"a": 2}) != first
+    monkeypatch.setattr(check_memo, "_version", lambda package: "0.0-other")
+    assert key() != first
+    monkeypatch.undo()
+    monkeypatch.setattr(check_memo, "code_version", lambda module: "000000000000")
+    assert key() != first
+
+
+def test_off_keeps_nothing_and_an_unwritable_folder_is_no_error(tmp_path, monkeypatch):
+    monkeypatch.setenv(check_memo.CACHE_ENV, "off")
+    assert check_memo.cache_dir() is None
+    remember("kind", "k", {"x": 1})
+    assert recall("kind", "k") is None
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder")
+    monkeypatch.setenv(check_memo.CACHE_ENV, str(blocker / "memo"))
+    remember("kind", "k", {"x": 1})  # mkdir fails: the check simply runs again next time
+    assert recall("kind", "k") is None
+    monkeypatch.delenv(check_memo.CACHE_ENV)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    assert check_memo.cache_dir() == tmp_path / "xdg" / "harfuse"
+
+
+def test_the_model_check_is_run_once_then_recalled_problems_included(memo, monkeypatch):
+    cfg = demo_config()
+    bad = copy.deepcopy(cfg)
+    bad["train"]["variants"]["flow"]["options"] = {"encoders": {"flow": "flow_3dccn"}}
+    ran = []
+    real = preflight._run_model_check
+    monkeypatch.setattr(preflight, "_run_model_check", lambda c, v: ran.append(v) or real(c, v))
+    first = preflight.model_problems(bad)
+    assert len(first) == 1 and "flow_3dccn" in first[0]
+    assert sorted(ran) == sorted(bad["train"]["variants"])
+    meta = preflight.check_model(bad, "late_meta")
+    assert meta.problem is None and meta.needs_validation
+
+    # another command: nothing built, the same answers, the bad variant's problem too
+    monkeypatch.setattr(preflight, "_CHECKED", {})
+    ran.clear()
+    assert preflight.model_problems(bad) == first
+    assert preflight.check_model(bad, "late_meta") == meta
+    assert ran == []
+    assert preflight.model_problems(cfg) == [] and ran == ["flow"]  # its options changed
