@@ -11,7 +11,7 @@ import yaml
 from harfuse.plan import experiments, feature_set
 from harfuse.stages.report import COLUMNS
 
-from .helpers import REPO, job_counts, snakemake
+from .helpers import REPO, job_counts, run_configs, snakemake
 
 pytestmark = pytest.mark.slow
 
@@ -44,12 +44,32 @@ def train_jobs(cfg: dict, uses) -> int:
     )
 
 
+#: one variant per kind of model and input, rerun from scratch by the determinism test
+RERUN = ["mid_fusion", "late_meta", "two_stage", "rgb_finetuned"]
+
+
+def rerun_config() -> dict:
+    """:func:`tiny_config` with the :data:`RERUN` variants only, a ratio sweep and hidden
+    classes on one of them each."""
+    cfg = tiny_config()
+    cfg["train"]["variants"] = {v: cfg["train"]["variants"][v] for v in RERUN}
+    cfg["experiments"]["ratio_variants"] = ["mid_fusion"]
+    cfg["experiments"]["hidden_variants"] = ["two_stage"]
+    return cfg
+
+
 @pytest.fixture(scope="module")
-def finished_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    workdir = tmp_path_factory.mktemp("workflow")
-    (workdir / "config.yaml").write_text(yaml.safe_dump(tiny_config()))
-    snakemake(workdir)
-    return workdir
+def runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """``full``: the whole DAG of :func:`tiny_config`; ``again``: :func:`rerun_config`
+    from scratch in another folder, at the same time (one's serial parts overlap the
+    other's jobs on the cores; each job's results do not depend on the load)."""
+    base = tmp_path_factory.mktemp("workflow")
+    return run_configs(base, {"full": tiny_config(), "again": rerun_config()})
+
+
+@pytest.fixture(scope="module")
+def finished_run(runs: dict[str, Path]) -> Path:
+    return runs["full"]
 
 
 def test_report_lists_every_variant(finished_run):
@@ -111,22 +131,12 @@ def test_stage_outputs_follow_the_layout(finished_run):
     assert not list(res.rglob(".*.tmp"))  # no temporary file left behind
 
 
-#: one variant per kind of model and input, rerun from scratch by the determinism test
-RERUN = ["mid_fusion", "late_meta", "two_stage", "rgb_finetuned"]
-
-
-def test_a_fresh_run_gives_byte_identical_tables(finished_run, tmp_path_factory):
+def test_a_fresh_run_gives_byte_identical_tables(runs):
     """Same machine, same config (seeds), same cores: the DAG again from scratch in another
     folder gives the same bytes in the report's rows. (A variant's runs depend only on
     its own inputs, so rerunning one of each kind (fusion models, a meta-classifier, two
     stages, a fine-tuned backbone) keeps the suite short.)"""
-    again = tmp_path_factory.mktemp("again")
-    cfg = tiny_config()
-    cfg["train"]["variants"] = {v: cfg["train"]["variants"][v] for v in RERUN}
-    cfg["experiments"]["ratio_variants"] = ["mid_fusion"]
-    cfg["experiments"]["hidden_variants"] = ["two_stage"]
-    (again / "config.yaml").write_text(yaml.safe_dump(cfg))
-    snakemake(again)
+    finished_run, again = runs["full"], runs["again"]
     for name in ("summary.csv", "aggregate.csv"):
         table = Path("results/demo/report") / name
         header, *rows = (finished_run / table).read_text().splitlines()
