@@ -4,6 +4,7 @@ the packages or the inputs is another key, and a memo that cannot be written is 
 from __future__ import annotations
 
 import copy
+import os
 
 import pytest
 import yaml
@@ -32,17 +33,33 @@ def demo_config() -> dict:
 
 
 def test_an_answer_is_kept_and_read_back_whole(memo):
-    key = memo_key("kind", {"a": [1, 2]}, ["harfuse.plan"], ["numpy"])
+    key = memo_key({"a": [1, 2]}, ["harfuse.plan"], ["numpy"])
     assert recall("kind", key) is None
     remember("kind", key, {"problem": None, "n": 3})
     assert recall("kind", key) == {"problem": None, "n": 3}
-    assert [p.name for p in (memo / "kind").iterdir()] == [f"{key}.json"]  # no temporary left
+    files = [p.relative_to(memo / "kind") for p in (memo / "kind").rglob("*") if p.is_file()]
+    assert [str(f) for f in files] == [f"{key}.json"]  # no temporary left
+
+
+def test_answers_of_old_code_are_pruned(memo, monkeypatch):
+    versions = iter(range(100))
+    monkeypatch.setattr(check_memo, "code_version", lambda module: f"{next(versions):012}")
+    keys = []
+    for i in range(check_memo.KEEP_VERSIONS + 3):
+        check_memo._made_by.cache_clear()
+        keys.append(memo_key({"a": 1}, ["harfuse.plan"], ["numpy"]))
+        remember("kind", keys[-1], {"n": len(keys)})
+        folder = memo / "kind" / keys[-1].split("/")[0]
+        os.utime(folder, ns=(i * 10**9, i * 10**9))  # written one second apart
+    assert len({k.split("/")[0] for k in keys}) == len(keys)  # one folder per code version
+    kept = [k for k in keys if recall("kind", k) is not None]
+    assert kept == keys[-check_memo.KEEP_VERSIONS :]
 
 
 def test_the_code_the_packages_and_the_inputs_are_in_the_key(memo, monkeypatch):
     def key(inputs=None):
         check_memo._made_by.cache_clear()
-        return memo_key("kind", inputs or {"a": 1}, ["harfuse.plan"], ["numpy"])
+        return memo_key(inputs or {"a": 1}, ["harfuse.plan"], ["numpy"])
 
     first = key()
     assert key() == first

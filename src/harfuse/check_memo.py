@@ -19,6 +19,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import shutil
 import sys
 from collections.abc import Sequence
 from functools import cache
@@ -51,24 +52,35 @@ def _version(package: str) -> str:
         return "absent"
 
 
-@cache
-def _made_by(modules: tuple[str, ...], packages: tuple[str, ...]) -> dict[str, Any]:
-    """Code versions of ``modules``, versions of ``packages`` and Python's: read once a
-    process (a Snakefile asks once per variant; a process runs the code it imported)."""
-    return {
-        "code": {m: code_version(m) for m in modules},
-        "packages": {p: _version(p) for p in packages},
-        "python": list(sys.version_info[:2]),
-    }
-
-
-def memo_key(kind: str, inputs: Any, modules: Sequence[str], packages: Sequence[str]) -> str:
-    """64 hex digits naming the answer of check ``kind`` on ``inputs`` (JSON-able), as
-    computed by harfuse ``modules`` (their code versions, transitively) with ``packages``
-    (their installed versions) on this Python."""
-    made_by = _made_by(tuple(modules), tuple(packages))
-    blob = json.dumps({"kind": kind, "inputs": inputs, **made_by}, sort_keys=True, default=str)
+def _digest(obj: Any) -> str:
+    blob = json.dumps(obj, sort_keys=True, default=str)
     return hashlib.sha256(blob.encode()).hexdigest()
+
+
+@cache
+def _made_by(modules: tuple[str, ...], packages: tuple[str, ...]) -> str:
+    """Digest of the code versions of ``modules``, the versions of ``packages`` and
+    Python's: read once a process (a Snakefile asks once per variant; a process runs the
+    code it imported)."""
+    return _digest(
+        {
+            "code": {m: code_version(m) for m in modules},
+            "packages": {p: _version(p) for p in packages},
+            "python": list(sys.version_info[:2]),
+        }
+    )
+
+
+def memo_key(inputs: Any, modules: Sequence[str], packages: Sequence[str]) -> str:
+    """``{made by}/{inputs}``: names the answer of a check on ``inputs`` (JSON-able) as
+    computed by harfuse ``modules`` (their code versions, transitively) with ``packages``
+    (their installed versions) on this Python; answers of other code live in other
+    folders (:func:`remember` prunes the old ones)."""
+    return f"{_made_by(tuple(modules), tuple(packages))[:16]}/{_digest(inputs)}"
+
+
+#: folders of answers (one per version of the code and packages) kept per kind of check
+KEEP_VERSIONS = 8
 
 
 def _path(kind: str, key: str) -> Path | None:
@@ -77,7 +89,7 @@ def _path(kind: str, key: str) -> Path | None:
 
 
 def recall(kind: str, key: str) -> dict[str, Any] | None:
-    """The answer kept under ``key`` (:func:`memo_key`), or None."""
+    """The answer of check ``kind`` kept under ``key`` (:func:`memo_key`), or None."""
     path = _path(kind, key)
     if path is None:
         return None
@@ -89,11 +101,24 @@ def recall(kind: str, key: str) -> dict[str, Any] | None:
 
 def remember(kind: str, key: str, answer: dict[str, Any]) -> None:
     """Keep ``answer`` (JSON-able) under ``key``; written whole or not at all (a rename),
-    and silently not at all where the folder cannot be written."""
+    and silently not at all where the folder cannot be written. The first answer of new
+    code drops the folders of all but the :data:`KEEP_VERSIONS` latest."""
     path = _path(kind, key)
     if path is None:
         return
     try:
+        new = not path.parent.is_dir()
         write_json(path, answer)
+        if new:
+            _prune(path.parent)
     except OSError:
         return
+
+
+def _prune(current: Path) -> None:
+    """Remove the answer folders beside ``current`` but ``current`` and the
+    :data:`KEEP_VERSIONS` - 1 most recently written others."""
+    others = [p for p in current.parent.iterdir() if p.is_dir() and p != current]
+    others.sort(key=lambda p: p.stat().st_mtime_ns)
+    for old in others[: max(len(others) - KEEP_VERSIONS + 1, 0)]:
+        shutil.rmtree(old, ignore_errors=True)

@@ -130,7 +130,7 @@ def check_model(config: dict[str, Any], variant: str) -> ModelCheck:
     """:class:`ModelCheck` of ``variant``: :func:`dummy_model` and one sample through it,
     or the answer kept from an earlier command with the same model, shapes, code and
     packages (:mod:`harfuse.check_memo`: 5 s of torch imports saved a command)."""
-    key = memo_key("model-check", _model_spec(config, variant), *_CHECKED_BY)
+    key = memo_key(_model_spec(config, variant), *_CHECKED_BY)
     if key not in _CHECKED:
         kept = recall("model-check", key)
         _CHECKED[key] = (
