@@ -5,11 +5,12 @@ it) means importing torch and torchvision: about 5 s of every ``snakemake`` comm
 dry runs included, on a 2-core machine. Its answer depends only on the check's inputs
 and on the code and packages that compute it, so :func:`recall` / :func:`remember` keep it
 under a digest of all of these: the inputs, :func:`harfuse.provenance.code_version` of
-the modules it runs, and the installed versions of the packages named. A change to any
-of them is another key, so a stale answer is never read.
+the modules it runs, the config schema, and the installed versions of the packages
+named. A change to any of them is another key, so a stale answer is never read.
 
 Where: ``$HARFUSE_CACHE`` when set (``off``: nothing is kept), else
-``$XDG_CACHE_HOME/harfuse`` or ``~/.cache/harfuse``, one small JSON file per answer. The
+``$XDG_CACHE_HOME/harfuse`` or ``~/.cache/harfuse``, one small JSON file per answer in
+one folder per version of the code and packages (the :data:`KEEP_VERSIONS` latest). The
 memo is best effort: a folder that cannot be written, or a file that cannot be read,
 only means the check runs again.
 """
@@ -27,6 +28,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
+from harfuse.config_schema import SCHEMA_PATH
 from harfuse.provenance import code_version
 from harfuse.store.atomic import write_json
 
@@ -59,12 +61,13 @@ def _digest(obj: Any) -> str:
 
 @cache
 def _made_by(modules: tuple[str, ...], packages: tuple[str, ...]) -> str:
-    """Digest of the code versions of ``modules``, the versions of ``packages`` and
-    Python's: read once a process (a Snakefile asks once per variant; a process runs the
-    code it imported)."""
+    """Digest of the code versions of ``modules``, the config schema (its defaults are
+    code too), the versions of ``packages`` and Python's: read once a process (a
+    Snakefile asks once per variant; a process runs the code it imported)."""
     return _digest(
         {
             "code": {m: code_version(m) for m in modules},
+            "schema": hashlib.sha256(SCHEMA_PATH.read_bytes()).hexdigest(),
             "packages": {p: _version(p) for p in packages},
             "python": list(sys.version_info[:2]),
         }
