@@ -9,8 +9,11 @@ from pathlib import Path
 import pytest
 
 from harfuse.check_memo import CACHE_ENV
+from harfuse.datasets import adapter
 from harfuse.datasets.demo import DemoSpec, generate_demo
 from harfuse.stages import audio, features, flow, frames, manifest, sample_files
+
+from .helpers import snakemake, tiny_config, write_config
 
 REPO = Path(__file__).resolve().parents[1]
 # the benchmarks' support modules (flow_cases, opencv_pin) are not part of the package
@@ -74,3 +77,21 @@ def run_stages(
 def prepared(demo_root, tmp_path_factory) -> Path:
     """Every stage run on the tiny demo, without Snakemake (one shard per stage)."""
     return run_stages(demo_root, tmp_path_factory.mktemp("stages"))
+
+
+@pytest.fixture(scope="session")
+def stills_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The workflow run on the image_csv layout's fixture (:func:`tiny_config`), with two
+    variants still images cannot feed (flow, rgb + audio): tests/test_datasets.py reads
+    how they were skipped, tests/test_slurm.py compares a SLURM run of the same config
+    with it."""
+    root = adapter("image_csv").write_fixture(tmp_path_factory.mktemp("stills") / "data")
+    cfg = tiny_config("image_csv", root)
+    cfg["train"]["variants"].update(
+        flow={"model": "single", "modalities": ["flow"]},
+        rgb_audio={"model": "mid", "modalities": ["rgb", "audio"]},
+    )
+    workdir = tmp_path_factory.mktemp("stills-local")
+    write_config(workdir, cfg)
+    snakemake(workdir)
+    return workdir

@@ -104,3 +104,26 @@ def damage_audio_packets(src: Path, dst: Path, which: Sequence[int] | None = Non
         data[at : at + len(payloads[i])] = rng.bytes(len(payloads[i]))
     dst.write_bytes(bytes(data))
     return len(payloads)
+
+
+def tiny_config(layout: str, root: Path) -> dict:
+    """``configs/{layout}.yaml`` shrunk for a test run on the fixture at ``root``."""
+    cfg = yaml.safe_load((REPO / "configs" / f"{layout}.yaml").read_text())
+    cfg["dataset"]["root"] = str(root)
+    cfg["dataset"]["samples_per_shard"] = 16
+    cfg["frames"]["size"] = 32
+    for name, feature_set in cfg["features"]["sets"].items():
+        # S3D has a fixed 224 px input: the same clip path at test size is r3d_18
+        encoder = "r3d_18" if feature_set["encoder"] == "s3d" else feature_set["encoder"]
+        cfg["features"]["sets"][name] = {
+            "encoder": encoder,
+            "weights": "none",
+            "input_size": [32, 32],
+            "num_frames": min(feature_set["num_frames"], 4),
+        }
+    cfg["train"]["params"]["epochs"] = 2
+    if cfg.get("experiments", {}).get("hidden_classes"):
+        cfg["experiments"].update(ratios=[0.5], hidden_classes=2)
+    cfg["train"]["inputs"].update(flow_length=4, audio_frames=40)
+    cfg["imu"]["window"] = 100
+    return cfg

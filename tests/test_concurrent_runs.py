@@ -40,8 +40,7 @@ import pytest
 from harfuse.datasets import adapter
 from harfuse.store.manifest import read_manifest
 
-from .helpers import snakemake, snakemake_command, write_config
-from .test_datasets import tiny_config
+from .helpers import snakemake, snakemake_command, tiny_config, write_config
 
 pytestmark = pytest.mark.slow
 

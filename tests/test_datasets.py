@@ -16,7 +16,7 @@ from harfuse.plan import reference_problems
 from harfuse.preflight import raise_problems
 from harfuse.store.manifest import read_manifest
 
-from .helpers import REPO, snakemake, write_config
+from .helpers import REPO, snakemake, tiny_config, write_config
 
 SCHEMA = str(REPO / "src/harfuse/config.schema.yaml")
 LAYOUTS = ["ucf101", "ucf51", "hmdb51", "utd_mhad", "mmact", "ntu_rgbd", "image_csv", "folder"]
@@ -80,29 +80,6 @@ EXPECTED = {
         {"rgb", "flow", "audio"},
     ),
 }
-
-
-def tiny_config(layout: str, root: Path) -> dict:
-    """``configs/{layout}.yaml`` shrunk for a test run on the fixture at ``root``."""
-    cfg = yaml.safe_load((REPO / "configs" / f"{layout}.yaml").read_text())
-    cfg["dataset"]["root"] = str(root)
-    cfg["dataset"]["samples_per_shard"] = 16
-    cfg["frames"]["size"] = 32
-    for name, feature_set in cfg["features"]["sets"].items():
-        # S3D has a fixed 224 px input: the same clip path at test size is r3d_18
-        encoder = "r3d_18" if feature_set["encoder"] == "s3d" else feature_set["encoder"]
-        cfg["features"]["sets"][name] = {
-            "encoder": encoder,
-            "weights": "none",
-            "input_size": [32, 32],
-            "num_frames": min(feature_set["num_frames"], 4),
-        }
-    cfg["train"]["params"]["epochs"] = 2
-    if cfg.get("experiments", {}).get("hidden_classes"):
-        cfg["experiments"].update(ratios=[0.5], hidden_classes=2)
-    cfg["train"]["inputs"].update(flow_length=4, audio_frames=40)
-    cfg["imu"]["window"] = 100
-    return cfg
 
 
 @pytest.fixture(scope="module")
@@ -399,17 +376,10 @@ def test_example_configs_are_valid():
 
 
 @pytest.mark.slow
-def test_variants_without_their_modalities_are_skipped_with_a_reason(fixtures, tmp_path):
-    cfg = tiny_config("image_csv", fixtures["image_csv"])
-    cfg["train"]["variants"].update(
-        flow={"model": "single", "modalities": ["flow"]},
-        rgb_audio={"model": "mid", "modalities": ["rgb", "audio"]},
-    )
-    write_config(tmp_path, cfg)
-    snakemake(tmp_path)
-    summary = pd.read_csv(tmp_path / "results/stills/report/summary.csv")
+def test_variants_without_their_modalities_are_skipped_with_a_reason(stills_run):
+    summary = pd.read_csv(stills_run / "results/stills/report/summary.csv")
     assert summary["variant"].tolist() == ["still_image"]
-    md = (tmp_path / "results/stills/report/summary.md").read_text()
+    md = (stills_run / "results/stills/report/summary.md").read_text()
     assert "variant flow skipped: dataset stills has no flow" in md
     assert "variant rgb_audio skipped: dataset stills has no audio" in md
-    assert not (tmp_path / "results/stills/audio").exists()  # unused stages never ran
+    assert not (stills_run / "results/stills/audio").exists()  # unused stages never ran

@@ -9,13 +9,12 @@ import subprocess
 
 import pandas as pd
 import pytest
+import yaml
 
-from harfuse.datasets import adapter
 from harfuse.store.manifest import read_manifest
 from harfuse.store.shards import read_feature_shard
 
 from .helpers import REPO, SNAKEMAKE, snakemake, write_config
-from .test_datasets import tiny_config
 
 SETUP = "profiles/slurm/single-node-cluster.sh"
 
@@ -43,16 +42,15 @@ def slurm_jobs() -> dict[int, str]:
 
 
 @pytest.mark.slow
-def test_workflow_through_slurm_equals_a_local_run(tmp_path_factory):
+def test_workflow_through_slurm_equals_a_local_run(request, tmp_path):
     reason = slurm_unavailable()
     if reason:
         pytest.skip(reason)
-    root = adapter("image_csv").write_fixture(tmp_path_factory.mktemp("stills") / "data")
-    cfg = tiny_config("image_csv", root)
-    local, cluster = tmp_path_factory.mktemp("local"), tmp_path_factory.mktemp("slurm")
-    for workdir in (local, cluster):
-        write_config(workdir, cfg)
-    snakemake(local)
+    local = request.getfixturevalue("stills_run")  # the same config, run here
+    cluster = tmp_path / "slurm"
+    cluster.mkdir()
+    cfg = yaml.safe_load((local / "config.yaml").read_text())
+    write_config(cluster, cfg)
 
     before = max(slurm_jobs(), default=0)
     cmd = [

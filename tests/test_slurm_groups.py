@@ -32,8 +32,7 @@ import yaml
 from harfuse.datasets import adapter
 from harfuse.store.manifest import read_manifest
 
-from .helpers import REPO, job_counts, snakemake, write_config
-from .test_datasets import tiny_config
+from .helpers import REPO, job_counts, snakemake, tiny_config, write_config
 
 PROFILES = REPO / "profiles"
 GROUPED = PROFILES / "slurm-grouped"
