@@ -29,8 +29,18 @@ def tiny_config() -> dict:
             spec["params"] = {"epochs": 3}
     cfg["experiments"].update(ratios=[0.5], ratio_variants=["imu", "mid_fusion"])
     # the skeleton's paths: the skeleton variant and mid_fusion here, the rest in
-    # tests/test_skeleton_workflow.py (the suite's time)
-    for name in ("skeleton_audio", "rgb_skeleton"):
+    # tests/test_skeleton_workflow.py; mid fusion's gated and attention merges and a
+    # two-stage model on a fine-tuned backbone wire exactly as mid_fusion and two_stage
+    # do: their models are tests/test_models.py's and tests/test_finetune.py's, and the
+    # two-stage recipes of tests/test_recipes.py train them through the DAG (the suite's
+    # time)
+    for name in (
+        "skeleton_audio",
+        "rgb_skeleton",
+        "mid_gated",
+        "mid_attention",
+        "two_stage_finetuned",
+    ):
         del cfg["train"]["variants"][name]
     return cfg
 
@@ -44,8 +54,10 @@ def train_jobs(cfg: dict, uses) -> int:
     )
 
 
-#: one variant per kind of model and input, rerun from scratch by the determinism test
-RERUN = ["mid_fusion", "late_meta", "two_stage", "rgb_finetuned"]
+#: one variant per kind of input (every modality's features, two stages, clips of frames),
+#: rerun from scratch by the determinism test; every model's training is repeated to the
+#: byte in tests/test_stages.py (test_training_is_deterministic_on_cpu)
+RERUN = ["mid_fusion", "two_stage", "rgb_finetuned"]
 
 
 def rerun_config() -> dict:
@@ -134,8 +146,8 @@ def test_stage_outputs_follow_the_layout(finished_run):
 def test_a_fresh_run_gives_byte_identical_tables(runs):
     """Same machine, same config (seeds), same cores: the DAG again from scratch in another
     folder gives the same bytes in the report's rows. (A variant's runs depend only on
-    its own inputs, so rerunning one of each kind (fusion models, a meta-classifier, two
-    stages, a fine-tuned backbone) keeps the suite short.)"""
+    its own inputs, so rerunning one of each kind (fusion of every modality, two stages,
+    a fine-tuned backbone) keeps the suite short.)"""
     finished_run, again = runs["full"], runs["again"]
     for name in ("summary.csv", "aggregate.csv"):
         table = Path("results/demo/report") / name
