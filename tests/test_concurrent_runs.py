@@ -23,8 +23,9 @@ that no output comes from two jobs.
 
 Snakemake's lock is a check, then a write of its lock files: two runs that reach it within
 the same instant could both pass. The second run here starts 1 s after the first, while
-the first still builds its job graph (about 5 s), so that the refusal, not that instant,
-is what the test sees."""
+the first still parses the workflow and builds its job graph (about 3 s with its model
+checks remembered, harfuse.check_memo; 5-8 s without), so that the refusal, not that
+instant, is what the test sees."""
 
 from __future__ import annotations
 
