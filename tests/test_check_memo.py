@@ -4,6 +4,7 @@ the packages or the inputs is another key, and a memo that cannot be written is 
 from __future__ import annotations
 
 import copy
+import json
 import os
 
 import pytest
@@ -12,6 +13,7 @@ import yaml
 from harfuse import check_memo, preflight
 from harfuse.check_memo import memo_key, recall, remember
 from harfuse.config_schema import validate
+from harfuse.weights import WeightsNotFoundError
 
 from .helpers import REPO
 
@@ -106,3 +108,27 @@ def test_the_model_check_is_run_once_then_recalled_problems_included(memo, monke
     assert preflight.check_model(bad, "late_meta") == meta
     assert ran == []
     assert preflight.model_problems(cfg) == [] and ran == ["flow"]  # its options changed
+
+
+def test_a_model_loading_weights_files_is_never_remembered_and_a_bad_file_is_a_miss(
+    memo, monkeypatch
+):
+    cfg = demo_config()
+    flow = {"name": "flow_resnet18", "weights": "/nowhere/flow.pth"}
+    cfg["train"]["variants"]["flow"]["options"] = {"encoders": {"flow": flow}}
+    ran = []
+    real = preflight._run_model_check
+    monkeypatch.setattr(preflight, "_run_model_check", lambda c, v: ran.append(v) or real(c, v))
+    for _ in range(2):  # its answer depends on that file: checked each time, kept nowhere
+        with pytest.raises(WeightsNotFoundError, match=r"/nowhere/flow\.pth"):
+            preflight.check_model(cfg, "flow")
+    assert ran == ["flow", "flow"] and not memo.exists()
+
+    preflight.check_model(cfg, "imu")
+    (kept,) = (memo / "model-check").rglob("*.json")
+    for damaged in ("[1, 2]", '{"problem": null}', "not json"):
+        kept.write_text(damaged)  # by hand, or by another version: run again, rewrite it
+        monkeypatch.setattr(preflight, "_CHECKED", {})
+        assert preflight.check_model(cfg, "imu").problem is None
+        assert json.loads(kept.read_text()) == {"problem": None, "needs_validation": False}
+    assert ran == ["flow", "flow", "imu", "imu", "imu", "imu"]

@@ -37,14 +37,19 @@ CACHE_ENV = "HARFUSE_CACHE"
 
 
 def cache_dir() -> Path | None:
-    """The memo's folder (not created here), or None when ``$HARFUSE_CACHE`` is ``off``."""
+    """The memo's folder (not created here), or None when ``$HARFUSE_CACHE`` is ``off``
+    or there is no home folder."""
     chosen = os.environ.get(CACHE_ENV, "")
     if chosen == "off":
         return None
     if chosen:
         return Path(chosen)
-    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
-    return Path(base) / "harfuse"
+    if os.environ.get("XDG_CACHE_HOME"):
+        return Path(os.environ["XDG_CACHE_HOME"]) / "harfuse"
+    home = os.path.expanduser("~")
+    if home == "~":  # no HOME and no passwd entry (some containers): keep nothing
+        return None
+    return Path(home) / ".cache" / "harfuse"
 
 
 def _version(package: str) -> str:
@@ -92,14 +97,16 @@ def _path(kind: str, key: str) -> Path | None:
 
 
 def recall(kind: str, key: str) -> dict[str, Any] | None:
-    """The answer of check ``kind`` kept under ``key`` (:func:`memo_key`), or None."""
+    """The answer of check ``kind`` kept under ``key`` (:func:`memo_key`), or None (also
+    for a file that is not a JSON object)."""
     path = _path(kind, key)
     if path is None:
         return None
     try:
-        return json.loads(path.read_text(encoding="utf-8"))
+        answer = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return None
+    return answer if isinstance(answer, dict) else None
 
 
 def remember(kind: str, key: str, answer: dict[str, Any]) -> None:

@@ -129,16 +129,29 @@ _CHECKED_BY = (["harfuse.fusion", "harfuse.preflight"], ["torch", "torchvision"]
 def check_model(config: dict[str, Any], variant: str) -> ModelCheck:
     """:class:`ModelCheck` of ``variant``: :func:`dummy_model` and one sample through it,
     or the answer kept from an earlier command with the same model, shapes, code and
-    packages (:mod:`harfuse.check_memo`: 5 s of torch imports saved a command)."""
-    key = memo_key(_model_spec(config, variant), *_CHECKED_BY)
+    packages (:mod:`harfuse.check_memo`: 5 s of torch imports saved a command). A model
+    whose encoders load weights files (``options.encoders.<m>.weights``) is checked every
+    time: its answer depends on those files too."""
+    spec = _model_spec(config, variant)
+    if _loads_files(spec[1].get("encoders")):
+        return _run_model_check(config, variant)
+    key = memo_key(spec, *_CHECKED_BY)
     if key not in _CHECKED:
         kept = recall("model-check", key)
-        _CHECKED[key] = (
-            ModelCheck(**kept) if kept is not None else _run_model_check(config, variant)
-        )
-        if kept is None:
+        try:
+            _CHECKED[key] = ModelCheck(**kept)
+        except TypeError:  # none kept, or not one of ours
+            _CHECKED[key] = _run_model_check(config, variant)
             remember("model-check", key, asdict(_CHECKED[key]))
     return _CHECKED[key]
+
+
+def _loads_files(encoders: Any) -> bool:
+    """Whether ``options.encoders`` names weights other than ``none`` for an encoder."""
+    return isinstance(encoders, dict) and any(
+        isinstance(e, dict) and e.get("weights", "none") not in (None, "none")
+        for e in encoders.values()
+    )
 
 
 def _run_model_check(config: dict[str, Any], variant: str) -> ModelCheck:

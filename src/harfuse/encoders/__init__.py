@@ -7,7 +7,10 @@ so that :mod:`harfuse.encoders.backbones` (shapes, as data) is read without torc
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from harfuse.encoders.registry import ENCODERS, create_encoder
 
 __all__ = ["ENCODERS", "create_encoder"]
 

@@ -49,7 +49,7 @@ def modality_encoder(
     ``encoders`` overrides :data:`DEFAULT_ENCODERS` (a variant's ``options.encoders``):
     per modality an encoder name, or ``{name: ..., **arguments}`` (e.g. ``{name:
     skeleton_gcn, channels: [16, 32, 64]}``) for the encoder's own keyword arguments.
-    With ``backbone`` (``options.backbone``, :class:`~harfuse.encoders.finetune.
+    With ``backbone`` (``options.backbone``, :class:`~harfuse.encoders.backbones.
     BackboneSpec`), ``rgb`` is clips of frames ``(T, h, w, 3)`` through that fine-tuned
     backbone, then the rgb encoder."""
     if modality not in DEFAULT_ENCODERS:
