@@ -23,6 +23,9 @@ def tiny_config() -> dict:
     cfg["frames"]["size"] = 48
     for spec in cfg["features"]["sets"].values():
         spec["input_size"] = [48, 48]
+    # VGG16's frozen features run through the DAG in tests/conftest.py's stills_run: here
+    # the still-image set is a ResNet-18, the same frame path without 138 M weights to init
+    cfg["features"]["sets"]["still_image"]["encoder"] = "resnet18"
     cfg["train"]["params"]["epochs"] = 40
     for spec in cfg["train"]["variants"].values():
         if "backbone" in spec.get("options", {}):  # fine-tuning: the code path, not a score

@@ -22,7 +22,6 @@ from harfuse.fusion import Classifier, create_model
 from harfuse.modalities.imu import imu_channel_stats, standardised
 from harfuse.modalities.registry import MODALITIES
 from harfuse.plan import merged_params
-from harfuse.predict import build_classifier, read_run
 from harfuse.runlog import DataError
 from harfuse.store.manifest import read_manifest
 from harfuse.store.quarantine import quarantine_path, read_quarantine, write_quarantine
@@ -332,6 +331,10 @@ def build_model(
     torch.manual_seed(params.seed)  # model init is part of the seeded run
     model = create_model(job.spec["model"], shapes, num_classes, **options)
     if init is not None:
+        # here, not at the top: predict imports video decoding and drawing (cv2, av), half
+        # a second of every training job's start that only a backbone's source needs
+        from harfuse.predict import build_classifier, read_run
+
         copy_backbone(build_classifier(*read_run(Path(init).parent)), model)
         log.info("%s: backbone starts from %s", job.variant, init)
     if model.needs_validation and rows.val.empty:
