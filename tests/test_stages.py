@@ -128,11 +128,19 @@ def test_training_is_deterministic_on_cpu(prepared, tmp_path, spec):
     df = read_manifest(prepared / "manifest.parquet")
     df.loc[df["sample_id"].str.match(r"a[1-4]_s2"), "cross_subject"] = "train"
     write_manifest(df, tmp_path / "manifest.parquet", ["cross_subject"])
+    # b reads every input from its shard each epoch, a keeps them (train.params.cache_mb)
     runs = [
         run_training(
-            prepared, tmp_path / d, "v", spec, None, tmp_path / "manifest.parquet", val_fraction=0.5
+            prepared,
+            tmp_path / d,
+            "v",
+            spec,
+            None,
+            tmp_path / "manifest.parquet",
+            val_fraction=0.5,
+            cache_mb=cache_mb,
         )
-        for d in ("a", "b")
+        for d, cache_mb in (("a", 512), ("b", 0))
     ]
     assert runs[0] == runs[1]
     import torch

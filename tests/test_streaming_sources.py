@@ -98,16 +98,51 @@ def test_feature_source_reads_what_the_eager_read_gives_with_few_files_open(tmp_
         assert RowLayout.of(chunked["temporal"]) is None
 
 
-def test_feature_source_cache_is_bounded(tmp_path):
+def test_feature_source_keeps_the_first_samples_within_its_byte_budget(tmp_path):
     paths = feature_shards(tmp_path)
-    source = FeatureSource(paths, cache_samples=3)
-    ids = source.sample_ids()
+    ids = FeatureSource(paths).sample_ids()
+    size = FeatureSource(paths)(ids[0]).nbytes  # (3, 8) float32: 96 bytes
+    source = FeatureSource(paths, cache_bytes=3 * size + size // 2)
     first = source(ids[0])
-    assert source(ids[0]) is first  # cached
-    for sid in ids[1:5]:
+    assert source(ids[0]) is first and not first.flags.writeable  # kept, read-only
+    for sid in ids[1:6]:
         source(sid)
-    again = source(ids[0])  # dropped from the cache, read again
-    assert again is not first and again.tobytes() == first.tobytes()
+    assert len(source.cache) == 3 and source.cache.nbytes == 3 * size  # the 4th did not fit
+    assert source(ids[0]) is first  # the first kept stay: no churn over epochs
+    later = source(ids[5])
+    assert later is not source(ids[5]) and later.flags.writeable  # read again each time
+    assert later.tobytes() == source(ids[5]).tobytes()
+
+
+def test_sample_shard_source_transforms_a_kept_sample_once(tmp_path):
+    paths = imu_shards(tmp_path)
+    calls: list[int] = []
+
+    def first_rows(stored):  # a view of the stored window: the kept input is a copy
+        calls.append(1)
+        return stored["imu"][0][:4]
+
+    source = SampleShardSource(paths, ["imu"], first_rows, cache_bytes=10**6)
+    plain = SampleShardSource(paths, ["imu"], first_rows)
+    ids = source.sample_ids()
+    for _ in range(3):  # three epochs
+        for sid in ids:
+            kept = source(sid)
+            assert kept.base is None and not kept.flags.writeable
+            assert kept.tobytes() == plain(sid).tobytes()
+    assert len(calls) == len(ids) + 3 * len(ids)  # once for the kept, every time for plain
+    assert source.cache.nbytes == len(ids) * 4 * 6 * 4
+    other = source.with_transform(lambda s: s["imu"][0] * 2)
+    assert len(other.cache) == 0 and other.cache.max_bytes == 10**6  # not the first's inputs
+    np.testing.assert_array_equal(other(ids[0]), plain.stored(ids[0])["imu"][0] * 2)
+    copy = pickle.loads(pickle.dumps(source.cache))  # a spawned worker's: no input
+    assert len(copy) == 0 and copy.max_bytes == 10**6
+    # a dataset over kept inputs gives the same tensors, as its own writable copies
+    data = MultiModalDataset(ids, list(range(len(ids))), {"imu": source})
+    item = data[0]
+    assert torch.equal(item["imu"], torch.from_numpy(plain(ids[0])))
+    item["imu"] += 1
+    assert source(ids[0]).tobytes() == plain(ids[0]).tobytes()
 
 
 def test_sample_shard_source_keeps_at_most_max_open_files(tmp_path):

@@ -8,7 +8,11 @@ Sources stream from the shards: they keep an index (sample id -> shard and row) 
 a sample when asked, so a training job's memory does not grow with the dataset (the OS
 page cache keeps what is read often). Each source keeps at most ``max_open`` shard files
 open (:class:`OpenFiles`: the least recently read is closed first), opened lazily in each
-process, so the sources are safe with DataLoader workers (forked or spawned).
+process, so the sources are safe with DataLoader workers (forked or spawned). With a
+``cache_bytes`` budget a source keeps the model inputs it made in memory
+(:class:`InputCache`), so later epochs neither read nor transform them again: reading a
+sample of a raw modality (HDF5 lookups, its attributes, the transform) cost about as much
+as a tiny model's step on it.
 """
 
 from __future__ import annotations
@@ -120,9 +124,11 @@ class _PooledReader(ShardReader):
 
 class SampleShardSource:
     """One model input per sample from per-sample shards: the sample's ``arrays`` (names
-    in its shard group, the modality's first) as stored, passed through ``transform``.
-    Reads the sample's group when asked, keeping at most ``max_open`` shards open; holds
-    only the index (sample id -> shard) between reads."""
+    in its shard group, the modality's first) as stored, passed through ``transform`` (a
+    function of the stored arrays alone: its results are kept). Reads the sample's group
+    when asked, keeping at most ``max_open`` shards open; holds the index (sample id ->
+    shard) and, with ``cache_bytes``, the inputs made so far up to that many bytes
+    (:class:`InputCache`)."""
 
     def __init__(
         self,
@@ -130,9 +136,11 @@ class SampleShardSource:
         arrays: Sequence[str],
         transform: Callable[[SampleArrays], np.ndarray],
         max_open: int = MAX_OPEN,
+        cache_bytes: int = 0,
     ):
         self.arrays = tuple(arrays)
         self.transform = transform
+        self.cache = InputCache(cache_bytes)
         self.files: OpenFiles[Path, h5py.File] = OpenFiles(_open_hdf5, max_open)
         self._index: dict[str, _PooledReader] = {}
         for path in shard_paths:
@@ -149,7 +157,10 @@ class SampleShardSource:
         return list(self._index)
 
     def __call__(self, sample_id: str) -> np.ndarray:
-        return self.transform(self.stored(sample_id))
+        value = self.cache.get(sample_id)
+        if value is None:
+            value = self.cache.keep(sample_id, self.transform(self.stored(sample_id)))
+        return value
 
     def stored(self, sample_id: str) -> SampleArrays:
         """The sample's arrays as the shard stores them, with their attributes."""
@@ -158,9 +169,10 @@ class SampleShardSource:
 
     def with_transform(self, transform: Callable[[SampleArrays], np.ndarray]):
         """The same samples (no shard is indexed again; the open files are shared) through
-        another ``transform``."""
+        another ``transform``, with a cache of its own (same budget)."""
         other = copy.copy(self)
         other.transform = transform
+        other.cache = InputCache(self.cache.max_bytes)
         return other
 
 
@@ -200,25 +212,44 @@ class RowLayout:
         return np.frombuffer(buf, self.dtype).reshape(self.shape)
 
 
-class _LRU:
-    """At most ``size`` values by key, the least recently used dropped first (none kept
-    when ``size`` is 0)."""
+class InputCache:
+    """Model inputs by sample id, kept once made, up to ``max_bytes`` of array data in all
+    (0 = none kept). The first inputs made stay and none replaces them: with a dataset
+    larger than the budget, every epoch serves the same part of it from memory and reads
+    the rest, with no churn (an LRU over shuffled epochs would drop what it keeps before
+    reusing it). Kept arrays are read-only, so no consumer can change a later epoch's
+    input. A pickled copy (a spawned loader worker) starts empty, with the same budget."""
 
-    def __init__(self, size: int):
-        self.size = int(size)
-        self._values: OrderedDict[Hashable, np.ndarray] = OrderedDict()
+    def __init__(self, max_bytes: int = 0):
+        self.max_bytes = max(0, int(max_bytes))
+        #: bytes of the arrays kept
+        self.nbytes = 0
+        self._values: dict[Hashable, np.ndarray] = {}
+
+    def __len__(self) -> int:
+        return len(self._values)
 
     def get(self, key: Hashable) -> np.ndarray | None:
-        value = self._values.get(key)
-        if value is not None:
-            self._values.move_to_end(key)
+        """The kept input of ``key``, None when it is not kept."""
+        return self._values.get(key)
+
+    def keep(self, key: Hashable, value: np.ndarray) -> np.ndarray:
+        """``value``, kept when its bytes fit what is left of the budget: then the kept
+        array (its own copy when ``value`` is a view of a larger one), read-only."""
+        if self.nbytes + value.nbytes > self.max_bytes or key in self._values:
+            return value
+        if value.base is not None:  # a view holds its base alive: keep only its bytes
+            value = value.copy()
+        value.flags.writeable = False
+        self._values[key] = value
+        self.nbytes += value.nbytes
         return value
 
-    def put(self, key: Hashable, value: np.ndarray) -> None:
-        if self.size > 0:
-            self._values[key] = value
-            while len(self._values) > self.size:
-                self._values.popitem(last=False)
+    def __getstate__(self) -> dict[str, Any]:
+        return {"max_bytes": self.max_bytes}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__init__(state["max_bytes"])  # type: ignore[misc]
 
 
 @dataclass(frozen=True)
@@ -240,15 +271,15 @@ class FeatureSource:
     time when asked: the values ``read_feature_shard`` gives, without loading the shards.
 
     Holds the index (sample id -> shard, row), at most ``max_open`` open shard files and,
-    with ``cache_samples``, that many decoded samples (least recently read dropped first).
-    Rows of contiguous storage (what the features stage writes) are read with one
-    ``pread`` each (:class:`RowLayout`); others through HDF5."""
+    with ``cache_bytes``, the samples read so far up to that many bytes
+    (:class:`InputCache`). Rows of contiguous storage (what the features stage writes) are
+    read with one ``pread`` each (:class:`RowLayout`); others through HDF5."""
 
     def __init__(
         self,
         shard_paths: Sequence[str | os.PathLike[str]],
         max_open: int = MAX_OPEN,
-        cache_samples: int = 0,
+        cache_bytes: int = 0,
     ):
         paths = tuple(Path(p) for p in shard_paths)
         self._index: dict[str, tuple[int, int]] = {}
@@ -261,7 +292,7 @@ class FeatureSource:
                 self._index[sid.decode() if isinstance(sid, bytes) else str(sid)] = (k, row)
         self._shards = _FeatureShards(paths, tuple(layouts))
         self.files: OpenFiles[int, io.FileIO | h5py.File] = OpenFiles(self._shards, max_open)
-        self._cache = _LRU(cache_samples)
+        self.cache = InputCache(cache_bytes)
 
     def __contains__(self, sample_id: str) -> bool:
         return sample_id in self._index
@@ -271,14 +302,14 @@ class FeatureSource:
         return list(self._index)
 
     def __call__(self, sample_id: str) -> np.ndarray:
-        """The sample's features ``(T, D)`` float32."""
-        feats = self._cache.get(sample_id)
+        """The sample's features ``(T, D)`` float32 (read-only when kept)."""
+        feats = self.cache.get(sample_id)
         if feats is None:
             k, row = self._index[sample_id]
             file, layout = self.files.get(k), self._shards.layouts[k]
             stored = file["temporal"][row] if layout is None else layout.read(file, row)
             feats = stored.astype(np.float32)  # a copy, writable (the bytes read are not)
-            self._cache.put(sample_id, feats)
+            feats = self.cache.keep(sample_id, feats)
         return feats
 
 
@@ -300,6 +331,13 @@ class MultiModalDataset(Dataset):
 
     def __getitem__(self, i: int) -> dict[str, torch.Tensor]:
         sid = self.sample_ids[i]
-        item = {m: torch.from_numpy(np.asarray(src(sid))) for m, src in self.sources.items()}
+        item = {m: _tensor(src(sid)) for m, src in self.sources.items()}
         item["label"] = torch.tensor(self.labels[i], dtype=torch.int64)
         return item
+
+
+def _tensor(value: np.ndarray) -> torch.Tensor:
+    """``value`` as a tensor, sharing its memory unless it is read-only (a kept input:
+    torch cannot promise not to write to it, so it gets a copy)."""
+    array = np.asarray(value)
+    return torch.from_numpy(array if array.flags.writeable else array.copy())

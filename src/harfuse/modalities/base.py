@@ -100,11 +100,15 @@ class Modality:
         inputs: dict[str, Any],
         backbone: dict[str, Any] | None = None,
         train: bool = False,
+        cache_bytes: int = 0,
     ) -> Source:
-        """Its training source over the shard files ``paths``."""
+        """Its training source over the shard files ``paths``, keeping up to
+        ``cache_bytes`` of the model inputs it made in memory."""
         from harfuse.data.dataset import SampleShardSource
 
-        return SampleShardSource(paths, self.arrays, lambda s: self.model_input(s, inputs))
+        return SampleShardSource(
+            paths, self.arrays, lambda s: self.model_input(s, inputs), cache_bytes=cache_bytes
+        )
 
     def dummy_shape(self, config: dict[str, Any], variant: str) -> tuple[int, ...]:
         """One sample's input shape as the config fixes it (the parse-time model check)."""

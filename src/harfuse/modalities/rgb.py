@@ -61,14 +61,16 @@ class Rgb(Modality):
         inputs: dict[str, Any],
         backbone: dict[str, Any] | None = None,
         train: bool = False,
+        cache_bytes: int = 0,
     ) -> Source:
-        """The cached features of the feature shards ``paths``; with ``backbone``, clips
-        from the frame shards ``paths``: one at random per sample for training
-        (``train``), the backbone's ``test_clips`` centre clips otherwise."""
+        """The cached features of the feature shards ``paths`` (up to ``cache_bytes`` of
+        them kept in memory once read); with ``backbone``, clips from the frame shards
+        ``paths``: one at random per sample for training (``train``), the backbone's
+        ``test_clips`` centre clips otherwise (read each time: random, and large)."""
         if backbone is None:
             from harfuse.data.dataset import FeatureSource
 
-            return FeatureSource(paths)
+            return FeatureSource(paths, cache_bytes=cache_bytes)
         from harfuse.data.clips import FrameClipSource
         from harfuse.encoders.backbones import BackboneSpec
 

@@ -39,14 +39,17 @@ def build_sources(
     inputs: dict[str, Any],
     backbone: dict[str, Any] | None = None,
     train: bool = False,
+    cache_mb: int = 0,
 ) -> dict[str, Callable[[str], np.ndarray]]:
     """One source per modality (:meth:`~harfuse.modalities.base.Modality.source`) from its
     shard paths and the ``inputs`` options (IMU unnormalised: :func:`normalise_imu`
-    standardises it once the training rows are known). With ``backbone``
+    standardises it once the training rows are known), sharing ``cache_mb`` MiB of kept
+    model inputs evenly (``train.params.cache_mb``). With ``backbone``
     (``options.backbone``), rgb is clips from the frame shards: sampled at random for
     training (``train``), the centre clip(s) otherwise."""
+    each = cache_mb * 2**20 // max(len(shards), 1)
     return {
-        m: MODALITIES[m].source(paths, inputs, backbone, train)
+        m: MODALITIES[m].source(paths, inputs, backbone, train, cache_bytes=each)
         for m, paths in sorted(shards.items())
     }
 
@@ -358,7 +361,7 @@ def prepare_data(
     normalisation (:func:`normalise_imu`) and its training, validation and test datasets;
     :class:`DataError` when it has no training or no test sample."""
     backbone = (job.spec.get("options") or {}).get("backbone")
-    sources = build_sources(shards, inputs, backbone)
+    sources = build_sources(shards, inputs, backbone, cache_mb=params.cache_mb)
     rows = select_rows(manifest, sources, job.split, job.experiment, params)
     if rows.train.empty or rows.test.empty:
         raise DataError(no_samples_message(job.variant, job.split, manifest, rows, shards))

@@ -48,6 +48,9 @@ class TrainParams:
     #: it, but random clip augmentation draws from each worker's stream, so a fine-tuned
     #: backbone's metrics do (:func:`harfuse.data.clips.clip_loader`)
     workers: int | str = default("train", "params", "workers")
+    #: MiB of model inputs a job keeps in memory once read, over all its modalities
+    #: (:class:`~harfuse.data.dataset.InputCache`; per loading process)
+    cache_mb: int = default("train", "params", "cache_mb")
 
 
 def job_workers(workers: int | str, device: torch.device) -> int:
