@@ -2,6 +2,7 @@
 
     .venv/bin/python benchmarks/train_memory.py [--sizes 1000,10000,100000] [--rounds 3]
         [--per-shard 256] [--steps 1] [--skeleton-frames 64] [--skeleton-used 1000]
+        [--cache-mb 0,512]
 
 Synthetic shards written with the project's own writers, in a temporary folder deleted
 after each size:
@@ -24,14 +25,17 @@ after each size:
 Each job is :func:`harfuse.stages.train.run` (what the ``train_variant`` rule's script
 calls) on the CPU with ``train.params`` threads 1, workers 0 (the CPU default), batch
 size 64, one epoch, in a fresh process that reports its peak RSS (``VmHWM``: the most
-resident memory the process held, shared libraries' pages included). A job holds about
-0.8 GB before it reads any data (torch, the model); what grows with the dataset besides
-the sources is the manifest (pandas) and the sample lists, about 1 KB a sample.
+resident memory the process held, shared libraries' pages included), once for each
+``--cache-mb`` (``train.params.cache_mb``: the model inputs a job keeps once made; 0 =
+none, the streaming floor). A job holds about 0.8 GB before it reads any data (torch,
+the model); what grows with the dataset besides the sources is the manifest (pandas),
+the sample lists (about 1 KB a sample) and the kept inputs, up to the budget.
 
 Speed: at the first size, each kind trains :data:`SPEED_EPOCHS` epochs with the
-streaming sources (the package's) and with the same sources read whole into a dict
-before training (:class:`Preloaded`: the in-memory loader the package had for features;
-for skeletons it holds the model inputs, normalisation done), in interleaved rounds
+streaming sources (the package's, with the last ``--cache-mb``) and with the same
+sources read whole into a dict before training (:class:`Preloaded`: the in-memory loader
+the package had for features; for skeletons it holds the model inputs, normalisation
+done), in interleaved rounds
 (:mod:`harfuse.timing`): seconds per training sample of an epoch (the median epoch of
 the job, the first included) and the ratio streaming / in-memory, median over rounds.
 ``loader-only`` is the same for one pass over the training set through the training
@@ -234,7 +238,7 @@ def loader_pass(data: Any) -> float:
     return time.perf_counter() - start
 
 
-def job(data: Path, kind: str, loader: str, epochs: int) -> dict[str, Any]:
+def job(data: Path, kind: str, loader: str, epochs: int, cache_mb: int) -> dict[str, Any]:
     """One train job on ``data`` (in this process): peak RSS, epoch seconds, sizes."""
     from harfuse.stages import train
     from harfuse.store.manifest import read_manifest
@@ -243,7 +247,7 @@ def job(data: Path, kind: str, loader: str, epochs: int) -> dict[str, Any]:
     seconds = patch_for(loader, manifest)
     spec = SPECS[kind][1]
     shards = json.loads((data / "shards.json").read_text())
-    params = {**TRAIN, "epochs": epochs}
+    params = {**TRAIN, "epochs": epochs, "cache_mb": cache_mb}
     out = Path(tempfile.mkdtemp(dir=data))
     train.run(
         data / "manifest.parquet", data / "classes.json", shards, kind, spec, "split",
@@ -263,19 +267,21 @@ def job(data: Path, kind: str, loader: str, epochs: int) -> dict[str, Any]:
     return report
 
 
-def run_job(data: Path, kind: str, loader: str, epochs: int) -> dict[str, Any]:
+def run_job(data: Path, kind: str, loader: str, epochs: int, cache_mb: int) -> dict[str, Any]:
     """:func:`job` in a fresh Python process."""
     cmd = [sys.executable, __file__, "--job", str(data), "--kind", kind]
-    cmd += ["--loader", loader, "--epochs", str(epochs)]
+    cmd += ["--loader", loader, "--epochs", str(epochs), "--cache-mb", str(cache_mb)]
     done = subprocess.run(cmd, capture_output=True, text=True)
     if done.returncode:
         sys.exit(f"{' '.join(cmd)} failed:\n{done.stderr[-3000:]}")
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
-def memory_table(kind: str, sizes: list[int], tmp: Path, args: argparse.Namespace) -> None:
+def memory_table(
+    kind: str, sizes: list[int], tmp: Path, args: argparse.Namespace, cache_mb: int
+) -> None:
     """Peak RSS of one streaming train job per size, printed as a table."""
-    print(f"\n{kind}: peak RSS of one train job (streaming sources, 1 epoch)")
+    print(f"\n{kind}: peak RSS of one train job (streaming sources, 1 epoch, cache_mb {cache_mb})")
     print("| samples | trained | shards | written s | job s | peak RSS MB | ratio to first |")
     print("|---|---|---|---|---|---|---|")
     first = None
@@ -283,7 +289,7 @@ def memory_table(kind: str, sizes: list[int], tmp: Path, args: argparse.Namespac
         data = tmp / f"{kind}-{n}"
         written = prepare(kind, data, n, args)
         start = time.perf_counter()
-        report = run_job(data, kind, "stream", 1)
+        report = run_job(data, kind, "stream", 1, cache_mb)
         took = time.perf_counter() - start
         shards = len(json.loads((data / "shards.json").read_text())[SPECS[kind][0]])
         shutil.rmtree(data)
@@ -294,14 +300,14 @@ def memory_table(kind: str, sizes: list[int], tmp: Path, args: argparse.Namespac
         )
 
 
-def speed_table(kind: str, n: int, tmp: Path, args: argparse.Namespace) -> None:
+def speed_table(kind: str, n: int, tmp: Path, args: argparse.Namespace, cache_mb: int) -> None:
     """Epoch time per training sample, streaming vs preloaded, interleaved rounds."""
     data = tmp / f"{kind}-{n}-speed"
     prepare(kind, data, n, args)
     reports: dict[str, list[dict[str, Any]]] = {"stream": [], "memory": []}
     epochs = SPEED_EPOCHS[kind]
     interleaved(
-        {name: (lambda name=name: reports[name].append(run_job(data, kind, name, epochs)))
+        {name: (lambda name=name: reports[name].append(run_job(data, kind, name, epochs, cache_mb)))
          for name in reports},
         args.rounds,
     )  # fmt: skip
@@ -311,7 +317,10 @@ def speed_table(kind: str, n: int, tmp: Path, args: argparse.Namespace) -> None:
         for name, runs in reports.items()
     }
     passes = {name: [r["pass_s"] / r["pass_n"] for r in runs] for name, runs in reports.items()}
-    print(f"\n{kind}: {n} samples, {epochs} epochs per job, {args.rounds} interleaved rounds")
+    print(
+        f"\n{kind}: {n} samples, {epochs} epochs per job, {args.rounds} interleaved rounds, "
+        f"streaming with cache_mb {cache_mb}"
+    )
     print("| loader | epoch ms/sample | loader-only pass ms/sample | peak RSS MB |")
     print("|---|---|---|---|")
     for name in reports:
@@ -333,6 +342,7 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=1, help="feature steps T per sample")
     parser.add_argument("--skeleton-frames", type=int, default=64)
     parser.add_argument("--skeleton-used", type=int, default=1000)
+    parser.add_argument("--cache-mb", default="0,512", help="train.params.cache_mb values")
     parser.add_argument("--tmp", default=None, help="folder for the shards (default: /tmp)")
     parser.add_argument("--job", help=argparse.SUPPRESS)
     parser.add_argument("--kind", help=argparse.SUPPRESS)
@@ -340,15 +350,19 @@ def main() -> None:
     parser.add_argument("--epochs", type=int, default=1, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.job:
-        print(json.dumps(job(Path(args.job), args.kind, args.loader, args.epochs)))
+        print(
+            json.dumps(job(Path(args.job), args.kind, args.loader, args.epochs, int(args.cache_mb)))
+        )
         return
     print(describe())
     sizes = [int(s) for s in args.sizes.split(",")]
+    caches = [int(c) for c in args.cache_mb.split(",")]
     with tempfile.TemporaryDirectory(dir=args.tmp) as tmp:
         for kind in args.kinds.split(","):
-            memory_table(kind, sizes, Path(tmp), args)
+            for cache_mb in caches:
+                memory_table(kind, sizes, Path(tmp), args, cache_mb)
             if args.rounds:
-                speed_table(kind, sizes[0], Path(tmp), args)
+                speed_table(kind, sizes[0], Path(tmp), args, caches[-1])
     print(f"\n(pid {os.getpid()}; shards deleted)")
 
 

@@ -1,4 +1,8 @@
-from harfuse.provenance import code_version, imported_modules
+import ast
+from pathlib import Path
+
+import harfuse
+from harfuse.provenance import _modules_in, code_version, imported_modules
 
 
 def write_package(root, files):
@@ -15,6 +19,35 @@ def test_imported_modules_lists_harfuse_modules_and_parents():
         "harfuse.store.shards",
         "harfuse.flow",
         "harfuse.flow.compute_flow",
+    }
+
+
+def test_the_import_scan_finds_what_parsing_the_whole_module_finds():
+    """Only the lines starting like a harfuse import are parsed: the same modules as the
+    whole module's syntax tree gives, for every module of the package and for imports
+    inside functions, parenthesised over lines, continued with a backslash or after a
+    docstring that merely reads like one (the whole module is parsed then)."""
+    for path in Path(harfuse.__file__).parent.rglob("*.py"):
+        source = path.read_text(encoding="utf-8")
+        assert imported_modules(source) == _modules_in(ast.parse(source)), path
+    source = (
+        '"""Says\n    from harfuse.a import (\nthen prose, not Python."""\n'
+        "def f():\n"
+        "    from harfuse.flow import (  # a comment (with parentheses)\n"
+        "        compute,\n"
+        "        tvl1,\n"
+        "    )\n"
+        "    import harfuse.store.shards, \\\n"
+        "        harfuse.report\n"
+    )
+    assert imported_modules(source) == _modules_in(ast.parse(source)) == {
+        "harfuse",
+        "harfuse.flow",
+        "harfuse.flow.compute",
+        "harfuse.flow.tvl1",
+        "harfuse.store",
+        "harfuse.store.shards",
+        "harfuse.report",
     }
 
 
