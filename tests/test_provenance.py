@@ -40,15 +40,19 @@ def test_the_import_scan_finds_what_parsing_the_whole_module_finds():
         "    import harfuse.store.shards, \\\n"
         "        harfuse.report\n"
     )
-    assert imported_modules(source) == _modules_in(ast.parse(source)) == {
-        "harfuse",
-        "harfuse.flow",
-        "harfuse.flow.compute",
-        "harfuse.flow.tvl1",
-        "harfuse.store",
-        "harfuse.store.shards",
-        "harfuse.report",
-    }
+    assert (
+        imported_modules(source)
+        == _modules_in(ast.parse(source))
+        == {
+            "harfuse",
+            "harfuse.flow",
+            "harfuse.flow.compute",
+            "harfuse.flow.tvl1",
+            "harfuse.store",
+            "harfuse.store.shards",
+            "harfuse.report",
+        }
+    )
 
 
 def test_code_version_follows_transitive_imports_only(tmp_path):
