@@ -80,18 +80,42 @@ def prepared(demo_root, tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope="session")
-def stills_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The workflow run on the image_csv layout's fixture (:func:`tiny_config`), with two
-    variants still images cannot feed (flow, rgb + audio): tests/test_datasets.py reads
-    how they were skipped, tests/test_slurm.py compares a SLURM run of the same config
-    with it."""
+def stills_config(tmp_path_factory: pytest.TempPathFactory) -> dict:
+    """:func:`tiny_config` of the image_csv layout on its fixture, with two variants still
+    images cannot feed (flow, rgb + audio)."""
     root = adapter("image_csv").write_fixture(tmp_path_factory.mktemp("stills") / "data")
     cfg = tiny_config("image_csv", root)
     cfg["train"]["variants"].update(
         flow={"model": "single", "modalities": ["flow"]},
         rgb_audio={"model": "mid", "modalities": ["rgb", "audio"]},
     )
+    return cfg
+
+
+@pytest.fixture(scope="session")
+def stills_run(stills_config: dict, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The workflow run here on :func:`stills_config`: tests/test_datasets.py reads how
+    the two variants were skipped, tests/test_slurm.py compares a SLURM run of the same
+    config with it."""
     workdir = tmp_path_factory.mktemp("stills-local")
-    write_config(workdir, cfg)
+    write_config(workdir, stills_config)
     snakemake(workdir)
     return workdir
+
+
+@pytest.fixture(scope="session", autouse=True)
+def slurm_run(request: pytest.FixtureRequest, check_memo_folder: Path):
+    """tests/test_slurm.py's run of :func:`stills_config` through SLURM, started before
+    the session's first test when that test is selected (None otherwise), stopped at the
+    end of the session if it still runs. The run mostly waits: the SLURM executor checks
+    its jobs' states 10 s later after each check that found none finished, so the other
+    tests use the cores meanwhile (about 70 s of the suite's time)."""
+    from .test_slurm import TEST, start_cluster_run
+
+    if not any(getattr(item, "originalname", "") == TEST for item in request.session.items):
+        yield None
+        return
+    factory = request.getfixturevalue("tmp_path_factory")
+    run = start_cluster_run(request.getfixturevalue("stills_config"), factory.mktemp("slurm"))
+    yield run
+    run.stop()

@@ -4,8 +4,12 @@ profiles/slurm/single-node-cluster.sh), compared with a local run."""
 from __future__ import annotations
 
 import importlib.util
+import os
 import shutil
+import signal
 import subprocess
+from dataclasses import dataclass
+from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -41,24 +45,47 @@ def slurm_jobs() -> dict[int, str]:
     return {int(i): c for i, c in (line.split(maxsplit=1) for line in out.stdout.splitlines())}
 
 
-@pytest.mark.slow
-def test_workflow_through_slurm_equals_a_local_run(request, tmp_path):
+#: the test whose SLURM run tests/conftest.py starts before the session's first test
+TEST = "test_workflow_through_slurm_equals_a_local_run"
+
+
+@dataclass
+class ClusterRun:
+    """A workflow run through profiles/slurm in ``workdir``, started in the background
+    (``proc``; None with the reason in ``skipped``), after SLURM's job ``before``."""
+
+    workdir: Path
+    proc: subprocess.Popen | None
+    before: int
+    skipped: str | None = None
+
+    def finish(self) -> tuple[int, str]:
+        """Its exit status and output, once it ended."""
+        assert self.proc is not None
+        code = self.proc.wait(timeout=1200)
+        return code, (self.workdir / "snakemake.out").read_text()
+
+    def stop(self) -> None:
+        """Kill it and the processes it started here, if it still runs."""
+        if self.proc is not None and self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+            self.proc.wait()
+
+
+def start_cluster_run(cfg: dict, workdir: Path) -> ClusterRun:
+    """``cfg`` through profiles/slurm in ``workdir``, in the background; nothing started
+    when SLURM cannot run here (:func:`slurm_unavailable`)."""
     reason = slurm_unavailable()
     if reason:
-        pytest.skip(reason)
-    local = request.getfixturevalue("stills_run")  # the same config, run here
-    cluster = tmp_path / "slurm"
-    cluster.mkdir()
-    cfg = yaml.safe_load((local / "config.yaml").read_text())
-    write_config(cluster, cfg)
-
+        return ClusterRun(workdir, None, 0, reason)
+    write_config(workdir, cfg)
     before = max(slurm_jobs(), default=0)
     cmd = [
-        "timeout", "-s", "KILL", "600",  # the plugin can wait forever on a broken cluster
+        "timeout", "-s", "KILL", "1200",  # the plugin can wait forever on a broken cluster
         SNAKEMAKE,
         "--snakefile", str(REPO / "Snakefile"),
-        "--directory", str(cluster),
-        "--configfile", str(cluster / "config.yaml"),
+        "--directory", str(workdir),
+        "--configfile", str(workdir / "config.yaml"),
         "--profile", str(REPO / "profiles/slurm"),
         "--slurm-no-account",
         "--slurm-status-command", "squeue",
@@ -66,8 +93,22 @@ def test_workflow_through_slurm_equals_a_local_run(request, tmp_path):
         # the GPU path of the profile: --gpus=1 on the node's (fake) GPU, run on the CPU
         "--set-resources", "train_variant:gpu=1",
     ]  # fmt: skip
-    proc = subprocess.run(cmd, capture_output=True, text=True)
-    assert proc.returncode == 0, (proc.stdout + proc.stderr)[-4000:]
+    with open(workdir / "snakemake.out", "w") as out:
+        proc = subprocess.Popen(
+            cmd, stdout=out, stderr=subprocess.STDOUT, text=True, start_new_session=True
+        )
+    return ClusterRun(workdir, proc, before)
+
+
+@pytest.mark.slow
+def test_workflow_through_slurm_equals_a_local_run(request, slurm_run):
+    if slurm_run.skipped:
+        pytest.skip(slurm_run.skipped)
+    local = request.getfixturevalue("stills_run")  # the same config, run here
+    code, output = slurm_run.finish()
+    assert code == 0, output[-4000:]
+    cluster, before = slurm_run.workdir, slurm_run.before
+    cfg = yaml.safe_load((cluster / "config.yaml").read_text())
 
     jobs = [c for i, c in slurm_jobs().items() if i > before]
     rules = {c.split("_wildcards_")[0].removeprefix("rule_") for c in jobs}
