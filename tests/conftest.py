@@ -103,6 +103,15 @@ def stills_run(stills_config: dict, tmp_path_factory: pytest.TempPathFactory) ->
     return workdir
 
 
+@pytest.fixture(scope="session")
+def kinect_runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """UTD-MHAD and NTU RGB+D fixtures with depth through the workflow (tests/kinect_dag.py):
+    tests/test_depth.py and tests/test_skeleton_workflow.py read them."""
+    from .kinect_dag import run_dags
+
+    return run_dags(tmp_path_factory.mktemp("kinect-dag"))
+
+
 @pytest.fixture(scope="session", autouse=True)
 def slurm_run(request: pytest.FixtureRequest, check_memo_folder: Path):
     """tests/test_slurm.py's run of :func:`stills_config` through SLURM, started before

@@ -26,7 +26,6 @@ import cv2
 import numpy as np
 import pandas as pd
 import pytest
-import yaml
 
 from harfuse.config_schema import filled
 from harfuse.datasets import adapter, scan_dataset
@@ -39,50 +38,9 @@ from harfuse.store.quarantine import quarantine_path, read_quarantine
 from harfuse.store.shards import ShardReader
 
 from .conformance.test_utd_mhad import mat_file
-from .helpers import REPO, run_configs
+from .kinect_dag import VARIANTS, add_utd_depth
 
 NTU_NAME = "S001C002P003R002A013"  # the README's example name
-
-
-def blob(frames: int, height: int, width: int, seed: int, period: float) -> np.ndarray:
-    """``(frames, height, width)`` uint16 mm: a person-sized blob about 2.5 m away on a 0
-    (masked) background, swaying with ``period`` (frames)."""
-    rng = np.random.default_rng(seed)
-    rows, cols = np.mgrid[:height, :width]
-    maps = np.zeros((frames, height, width), np.uint16)
-    for t in range(frames):
-        cx = width / 2 + width / 6 * np.sin(2 * np.pi * t / period + rng.uniform(0, 0.3))
-        inside = ((cols - cx) / (width / 8)) ** 2 + ((rows - height / 2) / (height / 3)) ** 2 <= 1
-        maps[t][inside] = 2500 + rng.integers(-30, 30, int(inside.sum()))
-    return maps
-
-
-def add_utd_depth(root: Path) -> Path:
-    """``Depth/a{A}_s{S}_t{T}_depth.mat`` (``d_depth``, 240 x 320 x frames uint16 mm, 30 Hz,
-    2-2.5 s) beside every video of a UTD-MHAD fixture; the blob sways at the action's pace."""
-    from scipy.io import savemat
-
-    (root / "Depth").mkdir(exist_ok=True)
-    for video in sorted((root / "RGB").glob("*_color.avi")):
-        sid = video.name.removesuffix("_color.avi")
-        action = int(sid.split("_")[0][1:])
-        maps = blob(60 + len(sid) % 3 * 8, 240, 320, hash(sid) % 1000, 8 + 6 * action)
-        path = root / "Depth" / f"{sid}_depth.mat"
-        savemat(path, {"d_depth": maps.transpose(1, 2, 0)}, do_compression=True)
-    return root
-
-
-def add_ntu_depth(root: Path) -> Path:
-    """``nturgb+d_depth_masked/{name}/MDepth-{n:08d}.png`` (424 x 512 uint16 mm, frames
-    numbered from 1) for every video of an NTU RGB+D fixture."""
-    for video in sorted((root / "nturgb+d_rgb").glob("*_rgb.avi")):
-        name = video.name.removesuffix("_rgb.avi")
-        folder = root / "nturgb+d_depth_masked" / name
-        folder.mkdir(parents=True)
-        action = int(name[-3:])
-        for n, depth in enumerate(blob(24, 424, 512, int(name[1:4]), 6 + action % 5 * 4), 1):
-            cv2.imwrite(str(folder / f"MDepth-{n:08d}.png"), depth)
-    return root
 
 
 # --- the authors' formats -----------------------------------------------------------------
@@ -217,50 +175,13 @@ def test_truncated_ntu_frames_are_an_error_naming_the_gap(tmp_path):
 # --- the whole DAG ------------------------------------------------------------------------
 
 
-def shrunk(layout: str, root: Path, variants: dict) -> dict:
-    """``configs/{layout}.yaml`` on the fixture at ``root`` with ``variants``, in seconds."""
-    cfg = yaml.safe_load((REPO / "configs" / f"{layout}.yaml").read_text())
-    cfg["dataset"]["root"] = str(root)
-    cfg["frames"].update(fps=4.0, size=32)
-    cfg["depth"].update(size=32, fps=6.0)
-    cfg["train"]["params"].update(epochs=2, batch_size=8)
-    cfg["train"]["inputs"].update(skeleton_length=16, depth_length=8)
-    cfg["train"]["variants"] = variants
-    cfg["experiments"] = {"ratios": [], "hidden_classes": 0}
-    return cfg
-
-
-@pytest.fixture(scope="module")
-def finished(tmp_path_factory) -> dict[str, Path]:
-    base = tmp_path_factory.mktemp("depth-dag")
-    utd = add_utd_depth(adapter("utd_mhad").write_fixture(base / "utd"))
-    ntu = add_ntu_depth(adapter("ntu_rgbd").write_fixture(base / "ntu"))
-    single = {"model": "single", "modalities": ["depth"]}
-    runs = {
-        "utd_mhad": shrunk(
-            "utd_mhad",
-            utd,
-            {"depth": single, "depth_imu": {"model": "mid", "modalities": ["depth", "imu"]}},
-        ),
-        "ntu_rgbd": shrunk(
-            "ntu_rgbd",
-            ntu,
-            {
-                "depth": single,
-                "depth_skeleton": {"model": "mid", "modalities": ["depth", "skeleton"]},
-            },
-        ),
-    }
-    return run_configs(base, runs)
-
-
 @pytest.mark.slow
 @pytest.mark.parametrize("layout", ["utd_mhad", "ntu_rgbd"])
-def test_depth_alone_and_in_mid_fusion_through_the_dag(finished, layout):
-    results = finished[layout] / "results" / layout
+def test_depth_alone_and_in_mid_fusion_through_the_dag(kinect_runs, layout):
+    results = kinect_runs[layout] / "results" / layout
     summary = pd.read_csv(results / "report/summary.csv")
     other = "imu" if layout == "utd_mhad" else "skeleton"
-    assert set(summary["variant"]) == {"depth", f"depth_{other}"}
+    assert {"depth", f"depth_{other}"} <= set(summary["variant"]) == set(VARIANTS[layout])
     assert summary["top1"].between(0, 1).all()
     model = json.loads(next((results / "runs/depth").glob("*/full/model.json")).read_text())
     assert model["preprocessing"]["depth"]["size"] == 32
@@ -270,14 +191,14 @@ def test_depth_alone_and_in_mid_fusion_through_the_dag(finished, layout):
 
 
 @pytest.mark.slow
-def test_predict_says_a_video_has_no_depth(finished):
+def test_predict_says_a_video_has_no_depth(kinect_runs):
     from harfuse.predict import PredictError, TrainedModel, load_media
 
-    run = next((finished["utd_mhad"] / "results/utd_mhad/runs/depth_imu").glob("*/full"))
+    run = next((kinect_runs["utd_mhad"] / "results/utd_mhad/runs/depth_imu").glob("*/full"))
     trained = TrainedModel.load(run, device="cpu")
-    video = next(finished["utd_mhad"].parent.glob("utd/RGB/*.avi"))
+    video = next(kinect_runs["utd_mhad"].parent.glob("utd/RGB/*.avi"))
     with pytest.raises(PredictError, match=r"needs (depth|imu), which a video file does not have"):
         load_media(video, trained)
-    single = next((finished["utd_mhad"] / "results/utd_mhad/runs/depth").glob("*/full"))
+    single = next((kinect_runs["utd_mhad"] / "results/utd_mhad/runs/depth").glob("*/full"))
     with pytest.raises(PredictError, match="needs depth, which a video file does not have"):
         load_media(video, TrainedModel.load(single, device="cpu"))
