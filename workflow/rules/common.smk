@@ -58,6 +58,9 @@ VARIANTS = config["train"]["variants"]
 # Jobs on CUDA take one unit of the `gpu` resource, which profiles limit (one per GPU).
 GPU_PER_JOB = gpu_units(config["device"])
 FLOW_RESOURCES = flow_resources(config)
+# Shard stages start before the training jobs that are ready: a variant waits for every
+# shard of its modalities, so a shard job left behind idles the cores at the end of a run
+SHARD_PRIORITY = 1
 
 
 wildcard_constraints:

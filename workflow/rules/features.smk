@@ -15,8 +15,12 @@ rule extract_features:
     conda:
         "../../envs/torch.yaml"
     # torch's threads and the threads decoding clips ahead of the encoder: a GPU needs
-    # about one per 1100 frames/s it encodes (BENCHMARKS.md, "Feed rate")
-    threads: 8 if GPU_PER_JOB else 2
+    # about one per 1100 frames/s it encodes (BENCHMARKS.md, "Feed rate"). On the CPU one
+    # (the features are the same bits on 1 and 2, README "Reproducibility"): a job that
+    # asks for 2 of 2 cores waits until no 1-core job is left to start, so the features,
+    # which most variants wait for, came last (--set-threads extract_features=N for more)
+    threads: 8 if GPU_PER_JOB else 1
+    priority: SHARD_PRIORITY
     resources:
         mem_mb=4000,
         runtime=120,

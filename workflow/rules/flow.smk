@@ -15,6 +15,7 @@ rule compute_flow:
         "../../envs/torch.yaml"
     # from what the jobs run on, decided as they decide it (plan.flow_resources)
     threads: FLOW_RESOURCES["threads"]
+    priority: SHARD_PRIORITY
     resources:
         mem_mb=2000,
         runtime=120,

@@ -14,6 +14,7 @@ rule extract_frames:
     conda:
         "../../envs/video.yaml"
     threads: 1
+    priority: SHARD_PRIORITY
     resources:
         mem_mb=2000,
         runtime=60,

@@ -15,6 +15,7 @@ rule estimate_pose:
     conda:
         "../../envs/video.yaml"
     threads: 1
+    priority: SHARD_PRIORITY
     resources:
         mem_mb=2000,
         runtime=120,

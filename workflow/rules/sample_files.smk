@@ -19,6 +19,7 @@ rule extract_sample_files:
     conda:
         "../../envs/io.yaml"
     threads: 1
+    priority: SHARD_PRIORITY
     resources:
         mem_mb=1000,
         runtime=30,
