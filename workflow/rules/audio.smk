@@ -11,10 +11,10 @@ rule extract_audio:
         "logs/extract_audio/{dataset}/shard-{shard}.log",
     benchmark:
         "logs/benchmarks/extract_audio/{dataset}/shard-{shard}.tsv"
+    priority: SHARD_PRIORITY
     conda:
         "../../envs/audio.yaml"
     threads: 1
-    priority: SHARD_PRIORITY
     resources:
         mem_mb=2000,
         runtime=60,

@@ -12,6 +12,7 @@ rule extract_features:
         "logs/extract_features/{dataset}/{features}/shard-{shard}.log",
     benchmark:
         "logs/benchmarks/extract_features/{dataset}/{features}/shard-{shard}.tsv"
+    priority: SHARD_PRIORITY
     conda:
         "../../envs/torch.yaml"
     # torch's threads and the threads decoding clips ahead of the encoder: a GPU needs
@@ -20,7 +21,6 @@ rule extract_features:
     # asks for 2 of 2 cores waits until no 1-core job is left to start, so the features,
     # which most variants wait for, came last (--set-threads extract_features=N for more)
     threads: 8 if GPU_PER_JOB else 1
-    priority: SHARD_PRIORITY
     resources:
         mem_mb=4000,
         runtime=120,

@@ -11,11 +11,11 @@ rule compute_flow:
         "logs/compute_flow/{dataset}/{flow_method}/shard-{shard}.log",
     benchmark:
         "logs/benchmarks/compute_flow/{dataset}/{flow_method}/shard-{shard}.tsv"
+    priority: SHARD_PRIORITY
     conda:
         "../../envs/torch.yaml"
     # from what the jobs run on, decided as they decide it (plan.flow_resources)
     threads: FLOW_RESOURCES["threads"]
-    priority: SHARD_PRIORITY
     resources:
         mem_mb=2000,
         runtime=120,

@@ -11,10 +11,10 @@ rule extract_frames:
         "logs/extract_frames/{dataset}/shard-{shard}.log",
     benchmark:
         "logs/benchmarks/extract_frames/{dataset}/shard-{shard}.tsv"
+    priority: SHARD_PRIORITY
     conda:
         "../../envs/video.yaml"
     threads: 1
-    priority: SHARD_PRIORITY
     resources:
         mem_mb=2000,
         runtime=60,

@@ -12,10 +12,10 @@ rule estimate_pose:
         "logs/estimate_pose/{dataset}/shard-{shard}.log",
     benchmark:
         "logs/benchmarks/estimate_pose/{dataset}/shard-{shard}.tsv"
+    priority: SHARD_PRIORITY
     conda:
         "../../envs/video.yaml"
     threads: 1
-    priority: SHARD_PRIORITY
     resources:
         mem_mb=2000,
         runtime=120,

@@ -16,10 +16,10 @@ rule extract_sample_files:
         "logs/benchmarks/extract_{modality}/{dataset}/shard-{shard}.tsv"
     wildcard_constraints:
         modality="|".join(file_modalities(config)),
+    priority: SHARD_PRIORITY
     conda:
         "../../envs/io.yaml"
     threads: 1
-    priority: SHARD_PRIORITY
     resources:
         mem_mb=1000,
         runtime=30,
