@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -13,7 +14,8 @@ from harfuse.datasets import adapter
 from harfuse.datasets.demo import DemoSpec, generate_demo
 from harfuse.stages import audio, features, flow, frames, manifest, sample_files
 
-from .helpers import snakemake, tiny_config, write_config
+from .background import Background, Task, reads_fixture
+from .helpers import tiny_config
 
 REPO = Path(__file__).resolve().parents[1]
 # the benchmarks' support modules (flow_cases, opencv_pin) are not part of the package
@@ -93,23 +95,101 @@ def stills_config(tmp_path_factory: pytest.TempPathFactory) -> dict:
 
 
 @pytest.fixture(scope="session")
-def stills_run(stills_config: dict, tmp_path_factory: pytest.TempPathFactory) -> Path:
+def stills_run(background: Background) -> Path:
     """The workflow run here on :func:`stills_config`: tests/test_datasets.py reads how
     the two variants were skipped, tests/test_slurm.py compares a SLURM run of the same
     config with it."""
-    workdir = tmp_path_factory.mktemp("stills-local")
-    write_config(workdir, stills_config)
-    snakemake(workdir)
-    return workdir
+    return background.result("stills")
 
 
 @pytest.fixture(scope="session")
-def kinect_runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+def kinect_runs(background: Background) -> dict[str, Path]:
     """UTD-MHAD and NTU RGB+D fixtures with depth through the workflow (tests/kinect_dag.py):
     tests/test_depth.py and tests/test_skeleton_workflow.py read them."""
-    from .kinect_dag import run_dags
+    return {layout: background.result(f"kinect-{layout}") for layout in ("utd_mhad", "ntu_rgbd")}
 
-    return run_dags(tmp_path_factory.mktemp("kinect-dag"))
+
+def _called(name: str) -> Callable[[pytest.Item], bool]:
+    """``wanted`` of a run that the test function ``name`` reads (each of its cases)."""
+    return lambda item: getattr(item, "originalname", "") == name
+
+
+def _recipe_task(name: str) -> Task:
+    from . import test_recipes
+
+    def wanted(item: pytest.Item) -> bool:
+        called = _called(test_recipes.END_TO_END)(item)
+        return called and item.callspec.params["name"] == name  # type: ignore[attr-defined]
+
+    return Task(f"recipe-{name}", lambda folder: test_recipes.smoke_run(name, folder), wanted)
+
+
+def _tasks() -> list[Task]:
+    """The session's background runs (tests/background.py), roughly longest first: each
+    starts when a selected test reads it; the tests that read them run last, in this
+    order."""
+    from . import kinect_dag, test_recipes, test_slurm, test_workflow
+
+    recipes = [_recipe_task(name) for name in test_recipes.BY_RUN_TIME]
+    reads_kinect = reads_fixture("kinect_runs")
+    stills_wanted = reads_fixture("stills_run")
+    slurm_test = _called(test_slurm.TEST)  # compares its SLURM run with this one
+    return [
+        Task("demo", test_workflow.demo_run, reads_fixture("finished_run")),
+        *recipes[:2],
+        Task("demo-again", test_workflow.rerun, reads_fixture("runs")),
+        *recipes[2:4],
+        Task("kinect-utd_mhad", kinect_dag.utd_run, reads_kinect),
+        Task("kinect-ntu_rgbd", kinect_dag.ntu_run, reads_kinect),
+        *recipes[4:],
+        Task("folder", test_workflow.folder_config, _called(test_workflow.FOLDER_TEST)),
+        Task(
+            "stills",
+            lambda folder, stills_config: (folder / "run", stills_config),
+            lambda item: stills_wanted(item) or slurm_test(item),
+            needs=("stills_config",),
+        ),
+    ]
+
+
+def _first_task(item: pytest.Item, tasks: list[Task]) -> int:
+    """The index of the first background run ``item`` reads; -1 when it reads none."""
+    return next((i for i, task in enumerate(tasks) if task.wanted(item)), -1)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The tests that read a background run after the others, in the order the runs start
+    (stable: modules and cases keep their order otherwise)."""
+    tasks = _tasks()
+    items.sort(key=lambda item: _first_task(item, tasks))
+
+
+@pytest.fixture(scope="session", autouse=True)
+def background(request: pytest.FixtureRequest, check_memo_folder: Path):
+    """The background runs that the selected tests read, started before the first test
+    (tests/background.py); killed at the end of the session if they still run.
+
+    While they run, the tests' own torch and OpenCV calls use one thread: on a CPU shared
+    with other processes, every small multi-threaded operation waits for a thread that
+    lost its core (TV-L1's parity test took 175 s instead of 22 s with two threads)."""
+    import cv2
+    import torch
+
+    runs = Background()
+    factory = request.getfixturevalue("tmp_path_factory")
+    items = request.session.items
+    for task in _tasks():
+        if any(task.wanted(item) for item in items):
+            fixtures = {name: request.getfixturevalue(name) for name in task.needs}
+            runs.start(task, factory.mktemp(task.name), fixtures)
+    threads = torch.get_num_threads(), cv2.getNumThreads()
+    if runs.started:
+        torch.set_num_threads(1)
+        cv2.setNumThreads(1)
+    yield runs
+    runs.stop()
+    torch.set_num_threads(threads[0])
+    cv2.setNumThreads(threads[1])
 
 
 @pytest.fixture(scope="session", autouse=True)

@@ -61,21 +61,6 @@ def write_config(workdir: Path, config: dict, name: str = "config.yaml") -> Path
     return path
 
 
-def run_configs(base: Path, configs: dict[str, dict]) -> dict[str, Path]:
-    """Write each config to ``base/run-{name}/config.yaml`` and run the workflows two at a
-    time (threads: each is its own snakemake process); ``{name: workdir}``."""
-    from concurrent.futures import ThreadPoolExecutor
-
-    workdirs = {}
-    for name, cfg in configs.items():
-        workdirs[name] = base / f"run-{name}"
-        workdirs[name].mkdir()
-        write_config(workdirs[name], cfg)
-    with ThreadPoolExecutor(2) as pool:
-        list(pool.map(snakemake, workdirs.values()))
-    return workdirs
-
-
 def reencode(
     src: str, dst: Path, codec: str, audio_codec: str, fmt: str, audio: bool = True
 ) -> Path:

@@ -1,7 +1,8 @@
 """The whole DAG on a UTD-MHAD and an NTU RGB+D fixture, with depth maps added in each
 dataset's own format and one bad skeleton file each: the depth and the dataset-skeleton
 variants of tests/test_depth.py and tests/test_skeleton_workflow.py in one run per
-layout (tests/conftest.py's ``kinect_runs``), their shard stages made once."""
+layout (tests/conftest.py's ``kinect_runs``), their shard stages made once. The two
+layouts' fixtures live side by side in one folder (``utd/``, ``ntu/``)."""
 
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ from scipy.io import savemat
 
 from harfuse.datasets import adapter
 
-from .helpers import REPO, run_configs
+from .helpers import REPO
 
 #: its .skeleton file is cut in the middle of a frame (NTU RGB+D)
 TRUNCATED = "S001C001P001R001A001"
@@ -97,14 +98,19 @@ def shrunk(layout: str, root: Path) -> dict:
     return cfg
 
 
-def run_dags(base: Path) -> dict[str, Path]:
-    """Both layouts' fixtures (in ``base/utd``, ``base/ntu``) with depth and their bad
-    skeleton files, through the workflow; layout -> its workdir."""
+def ntu_run(base: Path) -> tuple[Path, dict]:
+    """The NTU RGB+D fixture with depth and its truncated skeleton file in ``base/ntu``:
+    its workdir and config, run in the background (tests/conftest.py)."""
     ntu = add_ntu_depth(adapter("ntu_rgbd").write_fixture(base / "ntu"))
     skeleton = ntu / "nturgb+d_skeletons" / f"{TRUNCATED}.skeleton"
     lines = skeleton.read_text().splitlines(keepends=True)
     skeleton.write_text("".join(lines[: len(lines) // 2 + 3]))
+    return base / "run-ntu_rgbd", shrunk("ntu_rgbd", ntu)
+
+
+def utd_run(base: Path) -> tuple[Path, dict]:
+    """The UTD-MHAD fixture with depth and its skeleton file without ``d_skel`` in
+    ``base/utd``: its workdir and config, run in the background."""
     utd = add_utd_depth(adapter("utd_mhad").write_fixture(base / "utd"))
     savemat(utd / "Skeleton" / f"{NO_D_SKEL}_skeleton.mat", {"skel": [[0.0]]})
-    configs = {"utd_mhad": shrunk("utd_mhad", utd), "ntu_rgbd": shrunk("ntu_rgbd", ntu)}
-    return run_configs(base, configs)
+    return base / "run-utd_mhad", shrunk("utd_mhad", utd)

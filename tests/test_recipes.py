@@ -6,7 +6,6 @@ of the full-size dataset (zero-byte files named as the dataset names them)."""
 from __future__ import annotations
 
 import copy
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pandas as pd
@@ -146,7 +145,7 @@ def test_missing_weights_stop_the_run_before_any_job_naming_the_file(
     assert not (tmp_path / "results").exists()
 
 
-#: recipes in the order their end-to-end runs start, longest first (two at a time)
+#: recipes in the order their end-to-end runs start, longest first (tests/conftest.py)
 BY_RUN_TIME = [
     "utd_mhad_s3d_imu_two_stage",
     "mmact_s3d_imu_two_stage",
@@ -155,44 +154,24 @@ BY_RUN_TIME = [
     "hmdb51_two_stream",
     "ucf101_10_frame_cnn_vs_lstm",
 ]
+#: the end-to-end test's name, by which tests/conftest.py starts the runs it reads
+END_TO_END = "test_recipe_runs_end_to_end_on_its_fixture"
 
 
-def run_workflow(workdir: Path) -> str:
-    """The workflow in ``workdir``: "" when it succeeded, else the end of its output."""
-    try:
-        snakemake(workdir)
-    except AssertionError as err:
-        return str(err)
-    return ""
-
-
-@pytest.fixture(scope="module")
-def finished(request, fixtures, tmp_path_factory) -> dict[str, tuple[Path, str]]:
-    """Recipe -> (its workdir, "" or why its workflow failed), for the recipes the selected
-    end-to-end tests name, each shrunk and run on its fixture, two workflows at a time:
-    one's serial parts (parse, manifest, report) overlap the other's jobs on the cores."""
-    wanted = {
-        item.callspec.params["name"]
-        for item in request.session.items
-        if getattr(item, "originalname", "") == "test_recipe_runs_end_to_end_on_its_fixture"
-    }
-    workdirs = {}
-    for name in (n for n in BY_RUN_TIME if n in wanted):
-        layout = RECIPES[name]
-        workdirs[name] = tmp_path_factory.mktemp(name)
-        write_config(workdirs[name], shrunk(recipe(name), fixtures[layout]))
-    with ThreadPoolExecutor(2) as pool:
-        failures = pool.map(run_workflow, workdirs.values())
-        return {name: (workdirs[name], why) for name, why in zip(workdirs, failures, strict=True)}
+def smoke_run(name: str, folder: Path) -> tuple[Path, dict]:
+    """Recipe ``name`` shrunk (:func:`shrunk`) on its layout's fixture written in
+    ``folder``: its workdir and config, run in the background (tests/background.py)."""
+    layout = RECIPES[name]
+    root = adapter(layout).write_fixture(folder / layout, **FIXTURE_SIZE[layout])
+    return folder / "run", shrunk(recipe(name), root)
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("name", sorted(RECIPES))
-def test_recipe_runs_end_to_end_on_its_fixture(name, finished):
+def test_recipe_runs_end_to_end_on_its_fixture(name, background):
     """The whole DAG of every official layout: each recipe on its layout's fixture gives
     exactly the runs (variant, split, experiment) its config asks for."""
-    workdir, failure = finished[name]
-    assert not failure, failure
+    workdir = background.result(f"recipe-{name}")
     cfg = yaml.safe_load((workdir / "config.yaml").read_text())
     validate(cfg)
     cfg = smoke_config(cfg)  # as the workflow took it

@@ -11,7 +11,7 @@ import yaml
 from harfuse.plan import experiments, feature_set
 from harfuse.stages.report import COLUMNS
 
-from .helpers import REPO, job_counts, run_configs, snakemake
+from .helpers import REPO, job_counts, snakemake
 
 pytestmark = pytest.mark.slow
 
@@ -75,18 +75,28 @@ def rerun_config() -> dict:
     return cfg
 
 
-@pytest.fixture(scope="module")
-def runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
-    """``full``: the whole DAG of :func:`tiny_config`; ``again``: :func:`rerun_config`
-    from scratch in another folder, at the same time (one's serial parts overlap the
-    other's jobs on the cores; each job's results do not depend on the load)."""
-    base = tmp_path_factory.mktemp("workflow")
-    return run_configs(base, {"full": tiny_config(), "again": rerun_config()})
+def demo_run(folder: Path) -> tuple[Path, dict]:
+    """:func:`tiny_config` in ``folder/run-full``, run in the background (tests/conftest.py)."""
+    return folder / "run-full", tiny_config()
+
+
+def rerun(folder: Path) -> tuple[Path, dict]:
+    """:func:`rerun_config` in ``folder/run-again``, run in the background beside
+    :func:`demo_run` (each job's results do not depend on the load)."""
+    return folder / "run-again", rerun_config()
 
 
 @pytest.fixture(scope="module")
-def finished_run(runs: dict[str, Path]) -> Path:
-    return runs["full"]
+def finished_run(background) -> Path:
+    """The whole DAG of :func:`tiny_config` (:func:`demo_run`)."""
+    return background.result("demo")
+
+
+@pytest.fixture(scope="module")
+def runs(finished_run: Path, background) -> dict[str, Path]:
+    """``full``: :func:`finished_run`; ``again``: :func:`rerun`, from scratch in another
+    folder."""
+    return {"full": finished_run, "again": background.result("demo-again")}
 
 
 def test_report_lists_every_variant(finished_run):
@@ -233,12 +243,16 @@ def test_switching_a_variant_to_another_feature_set_reuses_its_cache(finished_ru
     assert job_counts(out) == {"train_variant": 1, "build_report": 1, "all": 1}
 
 
-def test_folder_config_runs_on_three_aspect_ratios(tmp_path):
+FOLDER_TEST = "test_folder_config_runs_on_three_aspect_ratios"
+
+
+def folder_config(folder: Path) -> tuple[Path, dict]:
     """configs/folder.yaml as shipped (only the data root and the weights changed) on clips
-    of 4:3, 2.35:1 and 11:9: every variant trains, and flow fields share one shape."""
+    of 4:3, 2.35:1 and 11:9 written in ``folder``: its workdir and config, run in the
+    background (tests/conftest.py)."""
     from harfuse.datasets.fixture_media import tiny_video
 
-    root = tmp_path / "my-videos"
+    root = folder / "my-videos"
     shapes = [(72, 96), (54, 128), (36, 44)]
     for ci, cls in enumerate(("jump", "wave")):
         for j, shape in enumerate(shapes):
@@ -247,16 +261,22 @@ def test_folder_config_runs_on_three_aspect_ratios(tmp_path):
     cfg["dataset"]["root"] = str(root)
     for spec in cfg["features"]["sets"].values():
         spec["weights"] = "none"
-    (tmp_path / "config.yaml").write_text(yaml.safe_dump(cfg))
-    snakemake(tmp_path)
+    return folder / "run", cfg
+
+
+def test_folder_config_runs_on_three_aspect_ratios(background):
+    """:func:`folder_config`'s run: every variant trains, and flow fields share one
+    shape."""
     from harfuse.store.shards import ShardReader
 
+    workdir = background.result("folder")
+    cfg = yaml.safe_load((workdir / "config.yaml").read_text())
     widths = set()
-    for shard in (tmp_path / "results/myvideos/flow-farneback").glob("*.h5"):
+    for shard in (workdir / "results/myvideos/flow-farneback").glob("*.h5"):
         reader = ShardReader(shard)
         widths |= {reader.read(s, "flow").shape[2] for s in reader.sample_ids()}
         reader.close()
     assert len(widths) == 3  # stored as computed: 128 px short side, aspect ratio kept
-    summary = pd.read_csv(tmp_path / "results/myvideos/report/summary.csv")
+    summary = pd.read_csv(workdir / "results/myvideos/report/summary.csv")
     assert set(summary["variant"]) == set(cfg["train"]["variants"])
     assert summary["top1"].notna().all()
