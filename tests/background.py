@@ -110,7 +110,10 @@ class Background:
                 stdout=out,
                 stderr=subprocess.STDOUT,
                 env=self._env,
-                start_new_session=True,  # stop() kills its jobs too
+                # its own process group, for stop() to kill its jobs too; not its own
+                # session, which Linux's autogroup scheduling would weigh as much as the
+                # session's, whatever its niceness
+                process_group=0,
             )
             self._procs.add(proc)
         try:
