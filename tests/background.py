@@ -13,6 +13,7 @@ Each run's processes see the environment of the session's start (a test's
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -25,10 +26,12 @@ from typing import Any
 
 import pytest
 
-from .helpers import snakemake_command, write_config
+from .helpers import run_env, snakemake_command, write_config
 
 #: the background runs' niceness: the other tests' processes first
 NICENESS = 10
+#: seconds a run may take; killed by ``timeout`` even if pytest itself was killed
+TIMEOUT_S = 900
 
 
 @dataclass(frozen=True)
@@ -57,25 +60,18 @@ class Background:
 
     def __init__(self, workers: int = 2) -> None:
         self._pool = ThreadPoolExecutor(workers, thread_name_prefix="background-run")
-        self._futures: dict[str, Future] = {}
+        self._futures: dict[str, Future[Path]] = {}
         self._procs: set[subprocess.Popen] = set()
         self._lock = threading.Lock()
         self._stopped = False
-        self._env = dict(os.environ)
-        # the disk estimate before the shard jobs (2-4 s a run) has tests of its own
-        self._env.setdefault("HARFUSE_DISK_CHECK", "0")
+        self._env = run_env()
 
     def start(self, task: Task, folder: Path, fixtures: dict[str, Any]) -> None:
         """Submit ``task``, to make its inputs in ``folder`` with ``fixtures``."""
         self._futures[task.name] = self._pool.submit(self._run, task, folder, fixtures)
 
-    @property
-    def started(self) -> bool:
-        """Whether any run was started."""
-        return bool(self._futures)
-
-    def result(self, name: str) -> Any:
-        """The result of run ``name``, once it finished; its error if it failed."""
+    def result(self, name: str) -> Path:
+        """The workdir of run ``name``, once it finished; its error if it failed."""
         if name not in self._futures:
             raise LookupError(f"background run {name!r} was not started: no test asked for it")
         return self._futures[name].result()
@@ -87,8 +83,10 @@ class Background:
             procs = list(self._procs)
         self._pool.shutdown(wait=False, cancel_futures=True)
         for proc in procs:
+            # poll() says None while the run's thread is reaping it: the group may be gone
             if proc.poll() is None:
-                os.killpg(proc.pid, signal.SIGKILL)
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(proc.pid, signal.SIGKILL)
                 proc.wait()
         self._pool.shutdown(wait=True)
 
@@ -105,10 +103,12 @@ class Background:
         with open(workdir / "snakemake.out", "w") as out, self._lock:
             if self._stopped:
                 raise RuntimeError("the session ended before this run started")
+            command = snakemake_command(workdir)
             proc = subprocess.Popen(
-                ["nice", "-n", str(NICENESS), *snakemake_command(workdir)],
+                ["timeout", "-s", "KILL", str(TIMEOUT_S), "nice", "-n", str(NICENESS), *command],
                 stdout=out,
                 stderr=subprocess.STDOUT,
+                cwd=workdir,
                 env=self._env,
                 # its own process group, for stop() to kill its jobs too; not its own
                 # session, which Linux's autogroup scheduling would weigh as much as the
@@ -117,13 +117,11 @@ class Background:
             )
             self._procs.add(proc)
         try:
-            code = proc.wait(timeout=900)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
-            raise
+            code = proc.wait()
         finally:
             with self._lock:
                 self._procs.discard(proc)
         output = (workdir / "snakemake.out").read_text()
-        assert code == 0, f"the workflow in {workdir} failed:\n{output[-4000:]}"
+        killed = code in (-signal.SIGKILL, 128 + signal.SIGKILL)  # stop(), or ``timeout``
+        why = f"was killed (after {TIMEOUT_S} s, or at the session's end)" if killed else "failed"
+        assert code == 0, f"the workflow in {workdir} {why}:\n{output[-4000:]}"

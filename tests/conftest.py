@@ -1,10 +1,11 @@
-"""Shared fixtures: a tiny demo dataset generated once per session."""
+"""Shared fixtures: a tiny demo dataset generated once per session, the stages run on it,
+and the whole-DAG runs that tests read, started in the background (tests/background.py)."""
 
 from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -115,6 +116,8 @@ def _called(name: str) -> Callable[[pytest.Item], bool]:
 
 
 def _recipe_task(name: str) -> Task:
+    """The smoke run of recipe ``name`` that tests/test_recipes.py's end-to-end case of
+    that recipe reads."""
     from . import test_recipes
 
     def wanted(item: pytest.Item) -> bool:
@@ -133,11 +136,16 @@ def _tasks() -> list[Task]:
     recipes = [_recipe_task(name) for name in test_recipes.BY_RUN_TIME]
     reads_kinect = reads_fixture("kinect_runs")
     stills_wanted = reads_fixture("stills_run")
-    slurm_test = _called(test_slurm.TEST)  # compares its SLURM run with this one
+    # the SLURM test compares its run with this one, when SLURM can run here
+    slurm_test = _called(test_slurm.TEST)
+
+    def compared(item: pytest.Item) -> bool:
+        return slurm_test(item) and test_slurm.slurm_unavailable() is None
+
     return [
         Task("demo", test_workflow.demo_run, reads_fixture("finished_run")),
         *recipes[:2],
-        Task("demo-again", test_workflow.rerun, reads_fixture("runs")),
+        Task("demo-again", test_workflow.rerun, reads_fixture("demo_runs")),
         *recipes[2:4],
         Task("kinect-utd_mhad", kinect_dag.utd_run, reads_kinect),
         Task("kinect-ntu_rgbd", kinect_dag.ntu_run, reads_kinect),
@@ -146,50 +154,58 @@ def _tasks() -> list[Task]:
         Task(
             "stills",
             lambda folder, stills_config: (folder / "run", stills_config),
-            lambda item: stills_wanted(item) or slurm_test(item),
+            lambda item: stills_wanted(item) or compared(item),
             needs=("stills_config",),
         ),
     ]
 
 
-def _first_task(item: pytest.Item, tasks: list[Task]) -> int:
-    """The index of the first background run ``item`` reads; -1 when it reads none."""
-    return next((i for i, task in enumerate(tasks) if task.wanted(item)), -1)
+def _last_task(item: pytest.Item, tasks: list[Task]) -> int:
+    """The index of the last background run ``item`` reads; -1 when it reads none."""
+    return max((i for i, task in enumerate(tasks) if task.wanted(item)), default=-1)
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """The tests that read a background run after the others, in the order the runs start
-    (stable: modules and cases keep their order otherwise)."""
+    (by the last one a test reads; stable: modules and cases keep their order otherwise)."""
     tasks = _tasks()
-    items.sort(key=lambda item: _first_task(item, tasks))
+    items.sort(key=lambda item: _last_task(item, tasks))
 
 
 @pytest.fixture(scope="session", autouse=True)
-def background(request: pytest.FixtureRequest, check_memo_folder: Path):
+def background(
+    request: pytest.FixtureRequest,
+    tmp_path_factory: pytest.TempPathFactory,
+    check_memo_folder: Path,  # first: the runs' environment names the session's memo
+) -> Iterator[Background]:
     """The background runs that the selected tests read, started before the first test
     (tests/background.py); killed at the end of the session if they still run.
 
-    While they run, the tests' own torch and OpenCV calls use one thread: on a CPU shared
-    with other processes, every small multi-threaded operation waits for a thread that
-    lost its core (TV-L1's parity test took 175 s instead of 22 s with two threads)."""
+    Once any is started, the tests' own torch and OpenCV calls use one thread for the rest
+    of the session: on a CPU shared with other processes, every small multi-threaded
+    operation waits for a thread that lost its core (TV-L1's parity test took 175 s
+    instead of 22 s with two threads on 2 cores)."""
     import cv2
     import torch
 
-    runs = Background()
-    factory = request.getfixturevalue("tmp_path_factory")
     items = request.session.items
-    for task in _tasks():
-        if any(task.wanted(item) for item in items):
-            fixtures = {name: request.getfixturevalue(name) for name in task.needs}
-            runs.start(task, factory.mktemp(task.name), fixtures)
+    wanted = [task for task in _tasks() if any(task.wanted(item) for item in items)]
+    # every fixture and folder first: nothing can fail once a run is started
+    folders = {task.name: tmp_path_factory.mktemp(task.name) for task in wanted}
+    fixtures = {name: request.getfixturevalue(name) for task in wanted for name in task.needs}
+    runs = Background()
     threads = torch.get_num_threads(), cv2.getNumThreads()
-    if runs.started:
-        torch.set_num_threads(1)
-        cv2.setNumThreads(1)
-    yield runs
-    runs.stop()
-    torch.set_num_threads(threads[0])
-    cv2.setNumThreads(threads[1])
+    try:
+        for task in wanted:
+            runs.start(task, folders[task.name], {n: fixtures[n] for n in task.needs})
+        if wanted:
+            torch.set_num_threads(1)
+            cv2.setNumThreads(1)
+        yield runs
+    finally:
+        runs.stop()
+        torch.set_num_threads(threads[0])
+        cv2.setNumThreads(threads[1])
 
 
 @pytest.fixture(scope="session", autouse=True)

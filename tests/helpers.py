@@ -37,13 +37,17 @@ def snakemake_command(
     ]
 
 
+def run_env() -> dict[str, str]:
+    """The environment of a workflow run from a test: this process's, without the disk
+    estimate before the shard jobs (2-4 s a run; tests/test_disk_estimate.py sets it)."""
+    return {**os.environ, "HARFUSE_DISK_CHECK": os.environ.get("HARFUSE_DISK_CHECK", "0")}
+
+
 def snakemake(workdir: Path, *args: str, config: str = "config.yaml", succeed: bool = True) -> str:
     """Run the workflow in ``workdir`` with ``workdir/config``; returns its output, after
     asserting that it succeeded (``succeed``) or failed."""
     cmd = snakemake_command(workdir, *args, config=config)
-    # the disk estimate before the shard jobs (2-4 s a run) has tests of its own
-    env = {**os.environ, "HARFUSE_DISK_CHECK": os.environ.get("HARFUSE_DISK_CHECK", "0")}
-    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=900, env=env)
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=900, env=run_env())
     output = proc.stdout + proc.stderr
     assert (proc.returncode == 0) == succeed, output[-4000:]
     return output

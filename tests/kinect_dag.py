@@ -1,8 +1,8 @@
 """The whole DAG on a UTD-MHAD and an NTU RGB+D fixture, with depth maps added in each
 dataset's own format and one bad skeleton file each: the depth and the dataset-skeleton
 variants of tests/test_depth.py and tests/test_skeleton_workflow.py in one run per
-layout (tests/conftest.py's ``kinect_runs``), their shard stages made once. The two
-layouts' fixtures live side by side in one folder (``utd/``, ``ntu/``)."""
+layout (tests/conftest.py's ``kinect_runs``), their shard stages made once. Each
+layout's fixture is written beside its workdir (``utd/``, ``ntu/``)."""
 
 from __future__ import annotations
 

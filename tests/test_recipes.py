@@ -22,6 +22,7 @@ from harfuse.smoke import SMOKE_NOTE, backbones, smoke_config
 from harfuse.stages import manifest
 from harfuse.store.manifest import read_manifest
 
+from .background import Background
 from .helpers import REPO, job_counts, snakemake, write_config
 
 #: recipe -> its layout
@@ -168,7 +169,7 @@ def smoke_run(name: str, folder: Path) -> tuple[Path, dict]:
 
 @pytest.mark.slow
 @pytest.mark.parametrize("name", sorted(RECIPES))
-def test_recipe_runs_end_to_end_on_its_fixture(name, background):
+def test_recipe_runs_end_to_end_on_its_fixture(name: str, background: Background):
     """The whole DAG of every official layout: each recipe on its layout's fixture gives
     exactly the runs (variant, split, experiment) its config asks for."""
     workdir = background.result(f"recipe-{name}")

@@ -11,6 +11,7 @@ import yaml
 from harfuse.plan import experiments, feature_set
 from harfuse.stages.report import COLUMNS
 
+from .background import Background
 from .helpers import REPO, job_counts, snakemake
 
 pytestmark = pytest.mark.slow
@@ -81,19 +82,19 @@ def demo_run(folder: Path) -> tuple[Path, dict]:
 
 
 def rerun(folder: Path) -> tuple[Path, dict]:
-    """:func:`rerun_config` in ``folder/run-again``, run in the background beside
-    :func:`demo_run` (each job's results do not depend on the load)."""
+    """:func:`rerun_config` in ``folder/run-again``, run in the background (each job's
+    results do not depend on the load)."""
     return folder / "run-again", rerun_config()
 
 
 @pytest.fixture(scope="module")
-def finished_run(background) -> Path:
+def finished_run(background: Background) -> Path:
     """The whole DAG of :func:`tiny_config` (:func:`demo_run`)."""
     return background.result("demo")
 
 
 @pytest.fixture(scope="module")
-def runs(finished_run: Path, background) -> dict[str, Path]:
+def demo_runs(finished_run: Path, background: Background) -> dict[str, Path]:
     """``full``: :func:`finished_run`; ``again``: :func:`rerun`, from scratch in another
     folder."""
     return {"full": finished_run, "again": background.result("demo-again")}
@@ -158,13 +159,13 @@ def test_stage_outputs_follow_the_layout(finished_run):
     assert not list(res.rglob(".*.tmp"))  # no temporary file left behind
 
 
-def test_a_fresh_run_gives_byte_identical_tables(runs):
+def test_a_fresh_run_gives_byte_identical_tables(demo_runs):
     """Same machine, same config (seeds), same cores: the DAG again from scratch in another
     folder, its samples in one shard per stage instead of two, gives the same bytes in
     the report's rows. (A variant's runs depend only on its own inputs, so rerunning one
     of each kind (fusion of every modality, two stages, a fine-tuned backbone) keeps the
     suite short.)"""
-    finished_run, again = runs["full"], runs["again"]
+    finished_run, again = demo_runs["full"], demo_runs["again"]
     for name in ("summary.csv", "aggregate.csv"):
         table = Path("results/demo/report") / name
         header, *rows = (finished_run / table).read_text().splitlines()
@@ -243,6 +244,7 @@ def test_switching_a_variant_to_another_feature_set_reuses_its_cache(finished_ru
     assert job_counts(out) == {"train_variant": 1, "build_report": 1, "all": 1}
 
 
+#: the folder test's name, by which tests/conftest.py starts the run it reads
 FOLDER_TEST = "test_folder_config_runs_on_three_aspect_ratios"
 
 
@@ -264,7 +266,7 @@ def folder_config(folder: Path) -> tuple[Path, dict]:
     return folder / "run", cfg
 
 
-def test_folder_config_runs_on_three_aspect_ratios(background):
+def test_folder_config_runs_on_three_aspect_ratios(background: Background):
     """:func:`folder_config`'s run: every variant trains, and flow fields share one
     shape."""
     from harfuse.store.shards import ShardReader
