@@ -150,7 +150,7 @@ def _tasks() -> list[Task]:
         Task("kinect-utd_mhad", kinect_dag.utd_run, reads_kinect),
         Task("kinect-ntu_rgbd", kinect_dag.ntu_run, reads_kinect),
         *recipes[4:],
-        Task("folder", test_workflow.folder_config, _called(test_workflow.FOLDER_TEST)),
+        Task("folder", test_workflow.folder_config_run, reads_fixture("folder_config_workdir")),
         Task(
             "stills",
             lambda folder, stills_config: (folder / "run", stills_config),

@@ -244,11 +244,7 @@ def test_switching_a_variant_to_another_feature_set_reuses_its_cache(finished_ru
     assert job_counts(out) == {"train_variant": 1, "build_report": 1, "all": 1}
 
 
-#: the folder test's name, by which tests/conftest.py starts the run it reads
-FOLDER_TEST = "test_folder_config_runs_on_three_aspect_ratios"
-
-
-def folder_config(folder: Path) -> tuple[Path, dict]:
+def folder_config_run(folder: Path) -> tuple[Path, dict]:
     """configs/folder.yaml as shipped (only the data root and the weights changed) on clips
     of 4:3, 2.35:1 and 11:9 written in ``folder``: its workdir and config, run in the
     background (tests/conftest.py)."""
@@ -266,12 +262,18 @@ def folder_config(folder: Path) -> tuple[Path, dict]:
     return folder / "run", cfg
 
 
-def test_folder_config_runs_on_three_aspect_ratios(background: Background):
-    """:func:`folder_config`'s run: every variant trains, and flow fields share one
-    shape."""
+@pytest.fixture(scope="module")
+def folder_config_workdir(background: Background) -> Path:
+    """The workflow run of :func:`folder_config_run`."""
+    return background.result("folder")
+
+
+def test_folder_config_runs_on_three_aspect_ratios(folder_config_workdir: Path):
+    """configs/folder.yaml's run (:func:`folder_config_run`): every variant trains, and
+    flow fields share one shape."""
     from harfuse.store.shards import ShardReader
 
-    workdir = background.result("folder")
+    workdir = folder_config_workdir
     cfg = yaml.safe_load((workdir / "config.yaml").read_text())
     widths = set()
     for shard in (workdir / "results/myvideos/flow-farneback").glob("*.h5"):
