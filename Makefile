@@ -12,6 +12,9 @@ STAMP := $(VENV)/.harfuse-installed
 PYVER ?= 3.11
 LOCK := requirements/lock-py$(PYVER)-linux-x86_64.txt
 UV_VERSION := 0.13.9
+# What a new .venv takes on disk (6.9 GB measured, torch's CUDA wheels most of it), checked
+# before installing: a full disk then stops the install at once with the free space named.
+VENV_GB := 8
 
 # make image-env: .venv-image, the GPU node's image imitated for a CPU check (Python 3.12,
 # torch 2.11; 2.5 GB of wheels from PyPI): tests/test_image_env.py runs in it when present.
@@ -37,8 +40,9 @@ $(STAMP): $(LOCK) pyproject.toml
 	f"{v} on {sys.platform} {platform.machine()}. Use PYTHON=python$(PYVER) (after rm -rf " \
 	f"$(VENV) if that is the one); or PYVER={v}, after `make lock PYVER={v}` if there is " \
 	f"no lock for it; or `pip install -e .`.")'
+	@test -x $(BIN)/python || $(PYTHON) tools/diskcheck.py $(VENV_GB) $(VENV)
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --require-hashes --no-deps -r $(LOCK)
+	$(BIN)/python -m pip install --quiet --no-cache-dir --require-hashes --no-deps -r $(LOCK)
 	$(BIN)/python -m pip install --quiet --no-deps --no-build-isolation -e .
 	$(BIN)/python tools/lockcheck.py --sync $(LOCK)
 	touch $(STAMP)

@@ -1,5 +1,7 @@
 import copy
 import re
+import subprocess
+import sys
 
 import pytest
 import yaml
@@ -279,6 +281,26 @@ def test_lockcheck_lists_every_difference():
         "c: locked 3, not installed",
         "d: installed 4, not in the lock",
     ]
+
+
+def test_make_venv_stops_before_installing_on_a_full_disk(tmp_path):
+    """`make venv` checks the free space before it creates the environment: too little
+    stops it at once, naming the folder and the space free, with nothing created."""
+    from tools.diskcheck import free_gb, problem
+
+    venv = tmp_path / "not" / "yet" / "venv"
+    assert problem(0, venv) is None
+    needed = f"{free_gb(venv) + 1000:.0f}"
+    done = subprocess.run(
+        ["make", "-s", "venv", f"VENV={venv}", f"VENV_GB={needed}", f"PYTHON={sys.executable}"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+    )
+    assert done.returncode != 0
+    assert f"{venv} needs about {needed} GB free" in done.stderr
+    assert "GB free: free some space" in done.stderr
+    assert not (tmp_path / "not").exists()
 
 
 def _schema_defaults(node: dict, path: tuple[str, ...] = ()):
