@@ -10,7 +10,7 @@ import time
 
 import numpy as np
 
-from harfuse.store.atomic import atomic_path
+from harfuse.store.atomic import HOST, atomic_path
 from harfuse.store.shards import ShardReader
 
 
@@ -56,8 +56,24 @@ def test_killed_frames_job_reruns_to_identical_output(demo_root, tmp_path):
 
 def test_live_writers_temp_files_are_left_alone(tmp_path):
     final = tmp_path / "out.txt"
-    other = tmp_path / f".out.txt.{os.getppid()}.abc.tmp"  # a running process's temp
+    other = tmp_path / f".out.txt.{HOST}-{os.getppid()}.abc.tmp"  # a running process's temp
     other.write_text("in progress")
     with atomic_path(final) as tmp:
         tmp.write_text("done")
     assert other.exists() and final.read_text() == "done"
+
+
+def test_only_this_machines_dead_writers_temp_files_are_removed(tmp_path):
+    """On a folder shared by a cluster's nodes, a process id that runs nowhere here may
+    be another node's live writer: only temps named with this machine are removed."""
+    ended = subprocess.Popen(["true"])
+    ended.wait()  # its pid runs no more (here)
+    final = tmp_path / "out.txt"
+    dead_here = tmp_path / f".out.txt.{HOST}-{ended.pid}.abc.tmp"
+    elsewhere = tmp_path / f".out.txt.{HOST}x-{ended.pid}.abc.tmp"  # another node
+    for path in (dead_here, elsewhere):
+        path.write_text("half")
+    with atomic_path(final) as tmp:
+        assert tmp.name.startswith(f".out.txt.{HOST}-{os.getpid()}.")
+        tmp.write_text("done")
+    assert not dead_here.exists() and elsewhere.exists() and final.read_text() == "done"

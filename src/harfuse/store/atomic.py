@@ -1,7 +1,10 @@
 """Atomic file creation: write to a temporary name in the same folder, fsync, rename.
 
 A job killed at any moment leaves either no file or the complete file, never a partial
-file under the final name.
+file under the final name. The temporary name, ``.{final name}.{host}-{pid}.{random}.tmp``,
+says which machine's process writes it, so that the next writer of the same file removes
+the leftovers of killed writers of its own machine only: on a folder shared by the nodes
+of a cluster, a process id means nothing on another node.
 """
 
 from __future__ import annotations
@@ -10,10 +13,15 @@ import contextlib
 import glob
 import json
 import os
+import re
+import socket
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+
+#: this machine in temporary names (letters, digits and ``_`` only: ``-`` ends it)
+HOST = re.sub(r"[^A-Za-z0-9]", "_", socket.gethostname()) or "localhost"
 
 
 @contextlib.contextmanager
@@ -26,7 +34,7 @@ def atomic_path(final: str | os.PathLike[str]) -> Iterator[Path]:
     final = Path(final)
     final.parent.mkdir(parents=True, exist_ok=True)
     _remove_orphans(final)
-    prefix = f".{final.name}.{os.getpid()}."
+    prefix = f".{final.name}.{HOST}-{os.getpid()}."
     fd, tmp_name = tempfile.mkstemp(prefix=prefix, suffix=".tmp", dir=final.parent)
     os.close(fd)
     tmp = Path(tmp_name)
@@ -54,10 +62,12 @@ def write_json(final: str | os.PathLike[str], obj: Any) -> None:
 
 
 def _remove_orphans(final: Path) -> None:
-    """Delete temporary files of ``final`` left by writers that were killed (their
-    process id, part of the name, no longer runs)."""
-    for tmp in final.parent.glob(f".{glob.escape(final.name)}.*.tmp"):
-        pid = tmp.name[len(final.name) + 2 :].split(".", 1)[0]
+    """Delete temporary files of ``final`` left by writers of this machine that were
+    killed (their process id, part of the name, no longer runs here); another machine's
+    are left alone."""
+    mine = f".{final.name}.{HOST}-"
+    for tmp in final.parent.glob(f"{glob.escape(mine)}*.tmp"):
+        pid = tmp.name[len(mine) :].split(".", 1)[0]
         if pid.isdigit() and not _alive(int(pid)):
             tmp.unlink(missing_ok=True)
 
