@@ -365,6 +365,29 @@ def test_unknown_layout_and_missing_root(tmp_path):
         scan_dataset(tmp_path / "nope", "ucf101")
 
 
+@pytest.mark.parametrize("layout", [*LAYOUTS, "kinetics"])
+def test_a_layout_with_its_lists_but_no_sample_file_is_a_layout_error(layout, fixtures, tmp_path):
+    """The folders, split lists and annotation files of a layout without one sample file
+    (every video, .mat, .skeleton and image removed): a LayoutError naming the root, not
+    a KeyError from the empty table."""
+    import shutil
+
+    source = (
+        fixtures[layout] if layout in fixtures else adapter(layout).write_fixture(tmp_path / "f")
+    )
+    lists = {".txt", ".csv", ".json"}
+    root = tmp_path / layout
+    shutil.copytree(
+        source,
+        root,
+        ignore=lambda folder, names: [
+            n for n in names if (Path(folder) / n).is_file() and Path(n).suffix not in lists
+        ],
+    )
+    with pytest.raises(LayoutError, match=f"under {root}"):
+        scan_dataset(root, layout)
+
+
 def test_example_configs_are_valid():
     from snakemake.utils import validate
 

@@ -62,8 +62,9 @@ def unique_ids(ids: Iterable[str]) -> list[str]:
 
 def finish_rows(rows: list[dict], classes: list[str], splits: list[str]) -> pd.DataFrame:
     """Manifest rows with every source column and ``label_idx`` from ``classes``
-    (``-1`` for unlabelled rows, whose ``label`` is ``""``)."""
-    df = pd.DataFrame(rows, columns=None if rows else ["sample_id", "label"])
+    (``-1`` for unlabelled rows, whose ``label`` is ``""``); no rows give an empty frame of
+    those columns (:func:`harfuse.datasets.scan_dataset` then says no sample was usable)."""
+    df = pd.DataFrame(rows, columns=None if rows else ["sample_id", "label", *splits])
     for column in SOURCE_COLUMNS:
         df[column] = df[column].fillna("").astype(str) if column in df else ""
     for column, default in (("subject", 0), ("session", 0), ("trial", 0)):

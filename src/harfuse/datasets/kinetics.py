@@ -358,13 +358,9 @@ def scan(
         row["sample_id"] = sid
     classes = sorted(labels - {""})
     notes += version_note(version_name(version), classes)
-    # finish_rows cannot take no rows with a split column: an empty frame of a dummy row's
-    # columns, so that scan_dataset says "no usable sample"
-    dummy = [{"sample_id": "none", "label": "", SPLIT_COLUMN: "unused"}]
-    samples = (
-        finish_rows(rows, classes, [SPLIT_COLUMN]) if rows else finish_rows(dummy, [], []).iloc[:0]
+    return Scan(
+        finish_rows(rows, classes, [SPLIT_COLUMN]), [SPLIT_COLUMN], classes, quarantine, notes
     )
-    return Scan(samples, [SPLIT_COLUMN], classes, quarantine, notes)
 
 
 #: fixture classes (real Kinetics-400 names; one with a space, one with parentheses)
