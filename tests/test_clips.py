@@ -107,6 +107,18 @@ def test_eval_is_the_centre_window_and_centre_crop_and_deterministic(frame_shard
     assert not flipped(clip)
 
 
+def test_clip_source_keeps_at_most_max_open_shards(frame_shards):
+    """Reading across shards with ``max_open=1`` closes one shard to open the other, and
+    gives the clips of a source that keeps both open."""
+    both = FrameClipSource(frame_shards, 8, (32, 32), train=False)
+    one = FrameClipSource(frame_shards, 8, (32, 32), train=False, max_open=1)
+    assert len(one.readers) == 0  # indexed, then closed
+    for sid in ["a", "d", "b", "e", "a"]:  # shard 0, 1, 0, 1, 0
+        np.testing.assert_array_equal(one(sid), both(sid))
+        assert len(one.readers) == 1
+    assert one.readers.opened == 5 and both.readers.opened == 2
+
+
 def test_eval_clips_spread_over_the_video(frame_shards):
     clips = FrameClipSource(frame_shards, 8, (32, 32), train=False, clips=3)("a")
     assert list(eval_starts(20, 8, 3)) == [2, 6, 10]

@@ -37,11 +37,13 @@ from __future__ import annotations
 import os
 import random
 from collections.abc import Iterator, Sequence
+from pathlib import Path
 
 import numpy as np
 import torch
 from torch.utils.data import DataLoader, Dataset, RandomSampler, Sampler
 
+from harfuse.data.dataset import MAX_OPEN, OpenFiles
 from harfuse.media.sampling import uniform_indices
 from harfuse.store.shards import ShardReader
 
@@ -134,7 +136,9 @@ class FrameClipSource:
     or ``(clips, num_frames, h, w, 3)`` in eval mode with ``clips > 1``. ``train``: random
     window, scale, crop and flip (module docstring); eval: deterministic centre window(s)
     and centre crop. Shards are indexed here and then closed; each process (DataLoader
-    worker) opens a shard once, on its first read.
+    worker) opens a shard on its first read and keeps at most ``max_open`` open (the least
+    recently read closed first: a Kinetics-size dataset has thousands of shards, more than
+    a process may hold open).
     """
 
     def __init__(
@@ -144,6 +148,7 @@ class FrameClipSource:
         size: tuple[int, int],
         train: bool,
         clips: int = 1,
+        max_open: int = MAX_OPEN,
     ):
         if num_frames < 1:
             raise ValueError(f"num_frames must be >= 1, got {num_frames}")
@@ -153,12 +158,13 @@ class FrameClipSource:
         self.size = (int(size[0]), int(size[1]))
         self.train = bool(train)
         self.clips = int(clips)
-        self._index: dict[str, ShardReader] = {}
+        self._index: dict[str, Path] = {}
         self._lengths: dict[str, int] = {}
-        for path in shard_paths:
+        self.readers: OpenFiles[Path, ShardReader] = OpenFiles(ShardReader, max_open)
+        for path in map(Path, shard_paths):
             reader = ShardReader(path)
             for sid in reader.sample_ids():
-                self._index[sid] = reader
+                self._index[sid] = path
                 self._lengths[sid] = reader.length(sid, "frames")
             reader.close()  # nothing stays open in the process that forks the workers
 
@@ -166,7 +172,7 @@ class FrameClipSource:
         return sample_id in self._index
 
     def __call__(self, sample_id: str) -> np.ndarray:
-        reader, length = self._index[sample_id], self._lengths[sample_id]
+        reader, length = self.readers.get(self._index[sample_id]), self._lengths[sample_id]
         if self.train:
             starts = [_randint(max(length - self.num_frames, 0) + 1)]
         else:
