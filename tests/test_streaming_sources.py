@@ -154,7 +154,7 @@ def test_sample_shard_source_keeps_at_most_max_open_files(tmp_path):
         reader = ShardReader(tmp_path / f"imu-{sid[1]}.h5")
         array, attrs = source.stored(str(sid))["imu"]
         assert array.tobytes() == reader.read(str(sid), "imu").tobytes()
-        assert attrs == reader.attrs(str(sid), "imu")
+        assert attrs == reader.attrs(str(sid), "imu") == source.attrs(str(sid), "imu")
         reader.close()
         np.testing.assert_array_equal(source(str(sid)), array * 2)
         assert open_count(paths) <= 2

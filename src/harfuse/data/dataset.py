@@ -167,6 +167,10 @@ class SampleShardSource:
         reader = self._index[sample_id]
         return {a: reader.read_stored(sample_id, a) for a in self.arrays}
 
+    def attrs(self, sample_id: str, name: str) -> dict[str, Any]:
+        """The attributes of the sample's array ``name``, without reading the array."""
+        return self._index[sample_id].attrs(sample_id, name)
+
     def with_transform(self, transform: Callable[[SampleArrays], np.ndarray]):
         """The same samples (no shard is indexed again; the open files are shared) through
         another ``transform``, with a cache of its own (same budget)."""

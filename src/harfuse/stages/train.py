@@ -148,9 +148,9 @@ def lacking_in_test(
     ids = manifest.loc[manifest[split] == "test", "sample_id"]
     lacking = {m: {"missing": int(sum(s not in src for s in ids))} for m, src in sources.items()}
     if "audio" in sources:
-        audio = sources["audio"]  # a SampleShardSource: the attrs come with the array
+        audio = sources["audio"]  # a SampleShardSource: its attrs read without the arrays
         lacking["audio"]["no_track"] = sum(
-            not bool(audio.stored(s)["audio"][1].get("has_audio", True)) for s in test["sample_id"]
+            not bool(audio.attrs(s, "audio").get("has_audio", True)) for s in test["sample_id"]
         )
     return lacking
 
