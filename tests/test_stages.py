@@ -349,6 +349,13 @@ def test_imu_statistics_come_from_the_training_split_only(prepared, tmp_path):
     raw = IMU.source([prepared / "imu.h5"], {})
     mean, std = imu_channel_stats(raw, train_ids)
     assert mean.shape == std.shape == (6,)
+    # merged window by window: the statistics of all the valid steps at once
+    reader = ShardReader(prepared / "imu.h5")
+    every = np.concatenate(
+        [reader.read(s, "imu")[: int(reader.attrs(s, "imu")["valid_length"])] for s in train_ids]
+    ).astype(np.float64)
+    np.testing.assert_allclose(mean, every.mean(0), rtol=1e-6, atol=1e-7)
+    np.testing.assert_allclose(std, every.std(0), rtol=1e-6)
     assert not np.allclose(mean, imu_channel_stats(raw, test_ids)[0])
     source = standardised(raw, mean, std)
     steps = np.concatenate(

@@ -53,11 +53,29 @@ def standardise_imu(
 def imu_channel_stats(source: Source, sample_ids: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
     """Per-channel mean and standard deviation ``(C,)`` over the valid (unpadded) steps
     of ``sample_ids`` only (the training split: test data must not leak into them), from
-    an IMU source (:meth:`Imu.source`)."""
-    windows = (source.stored(s)["imu"] for s in sample_ids)
-    steps = np.concatenate([x[: int(a["valid_length"])].astype(np.float64) for x, a in windows])
-    std = steps.std(axis=0)
-    return steps.mean(axis=0).astype(np.float32), np.where(std > 0, std, 1.0).astype(np.float32)
+    an IMU source (:meth:`Imu.source`). One window in memory at a time: each window's
+    count, mean and sum of squared deviations (float64) are merged into the running ones
+    (Chan et al.'s pairwise update), so the memory does not grow with the dataset. A
+    channel that never varies gets std 1 (standardising then only centres it)."""
+    count, mean, m2 = 0, np.zeros(0), np.zeros(0)
+    for sample_id in sample_ids:
+        window, attrs = source.stored(sample_id)["imu"]
+        steps = window[: int(attrs["valid_length"])].astype(np.float64)  # (n, C)
+        if not len(steps):
+            continue
+        n, step_mean = len(steps), steps.mean(axis=0)
+        step_m2 = ((steps - step_mean) ** 2).sum(axis=0)
+        if not count:
+            count, mean, m2 = n, step_mean, step_m2
+            continue
+        delta, total = step_mean - mean, count + n
+        mean = mean + delta * (n / total)
+        m2 = m2 + step_m2 + delta**2 * (count * n / total)
+        count = total
+    if not count:
+        raise ValueError(f"no valid IMU step in the {len(sample_ids)} training samples")
+    std = np.sqrt(m2 / count)
+    return mean.astype(np.float32), np.where(std > 0, std, 1.0).astype(np.float32)
 
 
 def standardised(source: Source, mean: np.ndarray, std: np.ndarray) -> Source:
