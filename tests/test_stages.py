@@ -314,6 +314,21 @@ def test_audio_stage_keeps_audio_past_damaged_packets_and_records_the_loss(
     np.testing.assert_array_equal(mel, shard.read("a2_s1_t1", "audio"))
 
 
+def test_the_cache_budget_is_shared_by_the_modalities_that_keep_inputs(prepared):
+    """``cache_mb`` split evenly among the sources that keep their inputs: features and
+    IMU halves each; with a fine-tuned backbone, whose clips are never kept, IMU gets all."""
+    from harfuse.stages.train import build_sources
+
+    shards = {"rgb": [str(prepared / "features.h5")], "imu": [str(prepared / "imu.h5")]}
+    halves = build_sources(shards, INPUTS, cache_mb=8)
+    assert halves["rgb"].cache.max_bytes == halves["imu"].cache.max_bytes == 4 * 2**20
+    backbone = {"arch": "r3d_18", "weights": "none", "input_size": [32, 32], "num_frames": 4}
+    clips = build_sources(
+        {**shards, "rgb": [str(prepared / "frames.h5")]}, INPUTS, backbone, cache_mb=8
+    )
+    assert not hasattr(clips["rgb"], "cache") and clips["imu"].cache.max_bytes == 8 * 2**20
+
+
 def test_dataset_with_dataloader_workers(prepared):
     import torch
     from torch.utils.data import DataLoader

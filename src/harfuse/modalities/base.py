@@ -110,6 +110,11 @@ class Modality:
             paths, self.arrays, lambda s: self.model_input(s, inputs), cache_bytes=cache_bytes
         )
 
+    def keeps_inputs(self, backbone: dict[str, Any] | None) -> bool:
+        """Whether its :meth:`source` keeps the model inputs it made (the ones that do
+        share ``train.params.cache_mb``)."""
+        return True
+
     def dummy_shape(self, config: dict[str, Any], variant: str) -> tuple[int, ...]:
         """One sample's input shape as the config fixes it (the parse-time model check)."""
         raise NotImplementedError(f"{self.name}: dummy_shape")

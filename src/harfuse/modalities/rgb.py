@@ -78,6 +78,10 @@ class Rgb(Modality):
         clips = 1 if train else spec.test_clips
         return FrameClipSource(paths, spec.num_frames, spec.input_size, train=train, clips=clips)
 
+    def keeps_inputs(self, backbone: dict[str, Any] | None) -> bool:
+        """Features are kept; a fine-tuned backbone's clips never are (random, and large)."""
+        return backbone is None
+
     def dummy_shape(self, config: dict[str, Any], variant: str) -> tuple[int, ...]:
         """Clips ``(T, h, w, 3)`` of a fine-tuned backbone, else the features set's
         ``(T, D)``: one step per frame of an image encoder, one per clip of a video one."""

@@ -44,10 +44,11 @@ def build_sources(
     """One source per modality (:meth:`~harfuse.modalities.base.Modality.source`) from its
     shard paths and the ``inputs`` options (IMU unnormalised: :func:`normalise_imu`
     standardises it once the training rows are known), sharing ``cache_mb`` MiB of kept
-    model inputs evenly (``train.params.cache_mb``). With ``backbone``
-    (``options.backbone``), rgb is clips from the frame shards: sampled at random for
-    training (``train``), the centre clip(s) otherwise."""
-    each = cache_mb * 2**20 // max(len(shards), 1)
+    model inputs evenly among the modalities that keep them (``train.params.cache_mb``).
+    With ``backbone`` (``options.backbone``), rgb is clips from the frame shards, never
+    kept: sampled at random for training (``train``), the centre clip(s) otherwise."""
+    keeping = [m for m in shards if MODALITIES[m].keeps_inputs(backbone)]
+    each = cache_mb * 2**20 // max(len(keeping), 1)
     return {
         m: MODALITIES[m].source(paths, inputs, backbone, train, cache_bytes=each)
         for m, paths in sorted(shards.items())
