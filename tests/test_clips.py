@@ -19,6 +19,8 @@ from harfuse.store import shards
 from harfuse.store.shards import ShardReader, ShardWriter
 from harfuse.train.loop import TrainParams, predict, train_model
 
+from .helpers import open_count
+
 H, W = 48, 64
 #: frames per stored video, by sample id; "short" has fewer than a clip
 LENGTHS = {"a": 20, "b": 40, "c": 12, "short": 3, "d": 16, "e": 24}
@@ -107,16 +109,22 @@ def test_eval_is_the_centre_window_and_centre_crop_and_deterministic(frame_shard
     assert not flipped(clip)
 
 
-def test_clip_source_keeps_at_most_max_open_shards(frame_shards):
+def test_clip_source_keeps_at_most_max_open_shards(frame_shards, tmp_path):
     """Reading across shards with ``max_open=1`` closes one shard to open the other, and
-    gives the clips of a source that keeps both open."""
+    gives the clips of a source that keeps both open. (Copies of the shards: HDF5 shares
+    one descriptor among the handles of a file, so the counts are the copies' own.)"""
+    import shutil
+
+    copies = [shutil.copy(path, tmp_path / path.name) for path in frame_shards]
     both = FrameClipSource(frame_shards, 8, (32, 32), train=False)
-    one = FrameClipSource(frame_shards, 8, (32, 32), train=False, max_open=1)
-    assert len(one.readers) == 0  # indexed, then closed
+    one = FrameClipSource(copies, 8, (32, 32), train=False, max_open=1)
+    assert open_count(copies) == 0  # indexed, then closed
     for sid in ["a", "d", "b", "e", "a"]:  # shard 0, 1, 0, 1, 0
         np.testing.assert_array_equal(one(sid), both(sid))
-        assert len(one.readers) == 1
+        assert len(one.readers) == open_count(copies) == 1
     assert one.readers.opened == 5 and both.readers.opened == 2
+    one.readers.close()
+    assert open_count(copies) == 0
 
 
 def test_eval_clips_spread_over_the_video(frame_shards):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pandas as pd
@@ -384,7 +385,7 @@ def test_a_layout_with_its_lists_but_no_sample_file_is_a_layout_error(layout, fi
             n for n in names if (Path(folder) / n).is_file() and Path(n).suffix not in lists
         ],
     )
-    with pytest.raises(LayoutError, match=f"under {root}"):
+    with pytest.raises(LayoutError, match=re.escape(f"under {root}")):
         scan_dataset(root, layout)
 
 

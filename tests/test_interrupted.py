@@ -7,6 +7,7 @@ import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import numpy as np
 
@@ -56,7 +57,7 @@ def test_killed_frames_job_reruns_to_identical_output(demo_root, tmp_path):
 
 def test_live_writers_temp_files_are_left_alone(tmp_path):
     final = tmp_path / "out.txt"
-    other = tmp_path / f".out.txt.{HOST}-{os.getppid()}.abc.tmp"  # a running process's temp
+    other = tmp_path / f".out.txt.{HOST}@{os.getppid()}.abc.tmp"  # a running process's temp
     other.write_text("in progress")
     with atomic_path(final) as tmp:
         tmp.write_text("done")
@@ -66,14 +67,16 @@ def test_live_writers_temp_files_are_left_alone(tmp_path):
 def test_only_this_machines_dead_writers_temp_files_are_removed(tmp_path):
     """On a folder shared by a cluster's nodes, a process id that runs nowhere here may
     be another node's live writer: only temps named with this machine are removed."""
-    ended = subprocess.Popen(["true"])
-    ended.wait()  # its pid runs no more (here)
+    dead = int(Path("/proc/sys/kernel/pid_max").read_text()) + 1  # no process has it
     final = tmp_path / "out.txt"
-    dead_here = tmp_path / f".out.txt.{HOST}-{ended.pid}.abc.tmp"
-    elsewhere = tmp_path / f".out.txt.{HOST}x-{ended.pid}.abc.tmp"  # another node
-    for path in (dead_here, elsewhere):
+    dead_here = tmp_path / f".out.txt.{HOST}@{dead}.abc.tmp"
+    elsewhere = [  # other nodes: names that start like this one's, one of them a domain
+        tmp_path / f".out.txt.{HOST}{suffix}@{dead}.abc.tmp" for suffix in ("x", "-2", ".lan")
+    ]
+    for path in (dead_here, *elsewhere):
         path.write_text("half")
     with atomic_path(final) as tmp:
-        assert tmp.name.startswith(f".out.txt.{HOST}-{os.getpid()}.")
+        assert tmp.name.startswith(f".out.txt.{HOST}@{os.getpid()}.")
         tmp.write_text("done")
-    assert not dead_here.exists() and elsewhere.exists() and final.read_text() == "done"
+    assert not dead_here.exists() and all(p.exists() for p in elsewhere)
+    assert final.read_text() == "done"

@@ -3,8 +3,6 @@ number of open files, and DataLoader workers that open their own."""
 
 from __future__ import annotations
 
-import contextlib
-import os
 import pickle
 from pathlib import Path
 
@@ -17,22 +15,14 @@ from torch.utils.data import DataLoader
 from harfuse.data.dataset import FeatureSource, MultiModalDataset, RowLayout, SampleShardSource
 from harfuse.store.shards import ShardReader, ShardWriter, read_feature_shard
 
+from .helpers import open_count
+
 pytestmark = pytest.mark.skipif(
     not Path("/proc/self/fd").is_dir(), reason="counts open files in /proc/self/fd"
 )
 
 PER_SHARD = 5
 SHARDS = 6
-
-
-def open_count(paths: list[str]) -> int:
-    """How many file descriptors of this process point at ``paths``."""
-    targets = {str(Path(p).resolve()) for p in paths}
-    found = 0
-    for fd in os.listdir("/proc/self/fd"):
-        with contextlib.suppress(OSError):  # the descriptor listdir used, closed since
-            found += os.readlink(f"/proc/self/fd/{fd}") in targets
-    return found
 
 
 def feature_shards(tmp_path: Path) -> list[str]:

@@ -237,8 +237,9 @@ def clip_loader(
 ) -> DataLoader:
     """A DataLoader over ``dataset`` for training on ``device``.
 
-    ``workers`` processes (0 = in this process) that persist across epochs, so each opens
-    its shard files once; batches in pinned memory when ``device`` is CUDA (copy them with
+    ``workers`` processes (0 = in this process) that persist across epochs, so each keeps
+    its open shard files (up to the sources' ``max_open``) from one epoch to the next;
+    batches in pinned memory when ``device`` is CUDA (copy them with
     ``non_blocking=True``). With ``shuffle``, the order is drawn from a generator seeded
     with ``seed``, epoch after epoch, exactly as ``DataLoader(shuffle=True,
     generator=torch.Generator().manual_seed(seed))`` draws it: the same samples in the same

@@ -1,10 +1,12 @@
 """Atomic file creation: write to a temporary name in the same folder, fsync, rename.
 
 A job killed at any moment leaves either no file or the complete file, never a partial
-file under the final name. The temporary name, ``.{final name}.{host}-{pid}.{random}.tmp``,
+file under the final name. The temporary name, ``.{final name}.{host}@{pid}.{random}.tmp``,
 says which machine's process writes it, so that the next writer of the same file removes
 the leftovers of killed writers of its own machine only: on a folder shared by the nodes
-of a cluster, a process id means nothing on another node.
+of a cluster, a process id means nothing on another node. (A machine whose name changes,
+such as a container's, leaves its killed writers' temporary files behind: harmless, and
+never under the final name.)
 """
 
 from __future__ import annotations
@@ -20,8 +22,9 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-#: this machine in temporary names (letters, digits and ``_`` only: ``-`` ends it)
-HOST = re.sub(r"[^A-Za-z0-9]", "_", socket.gethostname()) or "localhost"
+#: this machine in temporary names: its name, which ``@`` ends (a host name holds letters,
+#: digits, ``-`` and ``.``; a ``/`` or ``@`` of a name outside those rules becomes ``_``)
+HOST = re.sub(r"[/@]", "_", socket.gethostname()) or "localhost"
 
 
 @contextlib.contextmanager
@@ -34,7 +37,7 @@ def atomic_path(final: str | os.PathLike[str]) -> Iterator[Path]:
     final = Path(final)
     final.parent.mkdir(parents=True, exist_ok=True)
     _remove_orphans(final)
-    prefix = f".{final.name}.{HOST}-{os.getpid()}."
+    prefix = f".{final.name}.{HOST}@{os.getpid()}."
     fd, tmp_name = tempfile.mkstemp(prefix=prefix, suffix=".tmp", dir=final.parent)
     os.close(fd)
     tmp = Path(tmp_name)
@@ -65,7 +68,7 @@ def _remove_orphans(final: Path) -> None:
     """Delete temporary files of ``final`` left by writers of this machine that were
     killed (their process id, part of the name, no longer runs here); another machine's
     are left alone."""
-    mine = f".{final.name}.{HOST}-"
+    mine = f".{final.name}.{HOST}@"
     for tmp in final.parent.glob(f"{glob.escape(mine)}*.tmp"):
         pid = tmp.name[len(mine) :].split(".", 1)[0]
         if pid.isdigit() and not _alive(int(pid)):
